@@ -1,0 +1,185 @@
+"""Typed configuration, validated once at load.
+
+Every error names the file, the key and how to fix it, so that a bad edit shows up as a
+readable import error in the Airflow UI instead of a stack trace deep in a task.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from bsin.paths import config_dir
+
+EMAIL_RE = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[A-Za-z]{2,}$")
+LANGUAGES = ("en", "sv", "et", "lv", "lt")
+FormKind = Literal["monthly", "self_assessment"]
+FORM_KINDS: tuple[str, ...] = ("monthly", "self_assessment")
+
+
+class ConfigError(ValueError):
+    """A configuration file is missing or invalid; the message says where and how to fix it."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class PartnerForms(_Strict):
+    monthly: str = Field(min_length=1)
+    self_assessment: str = Field(min_length=1)
+
+
+class Partner(_Strict):
+    country: str = Field(pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2 code")
+    name: str
+    organisation: str
+    form_language: str = Field(min_length=2, max_length=3)
+    report_language: str = "en"
+    timezone: str
+    recipients: list[str] = Field(min_length=1)
+    active_members: int = Field(ge=0)
+    active_members_by_month: dict[str, int] = Field(default_factory=dict)
+    forms: PartnerForms
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown time zone {value!r}: use an IANA name such as 'Europe/Riga'"
+            ) from None
+        return value
+
+    @field_validator("recipients")
+    @classmethod
+    def _valid_emails(cls, value: list[str]) -> list[str]:
+        bad = [v for v in value if not EMAIL_RE.match(v)]
+        if bad:
+            raise ValueError(f"invalid email address(es) {bad}: write them as name@domain.tld")
+        return value
+
+    @field_validator("report_language")
+    @classmethod
+    def _supported_language(cls, value: str) -> str:
+        if value not in LANGUAGES:
+            raise ValueError(f"report_language {value!r} has no translation: use one of {LANGUAGES}")
+        return value
+
+    def members_in(self, month: date) -> int:
+        """Active members in ``month`` (a per-month override wins over the default)."""
+        return self.active_members_by_month.get(month.strftime("%Y-%m"), self.active_members)
+
+    def form_id(self, kind: str) -> str:
+        """The Google Form ID of this partner's ``kind`` form."""
+        return getattr(self.forms, kind)
+
+
+class PartnersConfig(_Strict):
+    partners: list[Partner] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _unique(self) -> PartnersConfig:
+        seen: set[str] = set()
+        for p in self.partners:
+            if p.country in seen:
+                raise ValueError(f"duplicate country {p.country!r}: keep one entry per country")
+            seen.add(p.country)
+        form_ids = [p.form_id(k) for p in self.partners for k in FORM_KINDS]
+        dupes = sorted({f for f in form_ids if form_ids.count(f) > 1})
+        if dupes:
+            raise ValueError(f"form id(s) {dupes} used twice: each form belongs to one partner")
+        return self
+
+    @property
+    def countries(self) -> list[str]:
+        return [p.country for p in self.partners]
+
+    def partner(self, country: str) -> Partner:
+        for p in self.partners:
+            if p.country == country:
+                return p
+        raise KeyError(f"no partner {country!r} in partners.yaml (known: {self.countries})")
+
+
+class ValidationLimits(_Strict):
+    max_quarantine_share: float = Field(0.5, ge=0, le=1)
+    min_response_rate: float = Field(0.0, ge=0, le=1)
+
+
+class ProgrammeConfig(_Strict):
+    name: str
+    first_month: date
+    last_month: date
+    grace_days: int = Field(7, ge=0, le=27)
+    alert_recipients: list[str] = Field(default_factory=list)
+    sender: str
+    validation: ValidationLimits = ValidationLimits()
+
+    @field_validator("first_month", "last_month")
+    @classmethod
+    def _first_of_month(cls, value: date) -> date:
+        if value.day != 1:
+            raise ValueError(f"{value} is not the 1st of a month: write months as YYYY-MM-01")
+        return value
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ProgrammeConfig:
+        if self.last_month < self.first_month:
+            raise ValueError("last_month is before first_month: swap them")
+        return self
+
+
+def _location(loc: tuple[Any, ...], data: Any) -> str:
+    """Render a pydantic error location as a YAML key path, naming list items by country."""
+    parts: list[str] = []
+    node = data
+    for item in loc:
+        if isinstance(item, int) and isinstance(node, list) and item < len(node):
+            node = node[item]
+            label = node.get("country") if isinstance(node, dict) else None
+            parts[-1] = f"{parts[-1]}[{item}{' ' + label if label else ''}]"
+            continue
+        parts.append(str(item))
+        node = node.get(item) if isinstance(node, dict) else None
+    return ".".join(parts) or "(top level)"
+
+
+def load_yaml_model(path: Path, model: type[BaseModel]) -> Any:
+    """Load ``path`` and validate it as ``model``; raise ConfigError naming file, key and fix."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: file not found; create it (see docs/configuration.md)") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            msg = err["msg"].removeprefix("Value error, ")
+            if err["type"] == "extra_forbidden":
+                msg = "unknown key: remove it or check its spelling"
+            elif err["type"] == "missing":
+                msg = "required key is missing: add it"
+            lines.append(f"  {_location(err['loc'], data)}: {msg}")
+        raise ConfigError(f"{path}: invalid configuration\n" + "\n".join(lines)) from None
+
+
+def load_partners(path: Path | None = None) -> PartnersConfig:
+    """Load and validate ``partners.yaml``."""
+    return load_yaml_model(path or config_dir() / "partners.yaml", PartnersConfig)
+
+
+def load_programme(path: Path | None = None) -> ProgrammeConfig:
+    """Load and validate ``programme.yaml``."""
+    return load_yaml_model(path or config_dir() / "programme.yaml", ProgrammeConfig)
