@@ -71,7 +71,9 @@ class Partner(_Strict):
     @classmethod
     def _supported_language(cls, value: str) -> str:
         if value not in LANGUAGES:
-            raise ValueError(f"report_language {value!r} has no translation: use one of {LANGUAGES}")
+            raise ValueError(
+                f"report_language {value!r} has no translation: use one of {LANGUAGES}"
+            )
         return value
 
     def members_in(self, month: date) -> int:
@@ -158,7 +160,9 @@ def load_yaml_model(path: Path, model: type[BaseModel]) -> Any:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ConfigError(f"{path}: file not found; create it (see docs/configuration.md)") from None
+        raise ConfigError(
+            f"{path}: file not found; create it (see docs/configuration.md)"
+        ) from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from None
     try:

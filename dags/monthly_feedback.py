@@ -1,0 +1,140 @@
+"""Monthly feedback pipeline of the Baltic Sea Impact Network (wiring only, logic in bsin)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pendulum
+from airflow.providers.standard.sensors.time_delta import TimeDeltaSensor
+from airflow.sdk import CronDataIntervalTimetable, Param, dag, task, task_group
+
+from bsin.airflow_support import (
+    COUNTRY_LABEL,
+    FEEDBACK_ASSET,
+    INDICATORS_ASSET,
+    default_args,
+    label_map_index,
+    load_dag_config,
+)
+
+PARTNERS, PROGRAMME = load_dag_config()
+
+DOC_MD = """
+### Baltic Sea Impact Network: monthly feedback
+
+One run is one **report month** (its data interval). For every partner country it pulls
+the month's Google Forms responses, harmonises them into the canonical schema, validates
+them with Great Expectations, rebuilds the indicator marts and emails each partner its report.
+
+* **wait_for_grace_period**: members may still answer in the first days after month end.
+* **extract** (one per country): `forms.get` + `responses.list` for the month's window,
+  raw JSON landed in `raw_form` / `raw_response`, form drift recorded in `form_drift`.
+* **harmonise** (one per country): mapping to canonical `feedback_candidate`,
+  `self_assessment`, `quarantine`.
+* **validate**: GX suites over the merged month; valid rows to `feedback`, the rest to
+  `quarantine` with a reason.
+* **build_marts**: `indicators_monthly`, `indicator_value`, `adaptation_signal`.
+* **send_report** (one per country): exactly once per partner and month (`delivery_log`).
+
+Re-running any task is safe: every write replaces the (country, month) it owns.
+Param `deliver=false` rebuilds a month without sending; `resend=true` sends again.
+See README.md and docs/operations.md.
+"""
+
+
+@dag(
+    dag_id="bsin_monthly_feedback",
+    schedule=CronDataIntervalTimetable("0 0 1 * *", timezone="UTC"),
+    start_date=pendulum.datetime(
+        PROGRAMME.first_month.year, PROGRAMME.first_month.month, 1, tz="UTC"
+    ),
+    catchup=False,
+    max_active_runs=1,
+    default_args=default_args(PROGRAMME),
+    tags=["bsin", "feedback", "monthly"],
+    doc_md=DOC_MD,
+    params={
+        "deliver": Param(True, type="boolean", description="Email the partner reports"),
+        "resend": Param(False, type="boolean", description="Send again even if already sent"),
+    },
+)
+def bsin_monthly_feedback():
+    wait = TimeDeltaSensor(
+        task_id="wait_for_grace_period",
+        # Partners' local month ends fall before UTC midnight + grace in every European zone.
+        delta=timedelta(days=PROGRAMME.grace_days, hours=1),
+        deferrable=True,
+        doc_md="Waits until `grace_days` after the month's end: late answers still count.",
+    )
+
+    @task(retries=0)
+    def prepare_warehouse(data_interval_start=None):
+        from bsin import pipeline
+
+        return pipeline.prepare_warehouse(data_interval_start)
+
+    # A mapped task group keeps countries independent: extract[LV] failing upstream-fails
+    # harmonise[LV] only.
+    @task_group(group_id="country")
+    def country_ingest(country: str):
+        @task(map_index_template=COUNTRY_LABEL)
+        def extract(country: str, data_interval_start=None):
+            from bsin import pipeline
+
+            label_map_index(country)
+            return pipeline.extract_country(country, data_interval_start)
+
+        @task(map_index_template=COUNTRY_LABEL)
+        def harmonise(country: str, extracted: dict, data_interval_start=None):
+            from bsin import pipeline
+
+            label_map_index(country)
+            return pipeline.harmonise_country(country, data_interval_start)
+
+        return harmonise(country, extract(country))
+
+    # A country whose extract failed must not hold back the others' validation and reports.
+    @task(trigger_rule="all_done", outlets=[FEEDBACK_ASSET])
+    def validate(data_interval_start=None):
+        from bsin import pipeline
+
+        return pipeline.validate_month(data_interval_start)
+
+    @task(outlets=[INDICATORS_ASSET])
+    def build_marts(data_interval_start=None):
+        from bsin import pipeline
+
+        return pipeline.build_marts_for_month(data_interval_start)
+
+    @task(map_index_template=COUNTRY_LABEL)
+    def send_report(country: str, data_interval_start=None, params=None):
+        from bsin import pipeline
+
+        label_map_index(country)
+        return pipeline.send_report(
+            country,
+            data_interval_start,
+            deliver=bool(params["deliver"]),
+            resend=bool(params["resend"]),
+        )
+
+    # Fails the run when any country's ingest failed, although the other countries'
+    # reports went out: data staff must see the run red.
+    @task(trigger_rule="all_success")
+    def finish(data_interval_start=None):
+        from bsin import pipeline
+
+        return pipeline.summarise_run(data_interval_start)
+
+    countries = PARTNERS.countries
+    prepared = prepare_warehouse()
+    ingested = country_ingest.expand(country=countries)
+    validated = validate()
+    marts = build_marts()
+    reports = send_report.expand(country=countries)
+
+    wait >> prepared >> ingested >> validated >> marts >> reports
+    [ingested, reports] >> finish()
+
+
+bsin_monthly_feedback()
