@@ -1,0 +1,735 @@
+"""One warehouse API over DuckDB and PostgreSQL.
+
+The pipeline, the marts and the analysts' SQL use one text for both backends, so this module
+hides the few places where the drivers differ: how a connection is named, the parameter
+style, bulk loading (DuckDB scans a registered DataFrame, PostgreSQL gets ``COPY``) and the
+Python types that come back. Everything else is plain SQL under ``include/sql``.
+
+Usage::
+
+    with Warehouse.from_conn_id("warehouse_default") as wh:
+        wh.migrate()
+        with wh.transaction():
+            wh.replace("feedback", {"country": "SE", "feedback_month": month}, df)
+        wh.query_df("select * from indicators_monthly where month = :m", {"m": month})
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import re
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, quote, unquote, urlsplit
+
+import pandas as pd
+
+from bsin.paths import SQL_DIR
+
+log = logging.getLogger(__name__)
+
+_IDENT = re.compile(r"^[a-z_][a-z0-9_]*$")
+_DUCKDB_LOCK_WAIT_S = 60.0
+
+
+class WarehouseError(RuntimeError):
+    """A warehouse operation failed; the message names the table, file or statement."""
+
+
+def _check_ident(name: str, what: str) -> str:
+    # Table and column names are spliced into SQL text, so only plain lower-case
+    # identifiers are accepted: no quoting games, no injection through a DataFrame header.
+    if not _IDENT.match(name):
+        raise WarehouseError(
+            f"invalid {what} name {name!r}: use lower-case letters, digits and underscores"
+        )
+    return name
+
+
+def mask_uri(uri: str) -> str:
+    """``uri`` with any password replaced by ``***`` (safe for logs, reprs and errors)."""
+    parts = urlsplit(uri)
+    if parts.password is None:
+        return uri
+    user = parts.username or ""
+    host = parts.hostname or ""
+    port = f":{parts.port}" if parts.port else ""
+    netloc = f"{user}:***@{host}{port}"
+    return parts._replace(netloc=netloc).geturl()
+
+
+# --------------------------------------------------------------------------------------
+# SQL text helpers: one scanner that knows quotes and comments, used to split files into
+# statements and to turn portable ``:name`` parameters into each driver's placeholders.
+
+
+def _scan(sql: str) -> Iterator[tuple[str, str]]:
+    """Yield ``(kind, text)`` chunks: kind is ``code``, ``string``, ``ident`` or ``comment``."""
+    i, n, start = 0, len(sql), 0
+    while i < n:
+        ch = sql[i]
+        two = sql[i : i + 2]
+        if ch in "'\"":
+            if start < i:
+                yield "code", sql[start:i]
+            j = i + 1
+            while j < n:
+                if sql[j] == ch:
+                    if j + 1 < n and sql[j + 1] == ch:  # doubled quote = escaped quote
+                        j += 2
+                        continue
+                    break
+                j += 1
+            yield ("string" if ch == "'" else "ident"), sql[i : j + 1]
+            i = start = j + 1
+        elif two == "--":
+            if start < i:
+                yield "code", sql[start:i]
+            j = sql.find("\n", i)
+            j = n if j < 0 else j
+            yield "comment", sql[i:j]
+            i = start = j
+        elif two == "/*":
+            if start < i:
+                yield "code", sql[start:i]
+            j = sql.find("*/", i + 2)
+            j = n if j < 0 else j + 2
+            yield "comment", sql[i:j]
+            i = start = j
+        else:
+            i += 1
+    if start < n:
+        yield "code", sql[start:]
+
+
+def split_statements(sql: str) -> list[str]:
+    """Split SQL text on ``;`` outside quotes and comments; drop empty statements."""
+    out: list[str] = []
+    current: list[str] = []
+    for kind, text in _scan(sql):
+        if kind != "code":
+            current.append(text)
+            continue
+        pieces = text.split(";")
+        for k, piece in enumerate(pieces):
+            current.append(piece)
+            if k < len(pieces) - 1:
+                out.append("".join(current))
+                current = []
+    out.append("".join(current))
+    cleaned = []
+    for stmt in out:
+        code = "".join(t for k, t in _scan(stmt) if k == "code").strip()
+        if code:
+            cleaned.append(stmt.strip())
+    return cleaned
+
+
+_PARAM = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
+
+
+def convert_params(
+    sql: str,
+    params: Mapping[str, Any] | None,
+    placeholder: str,
+    escape_percent: bool,
+    strict: bool = True,
+) -> tuple[str, list[Any]]:
+    """Rewrite ``:name`` parameters into positional ``placeholder`` and the value list.
+
+    ``::`` casts, quoted strings and comments are left alone. psycopg reads ``%`` as the
+    start of a placeholder everywhere in the text, so it is doubled when asked.
+    """
+    params = dict(params or {})
+    values: list[Any] = []
+    used: set[str] = set()
+    out: list[str] = []
+
+    def sub(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in params:
+            raise WarehouseError(
+                f"SQL parameter :{name} has no value: pass it in params (got {sorted(params)})"
+            )
+        used.add(name)
+        values.append(params[name])
+        return placeholder
+
+    for kind, text in _scan(sql):
+        if escape_percent:
+            text = text.replace("%", "%%")
+        out.append(_PARAM.sub(sub, text) if kind == "code" else text)
+    unused = set(params) - used
+    if unused and strict:
+        raise WarehouseError(f"params {sorted(unused)} are not used in the SQL: remove them")
+    return "".join(out), values
+
+
+# --------------------------------------------------------------------------------------
+# Value normalisation shared by both backends.
+
+
+def _py(value: Any) -> Any:
+    """One Python value ready for a driver: missing -> None, timestamps -> naive UTC."""
+    if value is None:
+        return None
+    if isinstance(value, pd.Timestamp):
+        if value is pd.NaT:
+            return None
+        value = value.to_pydatetime()
+    if isinstance(value, datetime):
+        # Timestamps are stored as UTC without zone: convert aware values explicitly so the
+        # session time zone of either backend can never shift them.
+        return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value
+    try:
+        if pd.isna(value):
+            return None
+    except (TypeError, ValueError):
+        pass
+    if hasattr(value, "item") and not isinstance(value, str | bytes):
+        return value.item()  # numpy scalar -> Python scalar
+    return value
+
+
+def _prepare_frame(df: pd.DataFrame, table: str) -> pd.DataFrame:
+    """Validate column names and normalise values (missing -> None, aware -> naive UTC)."""
+    for col in df.columns:
+        if not isinstance(col, str):
+            raise WarehouseError(f"{table}: column name {col!r} is not a string")
+        _check_ident(col, f"column of {table}")
+    if df.columns.duplicated().any():
+        dupes = sorted(set(df.columns[df.columns.duplicated()]))
+        raise WarehouseError(f"{table}: duplicate columns {dupes} in the DataFrame")
+    out = pd.DataFrame(index=range(len(df)))
+    for col in df.columns:
+        series = df[col]
+        if isinstance(series.dtype, pd.DatetimeTZDtype):
+            series = series.dt.tz_convert("UTC").dt.tz_localize(None)
+        out[col] = pd.Series([_py(v) for v in series.tolist()], dtype=object)
+    return out
+
+
+def _from_db(value: Any) -> Any:
+    # PostgreSQL returns numeric (sum/avg of integers) as Decimal, DuckDB as float or int;
+    # analysts and reports get the same Python types from both.
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        return value.astimezone(UTC).replace(tzinfo=None)
+    return value
+
+
+# --------------------------------------------------------------------------------------
+
+
+class Warehouse:
+    """A DuckDB file or a PostgreSQL database (optionally one schema of it).
+
+    Build one with :meth:`from_uri` or :meth:`from_conn_id`; use it as a context manager
+    (or call :meth:`close`). The connection opens on first use.
+    """
+
+    def __init__(
+        self,
+        backend: str,
+        *,
+        path: str | None = None,
+        pg_kwargs: Mapping[str, Any] | None = None,
+        schema: str | None = None,
+        display: str = "",
+    ) -> None:
+        if backend not in ("duckdb", "postgres"):
+            raise WarehouseError(f"unknown backend {backend!r}: use 'duckdb' or 'postgres'")
+        self.backend = backend
+        self.path = path
+        self._pg_kwargs = dict(pg_kwargs or {})
+        self.schema = _check_ident(schema, "schema") if schema else None
+        self._display = display
+        self._conn: Any = None
+        self._tx_depth = 0
+
+    # ---- construction ---------------------------------------------------------------
+
+    @classmethod
+    def from_uri(cls, uri: str, schema: str | None = None) -> Warehouse:
+        """``duckdb:///abs/path.duckdb`` (or ``duckdb:///:memory:``) or ``postgresql://...``.
+
+        For PostgreSQL, ``schema`` (or a ``?search_path=`` / ``?schema=`` query parameter)
+        selects the schema the tables live in; it is created when missing.
+        """
+        parts = urlsplit(uri)
+        scheme = parts.scheme.lower()
+        if scheme == "duckdb":
+            path = unquote(parts.path)
+            if parts.netloc:
+                raise WarehouseError(
+                    f"{uri}: write a DuckDB URI with three slashes and an absolute path, "
+                    "e.g. duckdb:///abs/path/warehouse.duckdb"
+                )
+            if path in ("/:memory:", ""):
+                path = ":memory:"
+            return cls("duckdb", path=path, display=uri)
+        if scheme in ("postgres", "postgresql"):
+            query = dict(parse_qsl(parts.query))
+            schema = schema or query.pop("search_path", None) or query.pop("schema", None)
+            kwargs: dict[str, Any] = {
+                "host": parts.hostname or None,
+                "port": parts.port,
+                "user": unquote(parts.username) if parts.username else None,
+                "password": unquote(parts.password) if parts.password else None,
+                "dbname": unquote(parts.path.lstrip("/")) or None,
+                **query,
+            }
+            kwargs = {k: v for k, v in kwargs.items() if v is not None}
+            return cls("postgres", pg_kwargs=kwargs, schema=schema, display=mask_uri(uri))
+        raise WarehouseError(
+            f"unsupported warehouse URI {mask_uri(uri)!r}: use duckdb:///abs/path.duckdb "
+            "or postgresql://user:password@host:5432/dbname"
+        )
+
+    @classmethod
+    def from_conn_id(
+        cls, conn_id: str = "warehouse_default", schema: str | None = None
+    ) -> Warehouse:
+        """The warehouse named by an Airflow connection (conn type ``duckdb`` or ``postgres``).
+
+        ``AIRFLOW_CONN_<ID>`` (URI or Airflow's JSON form) is read directly, which keeps
+        scripts and tests free of the Airflow import; otherwise the Task SDK resolves it.
+        """
+        env = os.environ.get(f"AIRFLOW_CONN_{conn_id.upper()}")
+        if env:
+            env = env.strip()
+            if not env.startswith("{"):
+                return cls.from_uri(env, schema=schema)
+            try:
+                fields = json.loads(env)
+            except json.JSONDecodeError as exc:
+                raise WarehouseError(
+                    f"AIRFLOW_CONN_{conn_id.upper()} is neither a URI nor valid JSON: {exc.msg}"
+                ) from None
+            extra = fields.get("extra") or {}
+            if isinstance(extra, str):
+                extra = json.loads(extra or "{}")
+            return cls._from_fields(
+                conn_id,
+                fields.get("conn_type", ""),
+                fields.get("host"),
+                fields.get("port"),
+                fields.get("login"),
+                fields.get("password"),
+                fields.get("schema"),
+                extra,
+                schema,
+            )
+        from airflow.sdk import BaseHook  # heavy import, only when really needed
+
+        conn = BaseHook.get_connection(conn_id)
+        return cls._from_fields(
+            conn_id,
+            conn.conn_type or "",
+            conn.host,
+            conn.port,
+            conn.login,
+            conn.password,
+            conn.schema,
+            conn.extra_dejson,
+            schema,
+        )
+
+    @classmethod
+    def _from_fields(
+        cls,
+        conn_id: str,
+        conn_type: str,
+        host: str | None,
+        port: int | None,
+        login: str | None,
+        password: str | None,
+        db: str | None,
+        extra: Mapping[str, Any],
+        schema: str | None,
+    ) -> Warehouse:
+        kind = conn_type.lower().replace("-", "_")
+        if kind == "duckdb":
+            # Airflow keeps a URI's path without its leading slash in ``schema``; the
+            # contract says the path is absolute, so the slash is put back.
+            path = extra.get("path") or db or ""
+            if host and not extra.get("path"):
+                path = f"{host}/{path}"
+            if path != ":memory:" and not path.startswith("/"):
+                path = "/" + path
+            return cls("duckdb", path=path, display=f"duckdb:///{path.lstrip('/')}")
+        if kind in ("postgres", "postgresql"):
+            extra = dict(extra)
+            schema = schema or extra.pop("search_path", None) or extra.pop("schema", None)
+            kwargs = {
+                "host": host or None,
+                "port": int(port) if port else None,
+                "user": login or None,
+                "password": password or None,
+                "dbname": db or None,
+                **{k: v for k, v in extra.items() if isinstance(v, str | int)},
+            }
+            kwargs = {k: v for k, v in kwargs.items() if v is not None}
+            user = quote(login or "")
+            display = f"postgresql://{user}{':***' if password else ''}@{host or ''}"
+            display += f"{':' + str(port) if port else ''}/{db or ''}"
+            return cls("postgres", pg_kwargs=kwargs, schema=schema, display=display)
+        raise WarehouseError(
+            f"connection {conn_id!r} has conn type {conn_type!r}: use 'duckdb' "
+            "(duckdb:///abs/path.duckdb) or 'postgres' (postgresql://user:pw@host:5432/db)"
+        )
+
+    def __repr__(self) -> str:
+        extra = f", schema={self.schema!r}" if self.schema else ""
+        return f"Warehouse({self._display!r}{extra})"
+
+    # ---- connection -----------------------------------------------------------------
+
+    @property
+    def conn(self) -> Any:
+        """The open DB-API connection (opened on first use)."""
+        if self._conn is None:
+            self._conn = self._connect()
+        return self._conn
+
+    def _connect(self) -> Any:
+        if self.backend == "duckdb":
+            import duckdb
+
+            if self.path != ":memory:":
+                Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            deadline = time.monotonic() + _DUCKDB_LOCK_WAIT_S
+            while True:
+                try:
+                    con = duckdb.connect(self.path)
+                    break
+                except duckdb.IOException as exc:
+                    # DuckDB allows one writing process per file; parallel Airflow tasks
+                    # queue here instead of failing.
+                    if "lock" not in str(exc).lower() or time.monotonic() > deadline:
+                        raise WarehouseError(f"cannot open {self!r}: {exc}") from None
+                    time.sleep(0.5)
+            con.execute("set TimeZone = 'UTC'")
+            return con
+        import psycopg
+
+        try:
+            con = psycopg.connect(**self._pg_kwargs, autocommit=True, connect_timeout=10)
+        except psycopg.Error as exc:
+            msg = str(exc)
+            if pw := self._pg_kwargs.get("password"):
+                msg = msg.replace(str(pw), "***")
+            raise WarehouseError(f"cannot connect to {self!r}: {msg}") from None
+        con.execute("set timezone to 'UTC'")
+        if self.schema:
+            con.execute(f"create schema if not exists {self.schema}")
+            con.execute(f"set search_path to {self.schema}")
+        return con
+
+    def close(self) -> None:
+        """Close the connection (a later call reopens it)."""
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+            self._tx_depth = 0
+
+    def __enter__(self) -> Warehouse:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ---- transactions ---------------------------------------------------------------
+
+    @contextmanager
+    def transaction(self) -> Iterator[Warehouse]:
+        """All-or-nothing block; nested blocks join the outermost one.
+
+        DDL is transactional on both backends, so a failure anywhere inside leaves the
+        warehouse exactly as it was before the outermost block began.
+        """
+        if self._tx_depth:
+            self._tx_depth += 1
+            try:
+                yield self
+            finally:
+                self._tx_depth -= 1
+            return
+        conn = self.conn
+        if self.backend == "duckdb":
+            conn.execute("begin transaction")
+        else:
+            conn.execute("begin")
+        self._tx_depth = 1
+        try:
+            yield self
+        except BaseException:
+            self._tx_depth = 0
+            try:
+                conn.execute("rollback")
+            except Exception:  # the original error matters more than a failed rollback
+                log.exception("rollback failed on %r", self)
+            raise
+        else:
+            self._tx_depth = 0
+            conn.execute("commit")
+
+    # ---- statements -----------------------------------------------------------------
+
+    def _cursor_execute(
+        self, sql: str, params: Mapping[str, Any] | None, strict: bool = True
+    ) -> Any:
+        if self.backend == "duckdb":
+            text, values = convert_params(sql, params, "?", escape_percent=False, strict=strict)
+            try:
+                return self.conn.execute(text, [_py(v) for v in values])
+            except Exception as exc:
+                raise WarehouseError(f"{self!r}: {exc}\nSQL: {_short(sql)}") from exc
+        import psycopg
+
+        # Without params psycopg sends the text untouched, so '%' is only doubled with them.
+        bind = bool(params)
+        text, values = convert_params(sql, params, "%s", escape_percent=bind, strict=strict)
+        cur = self.conn.cursor()
+        try:
+            cur.execute(text, [_py(v) for v in values] if bind else None)
+        except psycopg.Error as exc:
+            raise WarehouseError(f"{self!r}: {exc}\nSQL: {_short(sql)}") from exc
+        return cur
+
+    def execute(
+        self, sql: str, params: Mapping[str, Any] | None = None, *, strict: bool = True
+    ) -> int:
+        """Run one statement with portable ``:name`` parameters; return affected row count.
+
+        ``strict=False`` tolerates params the statement does not use (SQL files share one
+        params dict across statements).
+        """
+        cur = self._cursor_execute(sql, params, strict)
+        if self.backend == "duckdb":
+            try:
+                rows = cur.fetchall()
+            except Exception:
+                return -1
+            # DuckDB reports DML counts as a one-row result.
+            return (
+                int(rows[0][0])
+                if rows and len(rows[0]) == 1 and isinstance(rows[0][0], int)
+                else -1
+            )
+        return cur.rowcount
+
+    def query(self, sql: str, params: Mapping[str, Any] | None = None) -> list[tuple[Any, ...]]:
+        """Rows of a query as tuples (types normalised like :meth:`query_df`)."""
+        cur = self._cursor_execute(sql, params)
+        return [tuple(_from_db(v) for v in row) for row in cur.fetchall()]
+
+    def query_df(self, sql: str, params: Mapping[str, Any] | None = None) -> pd.DataFrame:
+        """A query's result as a DataFrame with the same Python types on both backends.
+
+        Dates come back as ``datetime.date``, timestamps as naive UTC ``datetime``,
+        numerics as ``float``/``int`` (never ``Decimal``).
+        """
+        cur = self._cursor_execute(sql, params)
+        columns = [d[0] for d in cur.description]
+        rows = [tuple(_from_db(v) for v in row) for row in cur.fetchall()]
+        return pd.DataFrame.from_records(rows, columns=columns)
+
+    def run_sql_file(self, path: str | Path, params: Mapping[str, Any] | None = None) -> None:
+        """Run every statement of a SQL file in order (inside the caller's transaction)."""
+        path = Path(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise WarehouseError(f"SQL file {path} not found") from None
+        for k, stmt in enumerate(split_statements(text), start=1):
+            try:
+                self.execute(stmt, params, strict=False)
+            except WarehouseError as exc:
+                raise WarehouseError(f"{path.name}, statement {k}: {exc}") from exc
+
+    def columns(self, table: str) -> list[str]:
+        """Column names of ``table`` in table order (empty when it does not exist)."""
+        _check_ident(table, "table")
+        sql = (
+            "select column_name from information_schema.columns "
+            "where table_name = :t and table_schema = current_schema() "
+            "order by ordinal_position"
+        )
+        return [r[0] for r in self.query(sql, {"t": table})]
+
+    def table_exists(self, table: str) -> bool:
+        """Whether ``table`` (or a view of that name) exists in the warehouse schema."""
+        return bool(self.columns(table))
+
+    # ---- bulk writes ----------------------------------------------------------------
+
+    def _insert_frame(self, table: str, frame: pd.DataFrame) -> None:
+        if frame.empty:
+            return
+        cols = list(frame.columns)
+        col_list = ", ".join(cols)
+        if self.backend == "duckdb":
+            name = f"_bsin_frame_{id(frame)}"
+            self.conn.register(name, frame)
+            try:
+                # Scanning the registered frame is one vectorised insert; the cast to the
+                # target types happens inside DuckDB.
+                self.conn.execute(f"insert into {table} ({col_list}) select {col_list} from {name}")  # noqa: S608 (identifiers checked)
+            finally:
+                # After a failed insert DuckDB refuses further calls until rollback; the
+                # view vanishes with the rollback, and the insert's own error is the one
+                # worth reporting.
+                try:
+                    self.conn.unregister(name)
+                except Exception:
+                    log.debug("unregister %s after a failed insert", name)
+            return
+        with self.conn.cursor() as cur:
+            with cur.copy(f"copy {table} ({col_list}) from stdin") as copy:
+                for row in frame.itertuples(index=False, name=None):
+                    copy.write_row(row)
+
+    def insert(self, table: str, df: pd.DataFrame) -> int:
+        """Append ``df``'s rows to ``table`` (columns by name); return the row count."""
+        _check_ident(table, "table")
+        frame = _prepare_frame(df, table)
+        self._check_columns(table, list(frame.columns))
+        try:
+            self._insert_frame(table, frame)
+        except WarehouseError:
+            raise
+        except Exception as exc:
+            raise WarehouseError(f"insert into {table} failed: {exc}") from exc
+        return len(frame)
+
+    def _check_columns(self, table: str, cols: Sequence[str]) -> None:
+        known = self.columns(table)
+        if not known:
+            raise WarehouseError(f"table {table} does not exist: run Warehouse.migrate() first")
+        unknown = [c for c in cols if c not in known]
+        if unknown:
+            raise WarehouseError(
+                f"{table} has no column(s) {unknown}: its columns are {known} "
+                "(docs/architecture.md); rename the DataFrame columns or add a migration"
+            )
+
+    def replace(self, table: str, where: Mapping[str, Any], df: pd.DataFrame) -> int:
+        """Delete the rows of ``table`` matching ``where`` (column = value) and insert ``df``.
+
+        One transaction: either both happen or neither. ``where={}`` replaces the whole
+        table. Returns the number of rows inserted.
+        """
+        _check_ident(table, "table")
+        for col in where:
+            _check_ident(col, f"column of {table}")
+        with self.transaction():
+            if where:
+                cond = " and ".join(f"{c} = :w_{c}" for c in where)
+                self.execute(
+                    f"delete from {table} where {cond}",  # noqa: S608 (identifiers checked)
+                    {f"w_{c}": v for c, v in where.items()},
+                )
+            else:
+                self.execute(f"delete from {table}")  # noqa: S608 (identifier checked)
+            return self.insert(table, df)
+
+    def upsert(self, table: str, key_cols: Sequence[str], df: pd.DataFrame) -> int:
+        """Insert ``df``, replacing rows of ``table`` that have the same ``key_cols`` values.
+
+        One transaction. Rows of ``df`` must be unique on ``key_cols``.
+        """
+        _check_ident(table, "table")
+        keys = [_check_ident(k, f"key column of {table}") for k in key_cols]
+        if not keys:
+            raise WarehouseError(f"upsert into {table}: give at least one key column")
+        missing = [k for k in keys if k not in df.columns]
+        if missing:
+            raise WarehouseError(
+                f"upsert into {table}: key column(s) {missing} not in the DataFrame"
+            )
+        if df.duplicated(subset=keys).any():
+            dup = df[df.duplicated(subset=keys, keep=False)][keys].head(3).to_dict("records")
+            raise WarehouseError(
+                f"upsert into {table}: the DataFrame repeats key(s) {keys}, e.g. {dup}; "
+                "keep one row per key"
+            )
+        frame = _prepare_frame(df, table)
+        cond = " and ".join(f"{k} = :{k}" for k in keys)
+        with self.transaction():
+            self._check_columns(table, list(frame.columns))
+            for key in frame[keys].itertuples(index=False, name=None):
+                self.execute(
+                    f"delete from {table} where {cond}",  # noqa: S608 (identifiers checked)
+                    dict(zip(keys, key, strict=True)),
+                )
+            self._insert_frame(table, frame)
+        return len(frame)
+
+    # ---- schema ---------------------------------------------------------------------
+
+    def migrate(self, schema_dir: str | Path | None = None) -> list[str]:
+        """Apply ``include/sql/schema/*.sql`` in name order; return the files applied now.
+
+        Every file is idempotent DDL; ``schema_migration`` records each applied file with
+        its checksum. A file whose text changed after it was applied is an error: schema
+        changes go into a new, later file.
+        """
+        folder = Path(schema_dir) if schema_dir else SQL_DIR / "schema"
+        files = sorted(folder.glob("*.sql"))
+        if not files:
+            raise WarehouseError(f"no schema files in {folder}")
+        applied_now: list[str] = []
+        with self.transaction():
+            self.execute(
+                "create table if not exists schema_migration ("
+                " filename text not null primary key,"
+                " checksum text not null,"
+                " applied_at timestamp not null)"
+            )
+            done = dict(self.query("select filename, checksum from schema_migration"))
+            for f in files:
+                digest = hashlib.sha256(f.read_bytes()).hexdigest()
+                if f.name in done:
+                    if done[f.name] != digest:
+                        raise WarehouseError(
+                            f"schema file {f.name} changed after it was applied to {self!r}: "
+                            "put schema changes in a new, later file (or rebuild a development "
+                            "warehouse from scratch)"
+                        )
+                    continue
+                self.run_sql_file(f)
+                self.execute(
+                    "insert into schema_migration (filename, checksum, applied_at) "
+                    "values (:f, :c, :t)",
+                    {"f": f.name, "c": digest, "t": datetime.now(UTC).replace(tzinfo=None)},
+                )
+                applied_now.append(f.name)
+        if applied_now:
+            log.info("%r: applied schema files %s", self, applied_now)
+        return applied_now
+
+
+def _short(sql: str, limit: int = 300) -> str:
+    text = " ".join(sql.split())
+    return text if len(text) <= limit else text[:limit] + " ..."
+
+
+def month_param(month: date | str) -> date:
+    """Accept a ``date`` or ``YYYY-MM[-DD]`` text and return the month's 1st."""
+    if isinstance(month, datetime):
+        month = month.date()
+    if isinstance(month, date):
+        return date(month.year, month.month, 1)
+    from bsin.months import parse_month
+
+    return parse_month(month)
