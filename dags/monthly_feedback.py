@@ -67,7 +67,7 @@ def bsin_monthly_feedback():
         doc_md="Waits until `grace_days` after the month's end: late answers still count.",
     )
 
-    @task(retries=0)
+    @task
     def prepare_warehouse(data_interval_start=None):
         from bsin import pipeline
 

@@ -1,0 +1,28 @@
+-- Upsert landed responses by (form_id, response_id): the latest lastSubmittedTime wins, so
+-- re-running an old month never brings back a version that a later edit replaced.
+delete from raw_response
+ where exists (
+       select 1
+         from raw_response_incoming as i
+        where i.form_id = raw_response.form_id
+          and i.response_id = raw_response.response_id
+          and i.last_submitted_time >= raw_response.last_submitted_time
+ );
+
+insert into raw_response (form_id, response_id, country, form_kind, report_month,
+                          last_submitted_time, create_time, payload)
+select i.form_id,
+       i.response_id,
+       i.country,
+       i.form_kind,
+       i.report_month,
+       i.last_submitted_time,
+       i.create_time,
+       i.payload
+  from raw_response_incoming as i
+ where not exists (
+       select 1
+         from raw_response as r
+        where r.form_id = i.form_id
+          and r.response_id = i.response_id
+ );

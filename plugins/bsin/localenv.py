@@ -1,0 +1,76 @@
+"""Environment for local runs (demo, tests, `make airflow`): Airflow home in the project,
+SQLite metadata, connections pointing at the local emulator, SMTP sink and DuckDB file.
+
+Production sets the same variables (``AIRFLOW_CONN_*``) from its secrets instead.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from urllib.parse import quote
+
+from bsin.paths import PROJECT_ROOT, data_dir
+
+# A demo key, good only for the fictitious sample data. Production reads its own key from a
+# secret; the demo must still never need one typed in.
+DEMO_PSEUDONYM_KEY = "demo-key-not-for-production-0000"
+
+
+def forms_conn_uri(endpoint: str) -> str:
+    """``AIRFLOW_CONN_GOOGLE_FORMS_DEFAULT`` value for a Forms API at ``endpoint``."""
+    return json.dumps({"conn_type": "generic", "extra": {"endpoint": endpoint, "num_retries": 3}})
+
+
+def smtp_conn_uri(port: int, host: str = "127.0.0.1") -> str:
+    """``AIRFLOW_CONN_SMTP_DEFAULT`` for a plain local SMTP server (no SSL, no STARTTLS)."""
+    return json.dumps(
+        {
+            "conn_type": "smtp",
+            "host": host,
+            "port": port,
+            "extra": {
+                "disable_ssl": True,
+                "disable_tls": True,
+                "from_email": "reports@bsin.example.org",
+                "timeout": 10,
+                "retry_limit": 1,
+            },
+        }
+    )
+
+
+def duckdb_uri(path: Path) -> str:
+    """Warehouse URI of a DuckDB file."""
+    return "duckdb:///" + quote(str(path.resolve()).lstrip("/"))
+
+
+def local_environment(
+    airflow_home: Path | None = None,
+    *,
+    forms_endpoint: str | None = None,
+    smtp_port: int | None = None,
+    warehouse_uri: str | None = None,
+) -> dict[str, str]:
+    """Variables for a local Airflow: merge into ``os.environ`` before importing airflow."""
+    home = airflow_home or PROJECT_ROOT / "airflow_home"
+    env = {
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(PROJECT_ROOT / "dags"),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(PROJECT_ROOT / "plugins"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+        "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
+        "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
+        "PYTHONPATH": os.pathsep.join([str(PROJECT_ROOT / "plugins"), str(PROJECT_ROOT)]),
+        "BSIN_PROJECT_ROOT": str(PROJECT_ROOT),
+        "BSIN_PSEUDONYM_KEY": os.environ.get("BSIN_PSEUDONYM_KEY", DEMO_PSEUDONYM_KEY),
+        "AIRFLOW_CONN_WAREHOUSE_DEFAULT": warehouse_uri
+        or duckdb_uri(data_dir() / "warehouse.duckdb"),
+    }
+    if forms_endpoint:
+        env["AIRFLOW_CONN_GOOGLE_FORMS_DEFAULT"] = forms_conn_uri(forms_endpoint)
+    if smtp_port:
+        env["AIRFLOW_CONN_SMTP_DEFAULT"] = smtp_conn_uri(smtp_port)
+    return env

@@ -1,0 +1,85 @@
+"""`make demo`: the monthly pipeline through Airflow on the built-in sample data.
+
+Starts the Forms API emulator and a local SMTP server that saves every email under
+data/outbox/, loads the months before the report month without sending (the report needs
+their trend), runs the report month with delivery, and prints where everything is.
+`--backfill` runs every programme month instead (without sending, unless --deliver).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT / "plugins"), str(ROOT)]
+
+from bsin.localenv import local_environment  # noqa: E402
+from bsin.months import month_range, parse_month  # noqa: E402
+from bsin.paths import SAMPLE_DIR, data_dir  # noqa: E402
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--month", default="2023-03", help="report month, YYYY-MM")
+    parser.add_argument("--backfill", action="store_true", help="run every programme month")
+    parser.add_argument("--deliver", action="store_true", help="with --backfill: send reports")
+    parser.add_argument("--verbose", action="store_true", help="show Airflow's task logs")
+    args = parser.parse_args(argv)
+
+    from bsin.config import load_programme
+    from bsin.emulator import start_emulator
+    from bsin.smtp_sink import start_sink
+
+    programme = load_programme()
+    report_month = parse_month(args.month)
+    months = month_range(programme.first_month, programme.last_month)
+    if report_month not in months:
+        parser.error(
+            f"--month {args.month} is outside the programme ({months[0]:%Y-%m}..{months[-1]:%Y-%m})"
+        )
+
+    data = data_dir()
+    outbox = data / "outbox"
+    outbox.mkdir(parents=True, exist_ok=True)
+    emulator = start_emulator(SAMPLE_DIR)
+    sink = start_sink(outbox)
+    env = local_environment(forms_endpoint=emulator.url, smtp_port=sink.port)
+    os.environ.update(env)
+    if not args.verbose:
+        os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "WARNING")
+        os.environ["AIRFLOW__LOGGING__LOGGING_LEVEL"] = "WARNING"
+    try:
+        from bsin.airflow_runner import migrate_metadata_db, run_month
+
+        migrate_metadata_db(Path(env["AIRFLOW_HOME"]), {**os.environ})
+        if not args.verbose:
+            logging.disable(logging.WARNING)
+        if args.backfill:
+            plan = [(m, args.deliver) for m in months]
+        else:
+            plan = [(m, False) for m in months if m < report_month] + [(report_month, True)]
+        failed = []
+        for month, deliver in plan:
+            state = run_month(month, deliver=deliver)
+            print(
+                f"  run {month:%Y-%m} ({'with' if deliver else 'without'} reports): {state}",
+                flush=True,
+            )
+            if state != "success":
+                failed.append(month)
+        logging.disable(logging.NOTSET)
+        from bsin.demo_summary import print_summary
+
+        print_summary(report_month, outbox)
+        return 1 if failed else 0
+    finally:
+        sink.stop()
+        emulator.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
