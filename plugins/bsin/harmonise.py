@@ -127,6 +127,8 @@ RULES = (
 #: Note rules: recorded, the response is kept.
 NOTE_RULES = ("text_truncated", "answer_to_unmapped_question")
 
+# Reasons quote answers; keep a row readable even when the answer is a megabyte.
+_REASON_LIMIT = 2_000
 _INTEGER = re.compile(r"[+-]?[0-9]+")
 _NUMBER = re.compile(r"[+-]?[0-9]*[.,][0-9]+|[+-]?[0-9]+[.,][0-9]*")
 _DATE = re.compile(r"([0-9]{4})-([0-9]{1,2})-([0-9]{1,2})")
@@ -228,20 +230,23 @@ def _short(value: Any) -> str:
 
 def _parse_int(text: str, spec: FieldSpec) -> tuple[int | None, _Issue | None]:
     stripped = text.strip()
+    shown = _short(stripped)
     if not _INTEGER.fullmatch(stripped):
         why = "is not a whole number" if _NUMBER.fullmatch(stripped) else "is not a number"
         return None, _Issue(
             "not_a_number",
             spec.name,
-            f"{spec.name}: answer {stripped!r} {why}; expected {spec.describe_values()}",
+            f"{spec.name}: answer {shown!r} {why}; expected {spec.describe_values()}",
             text,
         )
-    number = int(stripped)
-    if not spec.low <= number <= spec.high:  # type: ignore[operator]
+    digits = stripped.lstrip("+-").lstrip("0")
+    # int() refuses strings over 4300 digits; anything that long is out of range anyway.
+    number = int(stripped) if len(digits) <= 18 else None
+    if number is None or not spec.low <= number <= spec.high:  # type: ignore[operator]
         return None, _Issue(
             "out_of_range",
             spec.name,
-            f"{spec.name}: {number} is outside {spec.low}..{spec.high}",
+            f"{spec.name}: {shown} is outside {spec.low}..{spec.high}",
             text,
         )
     return number, None
@@ -251,7 +256,7 @@ def _unknown_label(spec: FieldSpec, q: QuestionMapping, label: str, ctx: _Contex
     return _Issue(
         "unknown_label",
         spec.name,
-        f"{spec.name}: label {label!r} ({ctx.mapping.language}) of question {q.question_id} is not "
+        f"{spec.name}: label {_short(label)!r} ({ctx.mapping.language}) of question {q.question_id} is not "
         f"in the mapping; add it to choices in {ctx.source} with its canonical value "
         f"({spec.describe_values()})",
         label,
@@ -298,7 +303,7 @@ def _parse_field(
                 _Issue(
                     "not_a_date",
                     spec.name,
-                    f"{spec.name}: {texts[0]!r} is not a date (YYYY-MM-DD)",
+                    f"{spec.name}: {_short(texts[0])!r} is not a date (YYYY-MM-DD)",
                     texts[0],
                 )
             )
@@ -508,7 +513,9 @@ def _issue_frame(
             # unknown labels of one checkbox answer become one row naming them all.
             k = (p.response_id, issue.rule, issue.field)
             if k in merged:
-                merged[k]["reason"] += f"; {issue.reason}"
+                merged[k]["reason"] = truncate(
+                    f"{merged[k]['reason']}; {issue.reason}", _REASON_LIMIT
+                )
                 merged[k]["value"] = _short(f"{merged[k]['value']}; {issue.value}")
                 continue
             merged[k] = {
@@ -518,7 +525,7 @@ def _issue_frame(
                 "response_id": p.response_id,
                 "rule": issue.rule,
                 "field": issue.field,
-                "reason": issue.reason,
+                "reason": truncate(issue.reason, _REASON_LIMIT),
                 "value": _short(issue.value),
             }
     records = [merged[k] for k in sorted(merged)]
