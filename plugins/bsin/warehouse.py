@@ -217,6 +217,25 @@ def _prepare_frame(df: pd.DataFrame, table: str) -> pd.DataFrame:
     return out
 
 
+def _infer_sql_type(values: pd.Series) -> str:
+    """Portable SQL type for a prepared (object) column, from its first non-null value."""
+    for v in values:
+        if v is None:
+            continue
+        if isinstance(v, bool):
+            return "boolean"
+        if isinstance(v, int):
+            return "bigint"
+        if isinstance(v, float):
+            return "double precision"
+        if isinstance(v, datetime):
+            return "timestamp"
+        if isinstance(v, date):
+            return "date"
+        return "text"
+    return "text"
+
+
 def _from_db(value: Any) -> Any:
     # PostgreSQL returns numeric (sum/avg of integers) as Decimal, DuckDB as float or int;
     # analysts and reports get the same Python types from both.
@@ -545,8 +564,14 @@ class Warehouse:
         return pd.DataFrame.from_records(rows, columns=columns)
 
     def run_sql_file(self, path: str | Path, params: Mapping[str, Any] | None = None) -> None:
-        """Run every statement of a SQL file in order (inside the caller's transaction)."""
+        """Run every statement of a SQL file in order (inside the caller's transaction).
+
+        A relative path that does not exist from the working directory is taken relative
+        to ``include/sql``. ``params`` is shared by all statements; each uses what it needs.
+        """
         path = Path(path)
+        if not path.is_absolute() and not path.exists():
+            path = SQL_DIR / path  # "load/x.sql" means include/sql/load/x.sql
         try:
             text = path.read_text(encoding="utf-8")
         except FileNotFoundError:
@@ -598,6 +623,45 @@ class Warehouse:
             with cur.copy(f"copy {table} ({col_list}) from stdin") as copy:
                 for row in frame.itertuples(index=False, name=None):
                     copy.write_row(row)
+
+    def column_types(self, table: str) -> dict[str, str]:
+        """``{column: SQL type}`` of ``table`` as the backend names the types."""
+        _check_ident(table, "table")
+        rows = self.query(
+            "select column_name, data_type from information_schema.columns "
+            "where table_name = :t and table_schema = current_schema() "
+            "order by ordinal_position",
+            {"t": table},
+        )
+        return dict(rows)
+
+    def replace_staging(self, name: str, df: pd.DataFrame, like: str | None = None) -> int:
+        """(Re)create the session-private staging table ``name`` holding ``df``.
+
+        Load SQL then merges it into a real table (see include/sql/load). Column types
+        come from table ``like`` where it has the column (default: ``name`` without its
+        ``_incoming`` suffix, when such a table exists), else from the values. The table
+        is temporary: it lives until the connection closes and no other session sees it.
+        """
+        _check_ident(name, "staging table")
+        frame = _prepare_frame(df, name)
+        base = like or (name.removesuffix("_incoming") if name.endswith("_incoming") else None)
+        known = self.column_types(base) if base else {}
+        if like and not known:
+            raise WarehouseError(f"replace_staging({name}): table {like} does not exist")
+        defs = ", ".join(f"{c} {known.get(c) or _infer_sql_type(frame[c])}" for c in frame.columns)
+        if not defs:
+            raise WarehouseError(f"replace_staging({name}): the DataFrame has no columns")
+        with self.transaction():
+            # Qualified so that a permanent table of the same name is never dropped.
+            temp = "temp" if self.backend == "duckdb" else "pg_temp"
+            self.execute(f"drop table if exists {temp}.{name}")
+            self.execute(f"create temporary table {name} ({defs})")
+            try:
+                self._insert_frame(name, frame)
+            except Exception as exc:
+                raise WarehouseError(f"loading staging table {name} failed: {exc}") from exc
+        return len(frame)
 
     def insert(self, table: str, df: pd.DataFrame) -> int:
         """Append ``df``'s rows to ``table`` (columns by name); return the row count."""

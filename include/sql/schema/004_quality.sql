@@ -1,5 +1,6 @@
 -- Data quality: rows that failed a rule (quarantine) and form changes noticed (form_drift).
--- response_id / field hold '' when a finding is not about one response / one field.
+-- response_id / field hold '' when a finding is not about one response / one field;
+-- stage says which step quarantined the row ('harmonise' or 'validate').
 
 create table if not exists quarantine (
     country       text  not null,
@@ -10,6 +11,7 @@ create table if not exists quarantine (
     field         text  not null,
     reason        text  not null,
     value         text,
+    stage         text  not null,
     primary key (country, form_kind, report_month, response_id, rule, field)
 );
 
