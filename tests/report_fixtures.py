@@ -3,9 +3,8 @@
 ``feedback_rows()`` is the seeded truth: four countries, three months, with the cases the
 privacy tests need (a country with 2 respondents, a month where the network has only 2
 respondents outside Latvia, hostile free text). ``build_fixture_warehouse`` loads it into a
-fresh DuckDB warehouse and builds the marts with ``bsin.marts.build_marts`` when that module
-exists; until then ``_fallback_marts`` fills the mart tables of docs/architecture.md so the
-report code can be exercised. Switching to the real marts is the one ``try`` below.
+fresh DuckDB warehouse and builds the real marts (``bsin.marts.build_marts``); adaptation signals come from ``bsin.signals`` when it
+exists, else from one hand-written row (``FALLBACK_SIGNAL``).
 
 Tests compare report values with ``expected_*`` helpers that compute from
 ``feedback_rows()`` directly, never from the marts.
@@ -21,6 +20,7 @@ from statistics import mean
 import pandas as pd
 
 from bsin.config import load_partners
+from bsin.marts import build_marts, load_reference_data
 from bsin.warehouse import Warehouse
 
 MONTHS = (date(2023, 1, 1), date(2023, 2, 1), date(2023, 3, 1))
@@ -135,91 +135,36 @@ def build_fixture_warehouse(folder: Path) -> Warehouse:
     feedback = pd.DataFrame(feedback_rows())
     feedback = feedback[[c for c in feedback.columns if c in wh.columns("feedback")]]
     wh.replace("feedback", {}, feedback)
-    roster = pd.DataFrame(
-        [{"country": c, "month": m, "active_members": a} for c, a in ACTIVE.items() for m in MONTHS]
+    partners_cfg = partners()
+    assert {p.country: p.active_members for p in partners_cfg.partners} == ACTIVE, (
+        "tests/report_fixtures.py assumes partners.yaml's member counts: update ACTIVE"
     )
-    wh.replace("member_roster", {}, roster)
+    load_reference_data(wh, partners_cfg, MONTHS)
+    build_marts(wh)
     try:
-        from bsin.marts import build_marts  # the real marts, once they exist
+        from bsin.signals import evaluate_signals  # the real rules, once they exist
     except ImportError:
-        _fallback_marts(wh)
+        wh.replace("adaptation_signal", {}, pd.DataFrame([FALLBACK_SIGNAL]))
     else:
         for month in MONTHS:
-            build_marts(wh, month)
+            evaluate_signals(wh, month)
     return wh
 
 
-def _fallback_marts(wh: Warehouse) -> None:
-    """Stand-in for bsin.marts until it lands: the headline indicators only."""
-    fb = pd.DataFrame(feedback_rows())
-    wide, long = [], []
-    scopes = [*ACTIVE, "NETWORK"]
-    history: dict[tuple[str, str], list[float]] = {}
-    for month in MONTHS:
-        for scope in scopes:
-            part = (
-                fb[fb.feedback_month == month]
-                if scope == "NETWORK"
-                else fb[(fb.feedback_month == month) & (fb.country == scope)]
-            )
-            active = sum(ACTIVE.values()) if scope == "NETWORK" else ACTIVE[scope]
-            n = len(part)
-            values = {"response_rate": n / active}
-            if n:
-                rec = part.recommend
-                values |= {
-                    "satisfaction_mean": part.satisfaction.mean(),
-                    "nps": 100 * ((rec >= 9).sum() - (rec <= 6).sum()) / n,
-                    "relevance_mean": part.relevance.mean(),
-                    "peer_session_rate": part.attended_peer_session.mean(),
-                    "workshop_rate": part.attended_workshop.mean(),
-                    "skill_gain_rate": part.new_skill.map(
-                        {"yes": 1, "partly": 0.5, "no": 0}
-                    ).mean(),
-                    "satisfaction_low_share": (part.satisfaction <= 2).mean(),
-                }
-            wide.append(
-                {
-                    "scope_country": scope,
-                    "month": month,
-                    "active_members": active,
-                    "respondents": n,
-                    **values,
-                }
-            )
-            for key, value in values.items():
-                past = history.setdefault((scope, key), [])
-                prev = past[-1] if past else None
-                past.append(float(value))
-                long.append(
-                    {
-                        "scope_country": scope,
-                        "month": month,
-                        "indicator": key,
-                        "value": float(value),
-                        "n": n,
-                        "prev_value": prev,
-                        "delta": None if prev is None else float(value) - prev,
-                        "running_mean": mean(past),
-                        "mean_3m": mean(past[-3:]),
-                    }
-                )
-    wh.replace("indicators_monthly", {}, pd.DataFrame(wide))
-    wh.replace("indicator_value", {}, pd.DataFrame(long))
-    signal = {
-        "country": "LV",
-        "month": REPORT_MONTH,
-        "rule_id": "satisfaction_drop",
-        "subject": "",
-        "indicator": "satisfaction_mean",
-        "measure": "value",
-        "value": 3.0,
-        "observed": 3.0,
-        "comparison": "<",
-        "threshold": 3.5,
-        "recommendation": "Ask members what <b>went wrong</b> in the session.",
-    }
-    wh.replace("adaptation_signal", {}, pd.DataFrame([signal]))
+# Stand-in for bsin.signals until it lands: one fired rule for Latvia's report month.
+FALLBACK_SIGNAL = {
+    "country": "LV",
+    "month": REPORT_MONTH,
+    "rule_id": "satisfaction_drop",
+    "subject": "",
+    "indicator": "satisfaction_mean",
+    "measure": "value",
+    "value": 3.0,
+    "observed": 3.0,
+    "comparison": "<",
+    "threshold": 3.5,
+    "recommendation": "Ask members what <b>went wrong</b> in the session.",
+}
 
 
 def partners():
