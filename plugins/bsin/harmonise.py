@@ -19,7 +19,13 @@ from typing import Any
 
 import pandas as pd
 
-from bsin.mapping import CAPABILITY_FIELDS, FieldSpec, FormMapping, QuestionMapping
+from bsin.mapping import (
+    CAPABILITY_FIELDS,
+    FieldSpec,
+    FormMapping,
+    QuestionMapping,
+    form_questions,
+)
 from bsin.months import feedback_month_for, month_start, parse_rfc3339
 from bsin.pseudonymise import member_id
 from bsin.text import QUARANTINE_VALUE_LIMIT, TEXT_LIMIT, clean_text, normalise_label, truncate
@@ -190,32 +196,13 @@ class _Context:
     def __init__(self, form: Mapping[str, Any], mapping: FormMapping, source: str) -> None:
         self.mapping = mapping
         self.source = source
-        self.form_question_ids, self.form_labels = _form_questions(form)
-
-
-def _form_questions(form: Mapping[str, Any]) -> tuple[set[str], dict[str, set[str]]]:
-    """Question ids of the form and, per id, the normalised labels of its regular options."""
-    ids: set[str] = set()
-    labels: dict[str, set[str]] = {}
-    for item in form.get("items") or []:
-        question = (item.get("questionItem") or {}).get("question")
-        if question and question.get("questionId"):
-            ids.add(question["questionId"])
-            options = (question.get("choiceQuestion") or {}).get("options") or []
-            labels[question["questionId"]] = {
-                normalise_label(o["value"])
-                for o in options
-                if o.get("value") and not o.get("isOther")
-            }
-        group = item.get("questionGroupItem") or {}
-        columns = ((group.get("grid") or {}).get("columns") or {}).get("options") or []
-        for row in group.get("questions") or []:
-            if row.get("questionId"):
-                ids.add(row["questionId"])
-                labels[row["questionId"]] = {
-                    normalise_label(o["value"]) for o in columns if o.get("value")
-                }
-    return ids, labels
+        questions = form_questions(form)
+        self.form_question_ids = set(questions)
+        # Normalised regular option labels per question: tells "Other" text from a label
+        # the mapping has not caught up with.
+        self.form_labels = {
+            qid: {normalise_label(label) for label in q.labels} for qid, q in questions.items()
+        }
 
 
 def _answer_texts(response: Mapping[str, Any], question_id: str) -> list[str]:

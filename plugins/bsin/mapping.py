@@ -306,3 +306,57 @@ def load_mapping(country: str, form_kind: str, config_dir: Path | None = None) -
                 f"{mapping.country} forms are in {partner.form_language!r}; make them agree"
             )
     return mapping
+
+
+@dataclass(frozen=True)
+class FormQuestion:
+    """One answerable question of a Form (a grid row counts as its own question)."""
+
+    question_id: str
+    title: str
+    #: Regular option labels as in the form (choice questions, grid columns); no "Other".
+    labels: tuple[str, ...] = ()
+    has_other: bool = False
+    #: ``(low, high)`` of a scale question.
+    scale: tuple[int, int] | None = None
+    #: Title of the grid a row belongs to.
+    group_title: str | None = None
+
+    def title_matches(self, title: str) -> bool:
+        """Whether a mapping's ``title`` names this question (a grid row also as "Grid [Row]")."""
+        wanted = normalise_label(title)
+        candidates = {normalise_label(self.title)}
+        if self.group_title is not None:
+            candidates.add(normalise_label(f"{self.group_title} [{self.title}]"))
+        return wanted in candidates
+
+
+def form_questions(form: Any) -> dict[str, FormQuestion]:
+    """The questions of a Forms API ``Form`` dict keyed by question id, in form order."""
+    out: dict[str, FormQuestion] = {}
+    for item in form.get("items") or []:
+        question = (item.get("questionItem") or {}).get("question")
+        if question and question.get("questionId"):
+            choice = question.get("choiceQuestion") or {}
+            options = choice.get("options") or []
+            scale = question.get("scaleQuestion")
+            out[question["questionId"]] = FormQuestion(
+                question_id=question["questionId"],
+                title=item.get("title") or "",
+                labels=tuple(
+                    o["value"] for o in options if o.get("value") and not o.get("isOther")
+                ),
+                has_other=any(o.get("isOther") for o in options),
+                scale=(int(scale.get("low", 0)), int(scale.get("high", 0))) if scale else None,
+            )
+        group = item.get("questionGroupItem") or {}
+        columns = ((group.get("grid") or {}).get("columns") or {}).get("options") or []
+        for row in group.get("questions") or []:
+            if row.get("questionId"):
+                out[row["questionId"]] = FormQuestion(
+                    question_id=row["questionId"],
+                    title=(row.get("rowQuestion") or {}).get("title") or "",
+                    labels=tuple(o["value"] for o in columns if o.get("value")),
+                    group_title=item.get("title") or "",
+                )
+    return out
