@@ -71,6 +71,7 @@ def feedback_rows() -> list[dict]:
                     1: FORMULA_SUGGESTION,
                     2: EMAIL_SUGGESTION,
                     3: LONG_SUGGESTION,
+                    4: FOREIGN_MARKERS[country],
                 }.get(i, suggestion)
             rows.append(
                 {

@@ -1,0 +1,260 @@
+"""The partner report: values, message structure and privacy, on the seeded fixture."""
+
+from __future__ import annotations
+
+import csv
+import email
+import email.policy
+import io
+import re
+
+import pytest
+from report_fixtures import (
+    ACTIVE,
+    EMAIL_SUGGESTION,
+    FOREIGN_MARKERS,
+    FORMULA_SUGGESTION,
+    MONTHS,
+    REPORT_MONTH,
+    RESPONDENT_EMAIL,
+    build_fixture_warehouse,
+    expected_nps,
+    expected_response_rate,
+    expected_satisfaction,
+    feedback_rows,
+    member,
+    partners,
+)
+
+from bsin.config import LANGUAGES
+from bsin.report import (
+    EMAIL_REDACTION,
+    MIN_RESPONDENTS,
+    ReportDataError,
+    build_message,
+    build_report,
+    network_cell,
+    redact_emails,
+    render_report,
+)
+
+SENDER = "Baltic Sea Impact Network <reports@bsin.example.org>"
+
+
+@pytest.fixture(scope="module")
+def wh(tmp_path_factory):
+    warehouse = build_fixture_warehouse(tmp_path_factory.mktemp("report"))
+    yield warehouse
+    warehouse.close()
+
+
+@pytest.fixture(scope="module")
+def mails(wh):
+    """country -> (context, rendered, parsed message as received) for the report month."""
+    out = {}
+    cfg = partners()
+    for country in ACTIVE:
+        ctx = build_report(wh, cfg, country, REPORT_MONTH)
+        rendered = render_report(ctx)
+        msg = build_message(rendered, cfg.partner(country), SENDER)
+        parsed = email.message_from_bytes(bytes(msg), policy=email.policy.default)
+        out[country] = (ctx, rendered, parsed)
+    return out
+
+
+def _decoded_parts(msg) -> str:
+    """Every text part and header of a parsed message, decoded, as one string."""
+    chunks = [f"{k}: {v}" for k, v in msg.items()]
+    for part in msg.walk():
+        chunks.extend(f"{k}: {v}" for k, v in part.items())
+        if part.get_content_maintype() == "text":
+            chunks.append(part.get_content())
+    return "\n".join(chunks)
+
+
+# ------------------------------------------------------------------ values
+
+
+@pytest.mark.parametrize("country", list(ACTIVE))
+def test_values_equal_independent_computation(mails, country):
+    ctx, rendered, _ = mails[country]
+    n = sum(
+        1
+        for r in feedback_rows()
+        if r["country"] == country and r["feedback_month"] == REPORT_MONTH
+    )
+    assert ctx.respondents == n
+    assert ctx.line("satisfaction_mean").country.value == pytest.approx(
+        expected_satisfaction(country, REPORT_MONTH)
+    )
+    assert ctx.line("nps").country.value == pytest.approx(expected_nps(country, REPORT_MONTH))
+    assert ctx.line("response_rate").country.value == pytest.approx(
+        expected_response_rate(country, REPORT_MONTH)
+    )
+    network = ctx.line("satisfaction_mean").network
+    assert network.value == pytest.approx(expected_satisfaction(None, REPORT_MONTH))
+    # Trend: the month before and the running mean over the months with answers.
+    prev = expected_satisfaction(country, MONTHS[1])
+    assert ctx.line("satisfaction_mean").prev_value == pytest.approx(prev)
+    assert ctx.line("satisfaction_mean").delta == pytest.approx(
+        expected_satisfaction(country, REPORT_MONTH) - prev
+    )
+
+
+def test_rendered_numbers_in_partner_language(mails):
+    ctx, rendered, _ = mails["SE"]  # Swedish: decimal comma
+    sat = f"{expected_satisfaction('SE', REPORT_MONTH):.1f}".replace(".", ",")
+    rate = f"{100 * expected_response_rate('SE', REPORT_MONTH):.0f} %"
+    nps = f"{expected_nps('SE', REPORT_MONTH):+.0f}"
+    for body in (rendered.text, rendered.html):
+        assert sat in body and rate in body and nps in body
+    assert "mars 2023" in rendered.subject
+    lv_text = mails["LV"][1].text  # Latvia chose English
+    assert f"{expected_satisfaction('LV', REPORT_MONTH):.1f}" in lv_text
+    assert "March 2023" in mails["LV"][1].subject
+
+
+def test_missing_month_is_a_clear_error(wh):
+    with pytest.raises(ReportDataError, match=r"LV 2022-01.*build_marts"):
+        build_report(wh, partners(), "LV", "2022-01")
+    with pytest.raises(ReportDataError, match="no partner 'XX'"):
+        build_report(wh, partners(), "XX", REPORT_MONTH)
+
+
+# ------------------------------------------------------------------ message
+
+
+@pytest.mark.parametrize("country", list(ACTIVE))
+def test_message_structure_and_recipients(mails, country):
+    _, rendered, msg = mails[country]
+    partner = partners().partner(country)
+    to = [a.addr_spec for a in msg["To"].addresses]
+    assert to == partner.recipients
+    assert msg["Message-ID"] == f"<bsin-report.{country}.2023-03@bsin.example.org>"
+    assert msg.get_content_type() == "multipart/mixed"
+    related, attachment = msg.get_payload()
+    assert related.get_content_type() == "multipart/related"
+    assert related.get_param("type") == "multipart/alternative"
+    alternative, *images = related.get_payload()
+    assert [p.get_content_type() for p in alternative.get_payload()] == ["text/plain", "text/html"]
+    assert len(images) == 4 and all(p.get_content_type() == "image/png" for p in images)
+    assert all(p.get_content().startswith(b"\x89PNG") for p in images)
+    assert attachment.get_content_type() == "text/csv"
+    assert attachment.get_filename() == f"bsin_{country.lower()}_2023-03_members.csv"
+
+    html = msg.get_body(("html",)).get_content()
+    cids = {p["Content-ID"].strip("<>") for p in images}
+    referenced = set(re.findall(r'src="cid:([^"]+)"', html))
+    assert referenced == cids  # every reference resolves, no image unused
+    assert "<style" not in html and 'style="' in html  # CSS inlined by css-inline
+
+
+# ------------------------------------------------------------------ privacy
+
+
+@pytest.mark.parametrize("country", list(ACTIVE))
+def test_no_foreign_individual_data(mails, country):
+    _, rendered, msg = mails[country]
+    everything = _decoded_parts(msg) + rendered.csv_bytes.decode("utf-8-sig")
+    assert FOREIGN_MARKERS[country] in everything  # own suggestions are there...
+    for other in ACTIVE:
+        if other == country:
+            continue
+        assert FOREIGN_MARKERS[other] not in everything  # ...nobody else's
+        for i in range(8):
+            assert member(other, i) not in everything
+    assert RESPONDENT_EMAIL not in everything
+    assert "@" not in rendered.csv_bytes.decode("utf-8-sig")
+
+
+def test_csv_has_own_members_only_and_is_formula_safe(mails):
+    ctx, rendered, _ = mails["LV"]
+    rows = list(csv.DictReader(io.StringIO(rendered.csv_bytes.decode("utf-8-sig"))))
+    own = {
+        r["member_id"]
+        for r in feedback_rows()
+        if r["country"] == "LV" and r["feedback_month"] == REPORT_MONTH
+    }
+    assert {r["member_id"] for r in rows} == own
+    suggestions = [r["suggestion"] for r in rows]
+    assert "'" + FORMULA_SUGGESTION in suggestions
+    assert EMAIL_SUGGESTION.replace(RESPONDENT_EMAIL, EMAIL_REDACTION) in suggestions
+    for row in rows:
+        for value in row.values():
+            assert not value.startswith(("=", "+", "-", "@", "\t", "\r")), value
+    assert any(v.startswith("'-1") for r in rows for v in r.values())  # "-1 volunteers left"
+
+
+def test_small_countries_are_suppressed_for_others(mails):
+    # Lithuania has 2 respondents in March: others see only the marker.
+    for country in ("SE", "EE", "LV"):
+        ctx, rendered, _ = mails[country]
+        lt = next(r for r in ctx.comparison if r.scope == "LT")
+        assert lt.respondents.suppressed and all(c.suppressed for c in lt.cells.values())
+        lt_line = next(line for line in rendered.text.splitlines() if "(LT)" in line)
+        assert lt_line.count("n<3") == 4
+        lt_nps = f"{expected_nps('LT', REPORT_MONTH):+.0f}"
+        assert lt_nps not in lt_line
+    # Lithuania itself sees its own figures.
+    ctx, rendered, _ = mails["LT"]
+    own = next(r for r in ctx.comparison if r.scope == "LT")
+    assert not own.respondents.suppressed and own.respondents.value == 2
+    assert f"{expected_nps('LT', REPORT_MONTH):+.0f}".replace(".", ",") in rendered.text
+
+
+def test_network_hidden_when_foreign_part_is_small(wh):
+    # January: Latvia 4 respondents, Lithuania 2, nobody else. The network (6) minus
+    # Latvia's own 4 would reveal Lithuania's 2 answers, so Latvia must not see it.
+    lv = build_report(wh, partners(), "LV", MONTHS[0])
+    assert all(line.network.suppressed for line in lv.indicators)
+    net_row = next(r for r in lv.comparison if r.scope == "NETWORK")
+    assert all(c.suppressed for c in net_row.cells.values())
+    # Lithuania: network minus its own 2 leaves Latvia's 4, which is allowed.
+    lt = build_report(wh, partners(), "LT", MONTHS[0])
+    assert not lt.line("satisfaction_mean").network.suppressed
+    # The trend charts of March carry January's network point hidden as well.
+    march = build_report(wh, partners(), "LV", REPORT_MONTH)
+    assert march.trends["nps"][0].network.shown is None
+    assert march.trends["nps"][-1].network.shown is not None
+
+
+def test_network_cell_rule():
+    assert network_cell(1.0, 2, 0).suppressed  # fewer than 3 in all
+    assert network_cell(1.0, 6, 4).suppressed  # 2 foreign respondents
+    assert not network_cell(1.0, 6, 6).suppressed  # only own country: nothing foreign
+    assert not network_cell(1.0, 7, 4).suppressed
+    assert MIN_RESPONDENTS == 3
+
+
+def test_free_text_is_escaped(mails):
+    ctx, rendered, msg = mails["LV"]
+    html = msg.get_body(("html",)).get_content()
+    assert "<script" not in html.lower()
+    assert "&lt;script&gt;alert(" in html
+    assert "<b>bold</b>" not in html and "&lt;b&gt;bold&lt;/b&gt;" in html
+    # Plain text keeps the member's words as written.
+    assert "<script>alert('x')</script>" in msg.get_body(("plain",)).get_content()
+
+
+def test_redact_emails():
+    assert redact_emails("mail a.b+c@x.example.org now") == f"mail {EMAIL_REDACTION} now"
+    assert redact_emails("no address @ here") == "no address @ here"
+
+
+# ------------------------------------------------------------------ languages
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_every_language_renders(mails, language):
+    ctx, _, _ = mails["LV"]
+    rendered = render_report(ctx, language)
+    assert rendered.language == language
+    assert f'lang="{language}"' in rendered.html
+    assert rendered.subject and rendered.text.strip()
+    assert set(rendered.images) == set(mails["LV"][1].images)
+
+
+def test_build_message_refuses_wrong_partner(mails):
+    _, rendered, _ = mails["LV"]
+    with pytest.raises(ValueError, match="report for LV addressed to partner SE"):
+        build_message(rendered, partners().partner("SE"), SENDER)
