@@ -27,6 +27,29 @@ from bsin.warehouse import Warehouse
 log = logging.getLogger(__name__)
 
 MODEL_DIRS: tuple[str, ...] = ("staging", "marts")
+
+# The indicators of indicator_value (and columns of indicators_monthly), in report order.
+INDICATORS: tuple[str, ...] = (
+    "response_rate",
+    "peer_session_rate",
+    "workshop_rate",
+    "satisfaction_mean",
+    "satisfaction_low_share",
+    "relevance_mean",
+    "nps",
+    "skill_gain_rate",
+    "connections_sum",
+    "connections_mean",
+    "connections_cumulative",
+    "access_public_sector_rate",
+    "access_corporate_rate",
+    "access_impact_investor_rate",
+    "access_media_rate",
+    "access_any_rate",
+    "needs_coverage",
+)
+STAKEHOLDER_TYPES: tuple[str, ...] = ("public_sector", "corporate", "impact_investor", "media")
+NETWORK = "NETWORK"
 _MONTH_KEY = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
 
