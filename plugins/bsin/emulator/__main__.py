@@ -1,0 +1,55 @@
+"""``python -m bsin.emulator --data DIR --port N``: serve a data directory until interrupted."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import sys
+import threading
+
+from bsin.emulator.server import start_emulator
+from bsin.paths import SAMPLE_DIR
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point; returns the process exit code."""
+    parser = argparse.ArgumentParser(prog="python -m bsin.emulator", description=__doc__)
+    parser.add_argument(
+        "--data", default=str(SAMPLE_DIR), help="data directory (forms/, responses/)"
+    )
+    parser.add_argument("--port", type=int, default=8765, help="0 picks a free port")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument(
+        "--faults", help="JSON list of faults to arm at start (see bsin.emulator.faults)"
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log every request")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(message)s")
+    try:
+        handle = start_emulator(args.data, port=args.port, host=args.host)
+    except (OSError, ValueError) as exc:
+        print(f"error: cannot start the emulator: {exc}", file=sys.stderr)
+        return 2
+    if args.faults:
+        try:
+            handle.set_faults(json.loads(args.faults))
+        except ValueError as exc:
+            handle.stop()
+            print(f"error: --faults: {exc}", file=sys.stderr)
+            return 2
+    # Printed on stdout (and flushed) so a parent process can read the URL when port=0.
+    print(handle.url, flush=True)
+    done = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: done.set())
+    try:
+        done.wait()
+    except KeyboardInterrupt:
+        pass
+    handle.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
