@@ -252,9 +252,10 @@ def deliver(
             if not is_transient(exc):
                 _record(wh, country, m, failed_status, message_id, recipients, None)
                 raise DeliveryError(
-                    f"{country} {m:%Y-%m}: the mail server rejected the report ({last_error}); "
-                    "this is permanent: fix the cause (recipient address, sender, content "
-                    "policy, credentials or TLS settings of the SMTP connection) and re-run"
+                    f"{country} {m:%Y-%m}: could not send the report ({last_error}); this is "
+                    "permanent, retrying will not help: fix the cause (SMTP connection "
+                    f"{smtp_conn_id!r}, its credentials or TLS extras, recipient address, "
+                    "sender, content policy) and re-run"
                 ) from exc
             if attempt == max_attempts:
                 break
