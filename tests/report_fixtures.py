@@ -21,6 +21,7 @@ import pandas as pd
 
 from bsin.config import load_partners
 from bsin.marts import build_marts, load_reference_data
+from bsin.signals import evaluate_signals
 from bsin.warehouse import Warehouse
 
 MONTHS = (date(2023, 1, 1), date(2023, 2, 1), date(2023, 3, 1))
@@ -142,30 +143,9 @@ def build_fixture_warehouse(folder: Path) -> Warehouse:
     )
     load_reference_data(wh, partners_cfg, MONTHS)
     build_marts(wh)
-    try:
-        from bsin.signals import evaluate_signals  # the real rules, once they exist
-    except ImportError:
-        wh.replace("adaptation_signal", {}, pd.DataFrame([FALLBACK_SIGNAL]))
-    else:
-        for month in MONTHS:
-            evaluate_signals(wh, month)
+    for month in MONTHS:
+        evaluate_signals(wh, month)
     return wh
-
-
-# Stand-in for bsin.signals until it lands: one fired rule for Latvia's report month.
-FALLBACK_SIGNAL = {
-    "country": "LV",
-    "month": REPORT_MONTH,
-    "rule_id": "satisfaction_drop",
-    "subject": "",
-    "indicator": "satisfaction_mean",
-    "measure": "value",
-    "value": 3.0,
-    "observed": 3.0,
-    "comparison": "<",
-    "threshold": 3.5,
-    "recommendation": "Ask members what <b>went wrong</b> in the session.",
-}
 
 
 def partners():

@@ -258,3 +258,29 @@ def test_build_message_refuses_wrong_partner(mails):
     _, rendered, _ = mails["LV"]
     with pytest.raises(ValueError, match="report for LV addressed to partner SE"):
         build_message(rendered, partners().partner("SE"), SENDER)
+
+
+@pytest.mark.parametrize("country", list(ACTIVE))
+def test_fired_signals_shown_with_advice_in_partner_language(wh, mails, country):
+    from bsin.signals import signals_for
+
+    ctx, rendered, msg = mails[country]
+    stored = wh.query_df(
+        "select rule_id from adaptation_signal where country = :c and month = :m",
+        {"c": country, "m": REPORT_MONTH},
+    )
+    assert sorted(s.rule_id for s in ctx.signals) == sorted(stored["rule_id"])
+    advice = signals_for(wh, country, REPORT_MONTH, ctx.language)["recommendation"].tolist()
+    text = msg.get_body(("plain",)).get_content()
+    html = msg.get_body(("html",)).get_content()
+    for line in advice:
+        assert line in text
+        assert html_escape(line) in html
+    if not advice:
+        assert "No adaptation signal fired this month." in text
+
+
+def html_escape(text: str) -> str:
+    import html
+
+    return html.escape(text, quote=False)

@@ -300,10 +300,13 @@ def build_report(
     country: str,
     month: date | datetime | str,
     programme_name: str = PROGRAMME_NAME,
+    language: str | None = None,
 ) -> ReportContext:
     """Read the marts and the country's own feedback into a ``ReportContext``.
 
     ``wh`` is a ``bsin.warehouse.Warehouse`` (anything with ``query_df(sql, params)``).
+    ``language`` (default: the partner's ``report_language``) is the language of the
+    signals' advice, which comes from configuration (signals.yaml) rather than templates.
     Raises ``ReportDataError`` when the marts have no row for the country and month.
     """
     m = _as_month(month)
@@ -311,6 +314,7 @@ def build_report(
         partner = partners.partner(country)
     except KeyError as exc:
         raise ReportDataError(str(exc.args[0])) from None
+    lang = language or partner.report_language
 
     monthly = _rows(
         wh,
@@ -403,13 +407,13 @@ def build_report(
         name = "" if scope == NETWORK else partners.partner(scope).name
         comparison.append(ComparisonRow(scope, name, own, resp_cell, cells))
 
-    signal_rows = _rows(
-        wh,
-        "select rule_id, subject, indicator, measure, observed, comparison, threshold, "
-        "recommendation from adaptation_signal where country = :c and month = :m "
-        "order by rule_id, subject",
-        {"c": country, "m": m},
-    )
+    from bsin.signals import signals_for
+
+    # Advice in the partner's language: bsin.signals re-renders each rule's translation.
+    signal_rows = [
+        {k: _plain(v) for k, v in r.items()}
+        for r in signals_for(wh, country, m, lang).astype(object).to_dict("records")
+    ]
     signals = tuple(
         FiredSignal(
             rule_id=str(r["rule_id"]),
@@ -450,7 +454,7 @@ def build_report(
         country=country,
         country_name=partner.name,
         organisation=partner.organisation,
-        language=partner.report_language,
+        language=lang,
         recipients=tuple(partner.recipients),
         month=m,
         programme_name=programme_name,
@@ -505,10 +509,15 @@ def format_delta(key: str, delta: float | None, t: Translator) -> str:
     return t.number(delta, signed=True)
 
 
-def _direction(delta: float | None) -> str:
+#: Indicators where a fall is good news (the change is coloured accordingly).
+LOWER_IS_BETTER = frozenset({"satisfaction_low_share"})
+
+
+def _direction(key: str, delta: float | None) -> str:
+    """CSS class of a change: ``good``, ``bad`` or ``flat``."""
     if delta is None or abs(delta) < 1e-9:
         return "flat"
-    return "up" if delta > 0 else "down"
+    return "good" if (delta > 0) != (key in LOWER_IS_BETTER) else "bad"
 
 
 def _label(key: str, t: Translator) -> str:
@@ -536,7 +545,7 @@ def _view(ctx: ReportContext, t: Translator, charts: Sequence[str]) -> dict[str,
                 "value": format_value(line.key, line.country.value, t),
                 "n": line.country.n,
                 "delta": format_delta(line.key, line.delta, t),
-                "direction": _direction(line.delta),
+                "direction": _direction(line.key, line.delta),
                 "running_mean": format_value(line.key, line.running_mean, t),
                 "network": _shown(line.key, line.network, t),
             }
