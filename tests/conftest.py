@@ -23,3 +23,69 @@ os.environ.setdefault("BSIN_PSEUDONYM_KEY", "test-pseudonym-key-0123456789")
 # Task code must not write into the developer's data/ folder.
 os.environ.setdefault("BSIN_DATA_DIR", str(_AIRFLOW_HOME / "data"))
 os.environ.setdefault("MPLBACKEND", "Agg")
+
+
+# --------------------------------------------------------------------------- warehouse
+import uuid  # noqa: E402
+
+import pytest  # noqa: E402
+
+
+def _pg_warehouse():
+    """A Warehouse on a fresh, uniquely named schema of the test PostgreSQL server."""
+    from bsin.warehouse import Warehouse
+    from tests.services import require_postgres
+
+    dsn = require_postgres()
+    return Warehouse.from_uri(dsn, schema=f"bsin_test_{uuid.uuid4().hex[:12]}")
+
+
+def _drop_pg_schema(wh) -> None:
+    schema = wh.schema
+    wh.close()
+    wh.schema = None  # reconnect without creating the schema again
+    try:
+        wh.execute(f"drop schema if exists {schema} cascade")
+    finally:
+        wh.close()
+
+
+@pytest.fixture(params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
+def warehouse(request, tmp_path):
+    """A migrated, empty warehouse: a DuckDB file, then a fresh PostgreSQL schema.
+
+    Every test using it runs once per backend; PostgreSQL comes from ``BSIN_TEST_PG_DSN``
+    (skipped when unreachable, failed under ``BSIN_REQUIRE_SERVICES=1``).
+    """
+    from bsin.warehouse import Warehouse
+
+    if request.param == "duckdb":
+        wh = Warehouse.from_uri(f"duckdb:///{tmp_path / 'warehouse.duckdb'}")
+    else:
+        wh = _pg_warehouse()
+    wh.migrate()
+    yield wh
+    if request.param == "postgres":
+        _drop_pg_schema(wh)
+    else:
+        wh.close()
+
+
+# --------------------------------------------------------------------------- Forms API retries
+@pytest.fixture
+def fast_retries(monkeypatch):
+    """Make Forms API retry back-off instant (googleapiclient's and bsin.forms_client's).
+
+    Returns the list of back-off delays that would have been slept, so a test can assert
+    that retries happened.
+    """
+    import types
+
+    import googleapiclient.http
+
+    import bsin.forms_client
+
+    slept: list[float] = []
+    monkeypatch.setattr(googleapiclient.http, "time", types.SimpleNamespace(sleep=slept.append))
+    monkeypatch.setattr(bsin.forms_client, "_sleep", slept.append)
+    return slept

@@ -199,8 +199,36 @@ def _py(value: Any) -> Any:
     return value
 
 
-def _prepare_frame(df: pd.DataFrame, table: str) -> pd.DataFrame:
-    """Validate column names and normalise values (missing -> None, aware -> naive UTC)."""
+def _coerce(value: Any, sql_type: str, table: str, col: str) -> Any:
+    """Fit one prepared value to its target column type where pandas changed it.
+
+    pandas turns an integer column with a missing value into floats and a date column
+    into timestamps; DuckDB casts those silently, PostgreSQL's COPY does not.
+    """
+    if value is None:
+        return None
+    kind = sql_type.lower()
+    if kind in ("integer", "bigint", "smallint", "int", "int4", "int8", "hugeint"):
+        if isinstance(value, float):
+            if not value.is_integer():
+                raise WarehouseError(
+                    f"{table}.{col} is an integer column but got {value!r}: round or fix the value"
+                )
+            return int(value)
+    elif kind == "date":
+        if isinstance(value, datetime):
+            return value.date()
+    return value
+
+
+def _prepare_frame(
+    df: pd.DataFrame, table: str, types: Mapping[str, str] | None = None
+) -> pd.DataFrame:
+    """Validate column names and normalise values (missing -> None, aware -> naive UTC).
+
+    With ``types`` (column -> SQL type of the target table) values are also coerced to
+    the target type where pandas changed them (see ``_coerce``).
+    """
     for col in df.columns:
         if not isinstance(col, str):
             raise WarehouseError(f"{table}: column name {col!r} is not a string")
@@ -213,7 +241,10 @@ def _prepare_frame(df: pd.DataFrame, table: str) -> pd.DataFrame:
         series = df[col]
         if isinstance(series.dtype, pd.DatetimeTZDtype):
             series = series.dt.tz_convert("UTC").dt.tz_localize(None)
-        out[col] = pd.Series([_py(v) for v in series.tolist()], dtype=object)
+        values = [_py(v) for v in series.tolist()]
+        if types and col in types:
+            values = [_coerce(v, types[col], table, col) for v in values]
+        out[col] = pd.Series(values, dtype=object)
     return out
 
 
@@ -644,11 +675,11 @@ class Warehouse:
         is temporary: it lives until the connection closes and no other session sees it.
         """
         _check_ident(name, "staging table")
-        frame = _prepare_frame(df, name)
         base = like or (name.removesuffix("_incoming") if name.endswith("_incoming") else None)
         known = self.column_types(base) if base else {}
         if like and not known:
             raise WarehouseError(f"replace_staging({name}): table {like} does not exist")
+        frame = _prepare_frame(df, name, known)
         defs = ", ".join(f"{c} {known.get(c) or _infer_sql_type(frame[c])}" for c in frame.columns)
         if not defs:
             raise WarehouseError(f"replace_staging({name}): the DataFrame has no columns")
@@ -666,8 +697,9 @@ class Warehouse:
     def insert(self, table: str, df: pd.DataFrame) -> int:
         """Append ``df``'s rows to ``table`` (columns by name); return the row count."""
         _check_ident(table, "table")
-        frame = _prepare_frame(df, table)
-        self._check_columns(table, list(frame.columns))
+        types = self.column_types(table)
+        frame = _prepare_frame(df, table, types)
+        self._check_columns(table, list(frame.columns), types)
         try:
             self._insert_frame(table, frame)
         except WarehouseError:
@@ -676,8 +708,10 @@ class Warehouse:
             raise WarehouseError(f"insert into {table} failed: {exc}") from exc
         return len(frame)
 
-    def _check_columns(self, table: str, cols: Sequence[str]) -> None:
-        known = self.columns(table)
+    def _check_columns(
+        self, table: str, cols: Sequence[str], types: Mapping[str, str] | None = None
+    ) -> None:
+        known = list(types) if types is not None else self.columns(table)
         if not known:
             raise WarehouseError(f"table {table} does not exist: run Warehouse.migrate() first")
         unknown = [c for c in cols if c not in known]
@@ -727,10 +761,11 @@ class Warehouse:
                 f"upsert into {table}: the DataFrame repeats key(s) {keys}, e.g. {dup}; "
                 "keep one row per key"
             )
-        frame = _prepare_frame(df, table)
+        types = self.column_types(table)
+        frame = _prepare_frame(df, table, types)
         cond = " and ".join(f"{k} = :{k}" for k in keys)
         with self.transaction():
-            self._check_columns(table, list(frame.columns))
+            self._check_columns(table, list(frame.columns), types)
             for key in frame[keys].itertuples(index=False, name=None):
                 self.execute(
                     f"delete from {table} where {cond}",  # noqa: S608 (identifiers checked)
