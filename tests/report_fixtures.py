@@ -3,8 +3,8 @@
 ``feedback_rows()`` is the seeded truth: four countries, three months, with the cases the
 privacy tests need (a country with 2 respondents, a month where the network has only 2
 respondents outside Latvia, hostile free text). ``build_fixture_warehouse`` loads it into a
-fresh DuckDB warehouse and builds the real marts (``bsin.marts.build_marts``); adaptation signals come from ``bsin.signals`` when it
-exists, else from one hand-written row (``FALLBACK_SIGNAL``).
+fresh DuckDB warehouse and builds the real marts (``bsin.marts.build_marts``) and adaptation
+signals (``bsin.signals.evaluate_signals``).
 
 Tests compare report values with ``expected_*`` helpers that compute from
 ``feedback_rows()`` directly, never from the marts.
