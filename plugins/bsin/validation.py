@@ -88,7 +88,7 @@ class Expectation:
 
 def _set_regex(values: Iterable[str]) -> str:
     alternatives = "|".join(sorted(values))
-    return rf"^({alternatives})(;({alternatives}))*$"
+    return rf"^(?:{alternatives})(?:;(?:{alternatives}))*$"
 
 
 def _field_expectations(spec: FieldSpec) -> list[Expectation]:
