@@ -326,6 +326,9 @@ class Warehouse:
                 )
             if path in ("/:memory:", ""):
                 path = ":memory:"
+            else:
+                # f"duckdb:///{abs_path}" gives four slashes; both spellings mean abs_path.
+                path = "/" + path.lstrip("/")
             return cls("duckdb", path=path, display=uri)
         if scheme in ("postgres", "postgresql"):
             query = dict(parse_qsl(parts.query))
@@ -473,7 +476,8 @@ class Warehouse:
         import psycopg
 
         try:
-            con = psycopg.connect(**self._pg_kwargs, autocommit=True, connect_timeout=10)
+            kwargs = {"connect_timeout": 10, **self._pg_kwargs, "autocommit": True}
+            con = psycopg.connect(**kwargs)
         except psycopg.Error as exc:
             msg = str(exc)
             if pw := self._pg_kwargs.get("password"):
@@ -619,6 +623,7 @@ class Warehouse:
         sql = (
             "select column_name from information_schema.columns "
             "where table_name = :t and table_schema = current_schema() "
+            "and table_catalog = current_database() "
             "order by ordinal_position"
         )
         return [r[0] for r in self.query(sql, {"t": table})]
@@ -661,6 +666,7 @@ class Warehouse:
         rows = self.query(
             "select column_name, data_type from information_schema.columns "
             "where table_name = :t and table_schema = current_schema() "
+            "and table_catalog = current_database() "
             "order by ordinal_position",
             {"t": table},
         )
