@@ -118,6 +118,14 @@ class SignalRule(BaseModel):
     recommendation: str = Field(min_length=1)
     translations: dict[str, str] = Field(default_factory=dict)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _type_defaults(cls, data: Any) -> Any:
+        # An uncovered-need rule fires above a share, so its natural default is ">=".
+        if isinstance(data, dict) and data.get("type") == "uncovered_need":
+            data = {"comparison": ">=", **data}
+        return data
+
     @field_validator("recommendation")
     @classmethod
     def _template(cls, value: str) -> str:
