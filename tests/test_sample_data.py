@@ -269,10 +269,11 @@ NEED_AREAS_LIST = (
 
 
 def test_network_generator_is_deterministic_and_pipeline_ready(tmp_path):
-    a = generate_network(tmp_path / "a", countries=5, members_per_country=40, months=3)
-    b = generate_network(tmp_path / "b", countries=5, members_per_country=40, months=3)
+    a = generate_network(tmp_path / "a", countries=6, members_per_country=40, months=3)
+    b = generate_network(tmp_path / "b", countries=6, members_per_country=40, months=3)
     assert files_of(a.emulator_dir) == files_of(b.emulator_dir)
-    assert a.countries == ["SE", "EE", "LV", "LT", "FI"]
+    # NO (Norway) is the one YAML would read as false if it were not quoted.
+    assert a.countries == ["SE", "EE", "LV", "LT", "FI", "NO"]
     partners = load_partners(a.config_dir / "partners.yaml")
     programme = load_programme(a.config_dir / "programme.yaml")
     assert programme.first_month == date(2022, 8, 1) and programme.last_month == date(2022, 10, 1)
@@ -288,7 +289,7 @@ def test_network_generator_is_deterministic_and_pipeline_ready(tmp_path):
             assert month in (date(2022, 8, 1), date(2022, 9, 1), date(2022, 10, 1))
             assert set(r["answers"]) <= set(mapping.by_question_id)
         total += len(rows)
-    assert total == a.responses and 0.8 * 5 * 40 * 3 <= total <= 5 * 40 * 3
+    assert total == a.responses and 0.8 * 6 * 40 * 3 <= total <= 6 * 40 * 3
 
 
 def test_network_generator_is_fast(tmp_path):
