@@ -393,3 +393,74 @@ def test_marts_frame_types_are_plain_python(built):
     df = wh.query_df("select month, respondents, nps from indicators_monthly")
     assert isinstance(df.loc[0, "month"], date)
     assert not any(isinstance(v, pd.Timestamp) for v in df["month"])
+
+
+def test_worked_example_of_docs_indicators_md(warehouse):
+    """The numbers of the worked example in docs/indicators.md."""
+    jan, feb, mar = date(2023, 1, 1), date(2023, 2, 1), date(2023, 3, 1)
+    data = wd.Canonical()
+    data.roster = {("SE", m): 8 for m in (jan, feb, mar)}
+    for i, s in enumerate([4, 4]):
+        data.add_feedback("SE", jan, f"j{i}", satisfaction=s, new_connections_abroad=2)
+    for i, s in enumerate([5, 4, 4, 4, 4]):
+        data.add_feedback("SE", feb, f"f{i}", satisfaction=s, new_connections_abroad=1)
+    march = [
+        ("A", True, True, 5, 4, 10, "yes", 3, ["public_sector", "corporate"]),
+        ("B", True, False, 4, 4, 9, "partly", 1, ["none"]),
+        ("C", False, False, 2, 3, 6, "no", 0, ["corporate"]),
+        ("D", True, True, 4, 5, 8, "yes", 2, None),
+        ("E", True, None, 1, 2, 3, "partly", 0, ["none"]),
+    ]
+    for m, peer, work, sat, rel, rec, skill, conn, access in march:
+        data.add_feedback(
+            "SE",
+            mar,
+            m,
+            attended_peer_session=peer,
+            attended_workshop=work,
+            satisfaction=sat,
+            relevance=rel,
+            recommend=rec,
+            new_skill=skill,
+            new_connections_abroad=conn,
+            stakeholder_access=access,
+        )
+    for m, needs in [
+        ("A", ["public_procurement", "scaling"]),
+        ("B", ["scaling"]),
+        ("C", ["public_procurement"]),
+        ("D", ["visibility"]),
+        ("F", ["funding_access"]),
+        ("G", []),
+    ]:
+        data.add_self_assessment("SE", "baseline", m, needs, {})
+    data.topics = {mar: ["public_procurement"]}
+    wd.load(warehouse, data)
+    build_marts(warehouse)
+    got = rows(
+        warehouse,
+        "select * from indicators_monthly where scope_country = 'SE' and month = :m",
+        {"m": mar},
+    )[0]
+    assert got["response_rate"] == 0.625
+    assert got["peer_session_rate"] == 0.8 and got["workshop_rate"] == 0.5
+    assert got["satisfaction_mean"] == pytest.approx(3.2)
+    assert got["satisfaction_low_share"] == 0.4 and got["relevance_mean"] == pytest.approx(3.6)
+    assert got["nps"] == 0.0 and got["skill_gain_rate"] == pytest.approx(0.6)
+    assert (got["connections_sum"], got["connections_mean"], got["connections_cumulative"]) == (
+        6,
+        1.2,
+        15,
+    )
+    assert (got["access_public_sector_rate"], got["access_corporate_rate"]) == (0.25, 0.5)
+    assert (got["access_impact_investor_rate"], got["access_any_rate"]) == (0.0, 0.5)
+    assert got["needs_coverage"] == pytest.approx(2 / 6)
+    trend = rows(
+        warehouse,
+        "select * from indicator_value where scope_country = 'SE' and month = :m "
+        "and indicator = 'satisfaction_mean'",
+        {"m": mar},
+    )[0]
+    assert trend["prev_value"] == pytest.approx(4.2) and trend["delta"] == pytest.approx(-1.0)
+    assert trend["mean_3m"] == pytest.approx(4.1) and trend["running_mean"] == pytest.approx(3.8)
+    assert trend["n"] == 5
