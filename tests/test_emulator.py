@@ -292,3 +292,22 @@ def test_command_line_serves_sample_data():
         proc.terminate()
         proc.wait(timeout=10)
     assert proc.returncode == 0
+
+
+@pytest.mark.parametrize("layout", ["one_per_line", "indented", "single_line"])
+def test_every_file_layout_serves_the_same_responses(tmp_path, layout):
+    from bsin.emulator.store import read_responses
+
+    rows = [
+        {"formId": FORM_ID, "responseId": f"R{i}", "lastSubmittedTime": _ts(i), "answers": {}}
+        for i in range(3)
+    ]
+    path = write_data(tmp_path, 0) / "responses" / f"{FORM_ID}.json"
+    if layout == "one_per_line":
+        path.write_text("[\n" + ",\n".join(json.dumps(r) for r in rows) + "\n]\n")
+    else:
+        path.write_text(json.dumps(rows, indent=2 if layout == "indented" else None))
+    items, raw = read_responses(path)
+    assert items == rows and (raw is not None) == (layout == "one_per_line")
+    with start_emulator(tmp_path) as emu:
+        assert call(list_url(emu))[1]["responses"] == rows

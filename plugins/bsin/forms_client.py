@@ -13,6 +13,7 @@ client side with :func:`slice_window`.
 
 from __future__ import annotations
 
+import gc
 import http.client
 import logging
 import random
@@ -76,6 +77,10 @@ def execute(request: Any, form_id: str, what: str, num_retries: int = DEFAULT_NU
     endpoint = endpoint.split("/v1/")[0] + "/" if "/v1/" in endpoint else endpoint
     attempt = 0
     while True:
+        # A 5,000-response page parses into ~200,000 containers; the cyclic GC would rescan
+        # the whole heap several times meanwhile (3-10x the parse time), and JSON has no cycles.
+        gc_was_enabled = gc.isenabled()
+        gc.disable()
         try:
             result = request.execute(num_retries=num_retries)
         except HttpError as exc:
@@ -111,6 +116,9 @@ def execute(request: Any, form_id: str, what: str, num_retries: int = DEFAULT_NU
                     form_id=form_id,
                 )
             problem = "a body that is not JSON"
+        finally:
+            if gc_was_enabled:
+                gc.enable()
         attempt += 1
         delay = min(30.0, random.random() * 2**attempt)
         log.warning(
