@@ -53,7 +53,8 @@ def _http_error_message(exc: Any, form_id: str, what: str, endpoint: str, retrie
     if status == 403:
         return (
             f"{what}: no permission to read form {form_id!r} (HTTP 403: {reason}). Share the form "
-            "with the service account's email (Viewer) and enable the Google Forms API in its project."
+            "with the service account's email (add it as a collaborator) and enable the Google "
+            "Forms API in its project."
         )
     if status == 401:
         return (

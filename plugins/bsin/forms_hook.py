@@ -7,7 +7,7 @@ The connection's extra (JSON) holds:
     (default ``https://forms.googleapis.com/``);
 ``key_json`` (alias ``keyfile_dict``) or ``key_path``
     a service-account key, as a JSON object/string or a file path; share each form with the
-    service account's email (Viewer);
+    service account's email (add it as a collaborator);
 ``token_json``
     or an authorised-user token (``refresh_token``, ``client_id``, ``client_secret``);
 ``num_retries``
