@@ -188,3 +188,15 @@ def test_missing_connection_is_a_clear_error(monkeypatch):
         FormsHook("no_such_forms_conn").get_service()
     assert "'no_such_forms_conn'" in str(err.value)
     assert "AIRFLOW_CONN_NO_SUCH_FORMS_CONN" in str(err.value)
+
+
+def test_uri_style_connection(monkeypatch, emulator):
+    from urllib.parse import quote
+
+    uri = (
+        f"google-cloud-platform://?endpoint={quote(emulator.url, safe='')}&num_retries=3&timeout=9"
+    )
+    monkeypatch.setenv("AIRFLOW_CONN_FORMS_BY_URI", uri)
+    hook = FormsHook("forms_by_uri")
+    assert (hook.endpoint, hook.num_retries, hook.settings.timeout) == (emulator.url, 3, 9.0)
+    assert hook.get_service().forms().get(formId=SE_MONTHLY).execute()["formId"] == SE_MONTHLY
