@@ -1,0 +1,1160 @@
+"""The programme report: the whole network over the programme, for the final event.
+
+Same three steps as the partner report (``bsin.report``), and built from the same marts:
+
+* ``build_programme_report(wh, partners, programme) -> ProgrammeContext``: aggregates only,
+  read from ``indicator_value``, ``member_roster`` and ``capability_growth``, plus counts of
+  distinct members per country from ``feedback`` (no member id, no free text leaves the
+  SQL). The privacy rules are applied here, once (docs/reports.md, "Programme report"):
+
+  - a figure resting on fewer than ``MIN_RESPONDENTS`` members is suppressed;
+  - so is any figure from which such a small group could be worked out by subtraction,
+    also by a partner that knows its own members' answers (``disclosure_safe``): the
+    network minus one country, the network minus the countries shown, a running total
+    minus the previous one, a programme total minus the months shown.
+
+* ``render_programme_report(ctx) -> RenderedProgrammeReport``: HTML (Jinja2, charts inlined
+  as ``data:`` PNGs, one self-contained file) and a multi-page PDF drawn with matplotlib's
+  ``PdfPages`` from the same display-ready view, so both show identical figures.
+* ``produce_programme_report(wh, partners, programme, out_dir, force)``: what the Airflow
+  task and ``scripts/programme_report.py`` call; skips (with the reason) when the warehouse
+  has no data for the programme's last month, unless forced.
+
+pandas and matplotlib are imported lazily: the DAG file imports nothing heavy at parse time.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import logging
+import os
+import textwrap
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from bsin.mapping import NEEDS
+from bsin.months import month_range
+from bsin.paths import TEMPLATES_DIR
+from bsin.report import (
+    MIN_RESPONDENTS,
+    NETWORK,
+    Cell,
+    _environment,
+    _int,
+    _num,
+    _rows,
+    _to_date,
+    format_value,
+)
+from bsin.report_i18n import TranslationError, Translator, load_catalogue
+
+if TYPE_CHECKING:
+    from bsin.config import PartnersConfig, ProgrammeConfig
+
+log = logging.getLogger(__name__)
+
+PROGRAMME_I18N_DIR = TEMPLATES_DIR / "programme" / "i18n"
+TEMPLATE = "programme/programme_report.html"
+HTML_NAME, PDF_NAME = "programme_report.html", "programme_report.pdf"
+
+#: Network indicators shown per month (``respondents`` is the count behind response_rate).
+SERIES_KEYS = (
+    "respondents",
+    "response_rate",
+    "satisfaction_mean",
+    "nps",
+    "connections_sum",
+    "connections_cumulative",
+    "access_public_sector_rate",
+    "access_corporate_rate",
+    "access_impact_investor_rate",
+    "access_media_rate",
+    "access_any_rate",
+)
+TREND_TABLE_KEYS = ("respondents", "response_rate", "satisfaction_mean", "nps")
+CONNECTION_KEYS = ("connections_sum", "connections_cumulative")
+ACCESS_KEYS = (
+    "access_public_sector_rate",
+    "access_corporate_rate",
+    "access_impact_investor_rate",
+    "access_media_rate",
+    "access_any_rate",
+)
+#: Programme totals per country and for the network, in column order.
+TOTAL_KEYS = (
+    "participants",
+    "responses",
+    "response_rate",
+    "satisfaction_mean",
+    "nps",
+    "skill_gain_rate",
+    "connections_sum",
+    "access_any_rate",
+)
+#: The ``feedback`` column whose distinct members stand behind each programme total.
+DISTINCT_COLUMN = {
+    "satisfaction_mean": "satisfaction",
+    "nps": "recommend",
+    "skill_gain_rate": "new_skill",
+    "connections_sum": "new_connections_abroad",
+    "access_any_rate": "stakeholder_access",
+}
+COUNT_KEYS = frozenset({"participants", "responses", "respondents", "members"})
+#: Headline figures (network programme totals) and their label keys.
+KPI_LABELS = {
+    "participants": "kpi_participants",
+    "responses": "kpi_responses",
+    "response_rate": "kpi_response_rate",
+    "satisfaction_mean": "kpi_satisfaction",
+    "nps": "kpi_nps",
+    "connections_sum": "kpi_connections",
+}
+
+
+class ProgrammeReportDataError(LookupError):
+    """The warehouse lacks what the programme report needs; the message names the fix."""
+
+
+# --------------------------------------------------------------------------- privacy
+
+
+def disclosure_safe(counts: Iterable[int | None]) -> bool:
+    """Whether the total over a group of countries may be known, given per-country counts.
+
+    Safe when nobody is behind it, or when at least ``MIN_RESPONDENTS`` members are and
+    every country's partner, who knows its own members' answers, still faces either none
+    or at least ``MIN_RESPONDENTS`` other members after subtracting its own.
+    """
+    ns = [n for n in (c or 0 for c in counts) if n > 0]
+    total = sum(ns)
+    if total == 0:
+        return True
+    if total < MIN_RESPONDENTS:
+        return False
+    return all(total - n == 0 or total - n >= MIN_RESPONDENTS for n in ns)
+
+
+def _hidden(cell: Cell) -> Cell:
+    return Cell(cell.value, cell.n, suppressed=True)
+
+
+def protect_group(cells: Mapping[str, Cell], network: Cell) -> tuple[dict[str, Cell], Cell]:
+    """Suppress country cells (and the network total) so no small group can be worked out.
+
+    Primary: a country under ``MIN_RESPONDENTS``. Secondary: the suppressed countries can
+    be recovered together as network minus the countries shown, so more countries are
+    hidden, smallest first, until that remainder is ``disclosure_safe``; when even hiding
+    every country is not enough, the network total is hidden too.
+    """
+    ns = {c: cell.n or 0 for c, cell in cells.items()}
+    hidden = {c for c, n in ns.items() if 0 < n < MIN_RESPONDENTS}
+    network_hidden = network.suppressed or not disclosure_safe(ns.values())
+    while not disclosure_safe(ns[c] for c in hidden):
+        shown = sorted((n, c) for c, n in ns.items() if c not in hidden and n > 0)
+        if not shown:
+            network_hidden = True
+            break
+        hidden.add(shown[0][1])
+    out = {c: _hidden(cell) if c in hidden else cell for c, cell in cells.items()}
+    return out, _hidden(network) if network_hidden and network.value is not None else network
+
+
+# --------------------------------------------------------------------------- data model
+
+
+@dataclass(frozen=True)
+class MonthPoint:
+    """The network in one programme month: ``key -> Cell`` for every ``SERIES_KEYS``."""
+
+    month: date
+    cells: Mapping[str, Cell]
+
+
+@dataclass(frozen=True)
+class CapabilityArea:
+    """Baseline vs end-line of one capability area: network and per-country growth."""
+
+    area: str
+    network: Cell  # growth_mean, n = members who rated the area in both waves
+    baseline: float | None
+    endline: float | None
+    by_country: Mapping[str, Cell]
+
+
+@dataclass(frozen=True)
+class ScopeTotals:
+    """One country (or the network) over the whole programme: ``key -> Cell``."""
+
+    scope: str
+    name: str
+    cells: Mapping[str, Cell]
+
+
+@dataclass(frozen=True)
+class ProgrammeContext:
+    """Everything the programme report shows (aggregates only), and nothing else."""
+
+    programme_name: str
+    first_month: date
+    last_month: date
+    months: tuple[date, ...]
+    last_data_month: date | None
+    countries: tuple[tuple[str, str], ...]  # (code, name)
+    active_members: int
+    series: tuple[MonthPoint, ...]
+    totals: tuple[ScopeTotals, ...]
+    capability: tuple[CapabilityArea, ...]
+    capability_overall: Cell
+    excluded_months: tuple[date, ...] = ()  # months some network figure had to leave out
+    language: str = "en"
+
+    @property
+    def complete(self) -> bool:
+        """Whether the warehouse holds the programme's last month."""
+        return self.last_data_month is not None and self.last_data_month >= self.last_month
+
+    def total(self, scope: str) -> ScopeTotals | None:
+        """Programme totals of ``scope`` (a country code or ``NETWORK``)."""
+        return next((s for s in self.totals if s.scope == scope), None)
+
+
+@dataclass(frozen=True)
+class RenderedProgrammeReport:
+    """The rendered report: one self-contained HTML page and a PDF."""
+
+    html: str
+    pdf: bytes
+    charts: dict[str, bytes] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ProgrammeReportResult:
+    """What ``produce_programme_report`` did: ``written`` or ``skipped``, and why."""
+
+    status: str
+    message: str
+    last_data_month: date | None
+    html_path: Path | None = None
+    pdf_path: Path | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-friendly form (an Airflow task's return value goes to XCom)."""
+        return {
+            "status": self.status,
+            "message": self.message,
+            "last_data_month": self.last_data_month.isoformat() if self.last_data_month else None,
+            "html": str(self.html_path) if self.html_path else None,
+            "pdf": str(self.pdf_path) if self.pdf_path else None,
+        }
+
+
+# --------------------------------------------------------------------------- build
+
+
+def programme_months(programme: ProgrammeConfig) -> list[date]:
+    """Every month from ``first_month`` to ``last_month``, inclusive."""
+    return month_range(programme.first_month, programme.last_month)
+
+
+def last_data_month(wh: Any, programme: ProgrammeConfig) -> date | None:
+    """The latest programme month with network indicators (None when there is none)."""
+    if not wh.table_exists("indicators_monthly"):
+        return None
+    rows = _rows(
+        wh,
+        "select max(month) as m from indicators_monthly "
+        "where scope_country = :scope and month >= :first and month <= :last",
+        {"scope": NETWORK, "first": programme.first_month, "last": programme.last_month},
+    )
+    return _to_date(rows[0]["m"]) if rows and rows[0]["m"] is not None else None
+
+
+def _distinct_members(
+    wh: Any, column: str | None, first: date, last: date, excluded: Sequence[date]
+) -> dict[str, int]:
+    """Per country: distinct members who answered ``column`` (None: answered at all).
+
+    ``excluded`` months are left out, so the count matches the months a total covers.
+    Only counts leave the database: no member id is read into Python.
+    """
+    params: dict[str, Any] = {"first": first, "last": last}
+    skip = ""
+    for i, m in enumerate(excluded):
+        params[f"x{i}"] = m
+        skip += f" and feedback_month <> :x{i}"
+    counted = f"case when {column} is not null then member_id end" if column else "member_id"
+    rows = _rows(
+        wh,
+        # Column names come from the DISTINCT_COLUMN constant, never from input.
+        f"select country, count(distinct {counted}) as n from feedback "  # noqa: S608
+        f"where feedback_month >= :first and feedback_month <= :last{skip} group by country",
+        params,
+    )
+    return {str(r["country"]): _int(r["n"]) or 0 for r in rows}
+
+
+def build_programme_report(
+    wh: Any,
+    partners: PartnersConfig,
+    programme: ProgrammeConfig,
+    language: str = "en",
+) -> ProgrammeContext:
+    """Read the marts into a ``ProgrammeContext`` with every privacy rule applied.
+
+    A month whose network figure for an indicator is not ``disclosure_safe`` is left out
+    of everything about that indicator: its cell in the monthly table, the running total
+    and the programme totals of the network and of every country. Otherwise "total minus
+    the months shown" would reveal it. ``wh`` is a ``bsin.warehouse.Warehouse``; raises
+    ``ProgrammeReportDataError`` when the tables do not exist (never migrated or built).
+    """
+    for table in ("indicator_value", "member_roster", "capability_growth", "feedback"):
+        if not wh.table_exists(table):
+            raise ProgrammeReportDataError(
+                f"table {table} missing in warehouse {wh!r}: run the monthly DAG's "
+                "prepare_warehouse and build_marts tasks (or `make demo`) first"
+            )
+    first, last = programme.first_month, programme.last_month
+    months = programme_months(programme)
+    window = {"first": first, "last": last}
+
+    values = _rows(
+        wh,
+        "select scope_country, month, indicator, value, n from indicator_value "
+        "where month >= :first and month <= :last",
+        window,
+    )
+    iv: dict[tuple[str, date, str], tuple[float | None, int]] = {
+        (str(r["scope_country"]), _to_date(r["month"]), str(r["indicator"])): (
+            _num(r["value"]),
+            _int(r["n"]) or 0,
+        )
+        for r in values
+    }
+    names = {p.country: p.name for p in partners.partners}
+    data_scopes = {k[0] for k in iv} - {NETWORK}
+    countries = [p.country for p in partners.partners] + sorted(data_scopes - set(names))
+
+    roster_rows = _rows(
+        wh,
+        "select country, month, active_members from member_roster "
+        "where month >= :first and month <= :last",
+        window,
+    )
+    active: dict[tuple[str, date], int] = {}
+    for r in roster_rows:
+        active[(str(r["country"]), _to_date(r["month"]))] = _int(r["active_members"]) or 0
+
+    def metric(key: str) -> str:
+        # respondents and programme counts rest on the answers behind response_rate
+        return "response_rate" if key in COUNT_KEYS else key
+
+    def n_of(scope: str, month: date, key: str) -> int:
+        return iv.get((scope, month, metric(key)), (None, 0))[1]
+
+    # ---- which (month, indicator) the network may show
+    safe: dict[tuple[date, str], bool] = {}
+    for m in months:
+        for key in {metric(k) for k in (*SERIES_KEYS, *TOTAL_KEYS)} - {"connections_cumulative"}:
+            safe[(m, key)] = disclosure_safe(n_of(c, m, key) for c in countries)
+
+    def included(key: str) -> list[date]:
+        return [m for m in months if safe[(m, metric(key))]]
+
+    # ---- network per month
+    series: list[MonthPoint] = []
+    running, running_n = 0.0, 0
+    for m in months:
+        cells: dict[str, Cell] = {}
+        for key in SERIES_KEYS:
+            if key == "connections_cumulative":
+                continue
+            row = iv.get((NETWORK, m, metric(key)))
+            value = (float(row[1]) if key == "respondents" else row[0]) if row else None
+            cells[key] = Cell(
+                value,
+                row[1] if row else 0,
+                suppressed=row is not None and not safe[(m, metric(key))],
+            )
+        # The running total adds only months that may be shown, so that the difference
+        # between two running totals never reveals a suppressed month.
+        month_cell = cells["connections_sum"]
+        if month_cell.value is not None and not month_cell.suppressed:
+            running += month_cell.value
+            running_n += month_cell.n or 0
+        if (NETWORK, m, "connections_cumulative") in iv:
+            cells["connections_cumulative"] = Cell(
+                running, running_n, suppressed=month_cell.suppressed
+            )
+        else:
+            cells["connections_cumulative"] = Cell(None, None)
+        series.append(MonthPoint(m, {k: cells[k] for k in SERIES_KEYS}))
+
+    # ---- programme totals per country and for the network, over the included months
+    def total_value(scope: str, key: str, months_in: list[date], participants: int) -> float | None:
+        if key == "participants":
+            return float(participants) if participants else None
+        responses = sum(n_of(scope, m, key) for m in months_in)
+        if key == "responses":
+            return float(responses) if responses else None
+        if key == "response_rate":
+            scopes = countries if scope == NETWORK else [scope]
+            members = sum(active.get((c, m), 0) for c in scopes for m in months_in)
+            return responses / members if members and responses else None
+        rows = [iv[(scope, m, key)] for m in months_in if (scope, m, key) in iv]
+        if not rows:
+            return None
+        if key == "connections_sum":
+            return float(sum(v or 0 for v, _ in rows))
+        weight = sum(n for _, n in rows)
+        # Every monthly value is a ratio over its n: weighting by n gives the programme's.
+        return sum((v or 0) * n for v, n in rows) / weight if weight else None
+
+    per_key: dict[str, tuple[dict[str, Cell], Cell]] = {}
+    for key in TOTAL_KEYS:
+        months_in = included(key)
+        excluded = [m for m in months if m not in months_in]
+        distinct = _distinct_members(wh, DISTINCT_COLUMN.get(key), first, last, excluded)
+        country_cells = {
+            c: Cell(total_value(c, key, months_in, distinct.get(c, 0)), distinct.get(c, 0))
+            for c in countries
+        }
+        n_net = sum(distinct.get(c, 0) for c in countries)
+        network = Cell(total_value(NETWORK, key, months_in, n_net), n_net)
+        per_key[key] = protect_group(country_cells, network)
+    totals = [
+        ScopeTotals(c, names.get(c, c), {k: per_key[k][0][c] for k in TOTAL_KEYS})
+        for c in countries
+    ]
+    totals.append(ScopeTotals(NETWORK, "", {k: per_key[k][1] for k in TOTAL_KEYS}))
+    excluded_months = tuple(
+        m
+        for m in months
+        if any(
+            not safe[(m, metric(k))]
+            for k in (*SERIES_KEYS, *TOTAL_KEYS)
+            if k != "connections_cumulative"
+        )
+    )
+
+    # ---- capability growth
+    cap_rows = _rows(
+        wh,
+        "select scope_country, area, members, baseline_mean, endline_mean, growth_mean "
+        "from capability_growth",
+        {},
+    )
+    cap = {(str(r["scope_country"]), str(r["area"])): r for r in cap_rows}
+    areas = [a for a in NEEDS if (NETWORK, a) in cap]
+    areas += sorted({a for s, a in cap if s == NETWORK} - set(areas))
+    capability = []
+    for area in areas:
+        net_row = cap[(NETWORK, area)]
+        net = Cell(_num(net_row["growth_mean"]), _int(net_row["members"]) or 0)
+        by_country = {}
+        for c in countries:
+            row = cap.get((c, area))
+            by_country[c] = (
+                Cell(_num(row["growth_mean"]), _int(row["members"]) or 0) if row else Cell(None, 0)
+            )
+        by_country, net = protect_group(by_country, net)
+        capability.append(
+            CapabilityArea(
+                area=area,
+                network=net,
+                baseline=None if net.suppressed else _num(net_row["baseline_mean"]),
+                endline=None if net.suppressed else _num(net_row["endline_mean"]),
+                by_country=by_country,
+            )
+        )
+    # Over the areas shown only: a suppressed area must not be recoverable from the mean.
+    shown_areas = [a for a in capability if a.network.shown is not None]
+    weight = sum(a.network.n or 0 for a in shown_areas)
+    overall = Cell(
+        sum(a.network.value * (a.network.n or 0) for a in shown_areas) / weight if weight else None,
+        weight,
+    )
+
+    data_months = [m for m in months if (NETWORK, m, "response_rate") in iv]
+    return ProgrammeContext(
+        programme_name=programme.name,
+        first_month=first,
+        last_month=last,
+        months=tuple(months),
+        last_data_month=max(data_months) if data_months else None,
+        countries=tuple((c, names.get(c, c)) for c in countries),
+        active_members=sum(p.members_in(last) for p in partners.partners),
+        series=tuple(series),
+        totals=tuple(totals),
+        capability=tuple(capability),
+        capability_overall=overall,
+        excluded_months=excluded_months,
+        language=language,
+    )
+
+
+# --------------------------------------------------------------------------- formatting
+
+
+@lru_cache(maxsize=8)
+def _programme_catalogue(language: str) -> dict[str, object]:
+    path = PROGRAMME_I18N_DIR / f"{language}.yaml"
+    if not path.exists():
+        available = sorted(p.stem for p in PROGRAMME_I18N_DIR.glob("*.yaml"))
+        raise TranslationError(
+            f"{path}: no programme report strings for language {language!r} (have {available}); "
+            "copy include/templates/programme/i18n/en.yaml and translate it"
+        )
+    return load_catalogue(language, PROGRAMME_I18N_DIR)
+
+
+@dataclass(frozen=True)
+class ProgrammeTranslator(Translator):
+    """The partner report's ``Translator``, with the programme report's own strings first."""
+
+    def _lookup(self, key: str) -> object:
+        own = _programme_catalogue(self.language)
+        if key in own:
+            return own[key]
+        return super()._lookup(key)
+
+    def has(self, key: str) -> bool:
+        """Whether ``key`` is known to the programme or the partner catalogue."""
+        return key in _programme_catalogue(self.language) or super().has(key)
+
+
+def _label(key: str, t: Translator) -> str:
+    if key == "respondents":
+        return t("col_respondents")
+    return t("ind." + key) if t.has("ind." + key) else key.replace("_", " ")
+
+
+def cell_text(key: str, cell: Cell, t: Translator) -> str:
+    """A cell as printed: the n<3 marker when suppressed, a dash when there is no value."""
+    if cell.suppressed:
+        return t("suppressed_marker")
+    if cell.value is None:
+        return "–"
+    if key in COUNT_KEYS:
+        return t.number(cell.value)
+    if key == "growth":
+        return t.number(cell.value, decimals=1, signed=True)
+    if key == "level":
+        return t.number(cell.value, decimals=1)
+    return format_value(key, cell.value, t)
+
+
+def _month_label(m: date, t: Translator) -> str:
+    return t.month(m)
+
+
+def _tick(m: date, i: int, t: Translator) -> str:
+    # The year only where it changes, so a 13-month axis stays readable.
+    short = t.month(m, short=True)
+    return f"{short}\n{m.year}" if i == 0 or m.month == 1 else short
+
+
+def _table(headers: Sequence[str], rows: Sequence[tuple[str, Sequence[tuple[str, str]]]]) -> dict:
+    """A table for both outputs: headers, then rows of (label, [(cell id, text), ...])."""
+    return {
+        "headers": list(headers),
+        "rows": [
+            {"label": label, "cells": [{"id": cid, "text": text} for cid, text in cells]}
+            for label, cells in rows
+        ],
+    }
+
+
+def build_view(ctx: ProgrammeContext, t: Translator) -> dict[str, Any]:
+    """Display-ready strings for the HTML template and the PDF (they show the same)."""
+    network = ctx.total(NETWORK)
+    assert network is not None  # build_programme_report always adds the network row
+    period = {
+        "first": _month_label(ctx.first_month, t),
+        "last": _month_label(ctx.last_month, t),
+    }
+    if ctx.last_data_month is None:
+        status = t("status_empty")
+    elif ctx.complete:
+        status = t("status_final", month=_month_label(ctx.last_data_month, t))
+    else:
+        status = t("status_interim", month=_month_label(ctx.last_data_month, t), **period)
+
+    kpis = [
+        {"id": f"kpi.{k}", "label": t(label), "text": cell_text(k, network.cells[k], t)}
+        for k, label in KPI_LABELS.items()
+    ]
+    kpis.append(
+        {
+            "id": "kpi.capability_growth",
+            "label": t("kpi_capability"),
+            "text": cell_text("growth", ctx.capability_overall, t),
+        }
+    )
+
+    cap_network = _table(
+        [t("col_area"), t("col_members"), t("col_baseline"), t("col_endline"), t("col_growth")],
+        [
+            (
+                t("area." + a.area) if t.has("area." + a.area) else a.area,
+                [
+                    (
+                        f"cap.NETWORK.{a.area}.members",
+                        cell_text(
+                            "members", Cell(a.network.n, a.network.n, a.network.suppressed), t
+                        ),
+                    ),
+                    (
+                        f"cap.NETWORK.{a.area}.baseline",
+                        cell_text("level", Cell(a.baseline, a.network.n, a.network.suppressed), t),
+                    ),
+                    (
+                        f"cap.NETWORK.{a.area}.endline",
+                        cell_text("level", Cell(a.endline, a.network.n, a.network.suppressed), t),
+                    ),
+                    (f"cap.NETWORK.{a.area}.growth", cell_text("growth", a.network, t)),
+                ],
+            )
+            for a in ctx.capability
+        ],
+    )
+    cap_country = _table(
+        [t("col_area")] + [code for code, _ in ctx.countries] + [t("network")],
+        [
+            (
+                t("area." + a.area) if t.has("area." + a.area) else a.area,
+                [
+                    (f"cap.{c}.{a.area}", cell_text("growth", a.by_country[c], t))
+                    for c, _ in ctx.countries
+                ]
+                + [(f"cap.NETWORK.{a.area}", cell_text("growth", a.network, t))],
+            )
+            for a in ctx.capability
+        ],
+    )
+
+    def series_table(keys: Sequence[str], headers: Sequence[str]) -> dict:
+        return _table(
+            [t("col_month"), *headers],
+            [
+                (
+                    _month_label(p.month, t),
+                    [(f"series.{p.month:%Y-%m}.{k}", cell_text(k, p.cells[k], t)) for k in keys],
+                )
+                for p in ctx.series
+            ],
+        )
+
+    totals = _table(
+        [t("col_country")]
+        + [
+            t("col_" + k) if k in ("participants", "responses") else _label(k, t)
+            for k in TOTAL_KEYS
+        ],
+        [
+            (
+                t("network") if s.scope == NETWORK else f"{s.name} ({s.scope})",
+                [(f"total.{s.scope}.{k}", cell_text(k, s.cells[k], t)) for k in TOTAL_KEYS],
+            )
+            for s in ctx.totals
+        ],
+    )
+    any_suppressed = (
+        any(c.suppressed for p in ctx.series for c in p.cells.values())
+        or any(c.suppressed for s in ctx.totals for c in s.cells.values())
+        or any(
+            a.network.suppressed or any(c.suppressed for c in a.by_country.values())
+            for a in ctx.capability
+        )
+    )
+    return {
+        "t": t,
+        "ctx": ctx,
+        "title": t("title", programme=ctx.programme_name),
+        "subtitle": t("subtitle", months=len(ctx.months), countries=len(ctx.countries), **period),
+        "status": status,
+        "intro": t("intro", members=ctx.active_members, countries=len(ctx.countries)),
+        "kpis": kpis,
+        "cap_network": cap_network,
+        "cap_country": cap_country,
+        "has_capability": bool(ctx.capability),
+        "connections": series_table(
+            CONNECTION_KEYS, [t("col_connections_month"), t("col_connections_cumulative")]
+        ),
+        "access": series_table(ACCESS_KEYS, [_label(k, t) for k in ACCESS_KEYS]),
+        "trends": series_table(TREND_TABLE_KEYS, [_label(k, t) for k in TREND_TABLE_KEYS]),
+        "totals": totals,
+        "any_suppressed": any_suppressed,
+        "suppressed_note": t("suppressed_note", marker=t("suppressed_marker"), n=MIN_RESPONDENTS),
+        "method": [
+            t("method_weighted"),
+            t("method_privacy", n=MIN_RESPONDENTS, marker=t("suppressed_marker")),
+            t("method_source"),
+        ]
+        + (
+            [t("excluded_note", months=", ".join(_month_label(m, t) for m in ctx.excluded_months))]
+            if ctx.excluded_months
+            else []
+        ),
+        "footer": t("footer", programme=ctx.programme_name),
+    }
+
+
+# --------------------------------------------------------------------------- charts
+
+
+def _nan(cell: Cell, scale: float = 1.0) -> float:
+    value = cell.shown
+    return float("nan") if value is None else value * scale
+
+
+def _style(ax: Any, ctx: ProgrammeContext, t: Translator, title: str) -> None:
+    xs = list(range(len(ctx.series)))
+    ax.set_xticks(xs, [_tick(p.month, i, t) for i, p in enumerate(ctx.series)], fontsize=7)
+    ax.tick_params(axis="y", labelsize=7)
+    ax.grid(axis="y", color="#eeeeee")
+    ax.spines[["top", "right"]].set_visible(False)
+    ax.set_title(title, fontsize=10, loc="left")
+
+
+def draw_trend(ax: Any, ctx: ProgrammeContext, name: str, t: Translator) -> None:
+    """One network indicator over the programme (months with suppressed values left blank)."""
+    from bsin.report_charts import COUNTRY_COLOUR, TREND_CHARTS
+
+    indicator, title_key, ylim, scale = TREND_CHARTS[name]
+    xs = list(range(len(ctx.series)))
+    ys = [_nan(p.cells[indicator], scale) for p in ctx.series]
+    ax.plot(xs, ys, color=COUNTRY_COLOUR, marker="o", ms=4, lw=2.2)
+    if ylim:
+        ax.set_ylim(*ylim)
+    if indicator == "nps":
+        ax.axhline(0, color="#cccccc", lw=0.8)
+    _style(ax, ctx, t, t(title_key))
+
+
+def draw_connections(ax: Any, ctx: ProgrammeContext, t: Translator) -> None:
+    """Bars of new contacts abroad per month, the running total as a line on its own axis."""
+    from bsin.report_charts import COUNTRY_COLOUR, NETWORK_COLOUR
+
+    xs = list(range(len(ctx.series)))
+    ax.bar(
+        xs,
+        [_nan(p.cells["connections_sum"]) for p in ctx.series],
+        color=NETWORK_COLOUR,
+        label=t("legend_month"),
+    )
+    twin = ax.twinx()
+    twin.plot(
+        xs,
+        [_nan(p.cells["connections_cumulative"]) for p in ctx.series],
+        color=COUNTRY_COLOUR,
+        marker="o",
+        ms=4,
+        lw=2.2,
+        label=t("legend_cumulative"),
+    )
+    twin.set_ylim(bottom=0)
+    twin.tick_params(axis="y", labelsize=7, colors=COUNTRY_COLOUR)
+    twin.spines[["top"]].set_visible(False)
+    _style(ax, ctx, t, t("chart_connections"))
+    handles = ax.get_legend_handles_labels()[0] + twin.get_legend_handles_labels()[0]
+    ax.legend(handles=handles, fontsize=7, frameon=False, loc="upper left")
+
+
+def draw_access(ax: Any, ctx: ProgrammeContext, t: Translator) -> None:
+    """Share of responding members reaching each kind of stakeholder, per month."""
+    colours = ("#0b6e8a", "#d98c00", "#1e7a35", "#8a3b9e", "#4a5a63")
+    xs = list(range(len(ctx.series)))
+    for key, colour in zip(ACCESS_KEYS, colours, strict=True):
+        ax.plot(
+            xs,
+            [_nan(p.cells[key], 100) for p in ctx.series],
+            color=colour,
+            marker="o",
+            ms=3,
+            lw=2.2 if key == "access_any_rate" else 1.4,
+            ls="--" if key == "access_any_rate" else "-",
+            label=_label(key, t),
+        )
+    ax.set_ylim(0, 100)
+    _style(ax, ctx, t, t("chart_access"))
+    ax.legend(fontsize=6.5, frameon=False, loc="upper left", ncols=2)
+
+
+def draw_capability(ax: Any, ctx: ProgrammeContext, t: Translator) -> None:
+    """Baseline vs end-line level per area (network); suppressed areas are marked n<3."""
+    from bsin.report_charts import COUNTRY_COLOUR, NETWORK_COLOUR
+
+    areas = list(ctx.capability)
+    ys = list(range(len(areas)))
+    base = [float("nan") if a.baseline is None else a.baseline for a in areas]
+    end = [float("nan") if a.endline is None else a.endline for a in areas]
+    ax.barh(
+        [y - 0.2 for y in ys], base, height=0.38, color=NETWORK_COLOUR, label=t("legend_baseline")
+    )
+    ax.barh(
+        [y + 0.2 for y in ys], end, height=0.38, color=COUNTRY_COLOUR, label=t("legend_endline")
+    )
+    for y, a in zip(ys, areas, strict=True):
+        if a.network.suppressed:
+            ax.text(1.05, y, t("suppressed_marker"), va="center", fontsize=7, color="#666666")
+        elif a.network.value is not None and a.endline is not None:
+            ax.text(
+                a.endline + 0.05,
+                y + 0.2,
+                t.number(a.network.value, decimals=1, signed=True),
+                va="center",
+                fontsize=7,
+                color=COUNTRY_COLOUR,
+            )
+    labels = [t("area." + a.area) if t.has("area." + a.area) else a.area for a in areas]
+    ax.set_yticks(ys, labels, fontsize=7)
+    ax.invert_yaxis()
+    ax.set_xlim(1, 5.4)
+    ax.tick_params(axis="x", labelsize=7)
+    ax.spines[["top", "right"]].set_visible(False)
+    ax.set_title(t("chart_capability"), fontsize=10, loc="left")
+    ax.legend(fontsize=7, frameon=False, loc="lower right")
+
+
+def chart_drawers(
+    ctx: ProgrammeContext, t: Translator
+) -> dict[str, tuple[Callable[[Any], None], float]]:
+    """Chart name -> (draw into an Axes, height in inches), in display order."""
+    charts: dict[str, tuple[Callable[[Any], None], float]] = {}
+    if ctx.capability:
+        charts["capability"] = (
+            lambda ax: draw_capability(ax, ctx, t),
+            max(2.3, 0.32 * len(ctx.capability) + 0.8),
+        )
+    charts["connections"] = (lambda ax: draw_connections(ax, ctx, t), 2.4)
+    charts["access"] = (lambda ax: draw_access(ax, ctx, t), 2.6)
+    for name in ("trend_satisfaction", "trend_nps", "trend_response_rate"):
+        charts[name] = (lambda ax, name=name: draw_trend(ax, ctx, name, t), 2.3)
+    return charts
+
+
+def render_chart_pngs(ctx: ProgrammeContext, t: Translator) -> dict[str, bytes]:
+    """Every chart as PNG bytes (the partner report's size, resolution and metadata)."""
+    from bsin.report_charts import WIDTH_IN, _figure, _png
+
+    pngs = {}
+    for name, (draw, height) in chart_drawers(ctx, t).items():
+        fig, ax = _figure()
+        fig.set_size_inches(WIDTH_IN, height)
+        draw(ax)
+        pngs[name] = _png(fig)
+    return pngs
+
+
+# --------------------------------------------------------------------------- PDF
+
+A4_IN = (8.27, 11.69)
+MARGIN_IN = 0.6
+
+
+class _PdfWriter:
+    """Lays headings, paragraphs, charts and tables top-down on A4 pages of a PdfPages."""
+
+    def __init__(self, pdf: Any, footer: str, t: Translator) -> None:
+        self.pdf, self.footer, self.t = pdf, footer, t
+        self.fig: Any = None
+        self.y = 0.0  # inches from the top of the page
+        self.pages = 0
+
+    def _new_page(self) -> None:
+        from matplotlib.figure import Figure
+
+        self.close_page()
+        self.fig = Figure(figsize=A4_IN)
+        self.pages += 1
+        self.y = MARGIN_IN
+
+    def close_page(self) -> None:
+        """Write the current page (with its footer) to the PDF."""
+        if self.fig is None:
+            return
+        self.fig.text(
+            MARGIN_IN / A4_IN[0],
+            0.35 / A4_IN[1],
+            f"{self.footer}   ·   {self.t('page', n=self.pages)}",
+            fontsize=7,
+            color="#6b7a82",
+        )
+        self.pdf.savefig(self.fig)
+        self.fig = None
+
+    def _room(self, height: float) -> None:
+        if self.fig is None or self.y + height > A4_IN[1] - MARGIN_IN - 0.3:
+            self._new_page()
+
+    def _text(self, text: str, size: float, height: float, **kw: Any) -> None:
+        self.fig.text(
+            MARGIN_IN / A4_IN[0], 1 - self.y / A4_IN[1], text, fontsize=size, va="top", **kw
+        )
+        self.y += height
+
+    def heading(self, text: str, size: float = 13, new_page: bool = False) -> None:
+        """A section heading (on a new page when asked, or when this one is full)."""
+        if new_page:
+            self._new_page()
+        self._room(1.2)
+        self.y += 0.1
+        self._text(text, size, size / 72 * 1.6, color="#0b6e8a", weight="bold")
+
+    def paragraph(self, text: str, size: float = 9, width: int = 105) -> None:
+        """Wrapped body text."""
+        lines = textwrap.wrap(text, width=width) or [""]
+        height = len(lines) * size / 72 * 1.45 + 0.08
+        self._room(height)
+        self._text("\n".join(lines), size, height, color="#1f2a30", linespacing=1.35)
+
+    def chart(self, draw: Callable[[Any], None], height: float) -> None:
+        """A chart drawn by ``draw(ax)`` across the text width."""
+        self._room(height + 0.1)
+        width = A4_IN[0] - 2 * MARGIN_IN
+        left, bottom = MARGIN_IN + 1.2, A4_IN[1] - self.y - height + 0.35
+        ax = self.fig.add_axes(
+            (
+                left / A4_IN[0],
+                bottom / A4_IN[1],
+                (width - 1.5) / A4_IN[0],
+                (height - 0.7) / A4_IN[1],
+            )
+        )
+        draw(ax)
+        self.y += height + 0.1
+
+    def table(self, table: Mapping[str, Any], first_col: float = 0.26) -> None:
+        """A table of strings (no header row when ``headers`` is empty), split across pages."""
+        rows = table["rows"]
+        row_h, line_h = 0.2, 0.13
+        width = A4_IN[0] - 2 * MARGIN_IN
+        n_cols = len(table["headers"]) or (1 + len(rows[0]["cells"]) if rows else 1)
+        rest = (1 - first_col) / max(n_cols - 1, 1)
+        # Column titles wrap to their column: about 0.75 em per character, to be safe at 6.8 pt.
+        chars = [
+            max(6, int(w * width * 72 / (6.8 * 0.75))) for w in [first_col] + [rest] * (n_cols - 1)
+        ]
+        headers = (
+            [textwrap.fill(h, c) for h, c in zip(table["headers"], chars, strict=True)]
+            if any(table["headers"])
+            else None
+        )
+        header_lines = max((h.count("\n") + 1 for h in headers), default=0) if headers else 0
+        start = 0
+        while True:
+            head_h = header_lines * line_h + 0.07 if headers else 0.0
+            self._room(head_h + row_h * 2)
+            fit = int((A4_IN[1] - MARGIN_IN - 0.3 - self.y - head_h) / row_h)
+            chunk = rows[start : start + max(fit, 1)]
+            body = [[r["label"]] + [c["text"] for c in r["cells"]] for r in chunk] or [
+                [""] * n_cols
+            ]
+            height = head_h + row_h * len(body)
+            ax = self.fig.add_axes(
+                (
+                    MARGIN_IN / A4_IN[0],
+                    (A4_IN[1] - self.y - height) / A4_IN[1],
+                    width / A4_IN[0],
+                    height / A4_IN[1],
+                )
+            )
+            ax.axis("off")
+            tbl = ax.table(
+                cellText=body,
+                colLabels=headers,
+                colWidths=[first_col] + [rest] * (n_cols - 1),
+                cellLoc="right",
+                colLoc="right",
+                bbox=(0, 0, 1, 1),
+            )
+            tbl.auto_set_font_size(False)
+            tbl.set_fontsize(6.8)
+            for (row, col), cell in tbl.get_celld().items():
+                cell.set_edgecolor("#e6ebee")
+                # bbox scaling keeps the cells' relative heights: a taller header row fits
+                # wrapped column titles.
+                cell.set_height(head_h if headers and row == 0 else row_h)
+                if col == 0:
+                    cell.get_text().set_horizontalalignment("left")
+                    cell.PAD = 0.03
+                if headers and row == 0:
+                    cell.set_text_props(weight="bold", color="#4a5a63")
+                    cell.set_facecolor("#f3f5f6")
+            self.y += height + 0.15
+            start += len(chunk)
+            if start >= len(rows):
+                break
+
+
+def render_pdf(view: Mapping[str, Any], drawers: Mapping[str, tuple[Callable, float]]) -> bytes:
+    """The report as a multi-page A4 PDF (matplotlib ``PdfPages``; no browser needed)."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    from matplotlib.backends.backend_pdf import PdfPages
+
+    t = view["t"]
+    buf = io.BytesIO()
+    # No creation date: the same data give the same bytes.
+    metadata = {"Title": view["title"], "Creator": "bsin.programme_report", "CreationDate": None}
+    with PdfPages(buf, metadata=metadata) as pdf:
+        w = _PdfWriter(pdf, view["footer"], t)
+        w.heading(view["title"], size=17, new_page=True)
+        w.paragraph(view["subtitle"], size=10)
+        w.paragraph(view["status"])
+        w.paragraph(view["intro"])
+        w.heading(t("section_overview"))
+        w.table(
+            {
+                "headers": [],
+                "rows": [
+                    {"label": k["label"], "cells": [{"id": k["id"], "text": k["text"]}]}
+                    for k in view["kpis"]
+                ],
+            },
+            first_col=0.7,
+        )
+        w.heading(t("section_countries"))
+        w.paragraph(t("countries_intro"))
+        w.table(view["totals"], first_col=0.2)
+
+        w.heading(t("section_capability"), new_page=True)
+        if view["has_capability"]:
+            w.paragraph(t("capability_intro"))
+            w.chart(*drawers["capability"])
+            w.table(view["cap_network"], first_col=0.4)
+            w.paragraph(t("capability_by_country"), size=10)
+            w.table(view["cap_country"], first_col=0.3)
+            w.paragraph(t("capability_overall_note"), size=8)
+        else:
+            w.paragraph(t("no_capability"))
+
+        w.heading(t("section_connections"), new_page=True)
+        w.paragraph(t("connections_intro"))
+        w.chart(*drawers["connections"])
+        w.table(view["connections"], first_col=0.4)
+
+        w.heading(t("section_access"), new_page=True)
+        w.paragraph(t("access_intro"))
+        w.chart(*drawers["access"])
+        w.table(view["access"], first_col=0.2)
+
+        w.heading(t("section_trends"), new_page=True)
+        for name in ("trend_satisfaction", "trend_nps", "trend_response_rate"):
+            w.chart(*drawers[name])
+        w.table(view["trends"], first_col=0.3)
+
+        w.heading(t("section_method"), new_page=True)
+        for text in view["method"]:
+            w.paragraph(text)
+        if view["any_suppressed"]:
+            w.paragraph(view["suppressed_note"])
+        w.close_page()
+    return buf.getvalue()
+
+
+# --------------------------------------------------------------------------- render
+
+
+def render_programme_report(
+    ctx: ProgrammeContext, language: str | None = None
+) -> RenderedProgrammeReport:
+    """Render ``ctx`` as a self-contained HTML page and a multi-page PDF."""
+    t = ProgrammeTranslator(language or ctx.language)
+    view = build_view(ctx, t)
+    pngs = render_chart_pngs(ctx, t)
+    alt_keys = {"capability": "chart_capability", "connections": "chart_connections"}
+    alt_keys |= {"access": "chart_access"} | {
+        name: "chart_" + name.removeprefix("trend_") for name in pngs if name.startswith("trend_")
+    }
+    charts = [
+        {
+            "name": name,
+            "alt": t(alt_keys[name]),
+            "src": "data:image/png;base64," + base64.b64encode(png).decode("ascii"),
+        }
+        for name, png in pngs.items()
+    ]
+    html = (
+        _environment()
+        .get_template(TEMPLATE)
+        .render(**view, charts={c["name"]: c for c in charts}, min_respondents=MIN_RESPONDENTS)
+    )
+    pdf = render_pdf(view, chart_drawers(ctx, t))
+    return RenderedProgrammeReport(html=html, pdf=pdf, charts=pngs)
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    # A reader (or a browser refresh) never sees a half-written report.
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+def write_programme_report(rendered: RenderedProgrammeReport, out_dir: Path) -> tuple[Path, Path]:
+    """Write ``programme_report.html`` and ``programme_report.pdf`` into ``out_dir``."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    html_path, pdf_path = out_dir / HTML_NAME, out_dir / PDF_NAME
+    _write_atomic(html_path, rendered.html.encode("utf-8"))
+    _write_atomic(pdf_path, rendered.pdf)
+    return html_path, pdf_path
+
+
+def produce_programme_report(
+    wh: Any,
+    partners: PartnersConfig,
+    programme: ProgrammeConfig,
+    out_dir: Path,
+    force: bool = False,
+    language: str = "en",
+) -> ProgrammeReportResult:
+    """Build, render and write the report when the programme's last month is in.
+
+    Without ``force``, a warehouse that has no network indicators for
+    ``programme.last_month`` gives a ``skipped`` result (nothing written) whose message
+    says what is missing and how to force an interim report.
+    """
+    latest = last_data_month(wh, programme)
+    if latest is None or latest < programme.last_month:
+        have = f"data up to {latest:%Y-%m}" if latest else "no programme month"
+        message = (
+            f"programme report not produced: the warehouse has {have} in indicators_monthly, "
+            f"the programme's last month is {programme.last_month:%Y-%m} (programme.yaml "
+            "last_month). Run that month's bsin_monthly_feedback DAG, or trigger "
+            "bsin_programme_report with force=true for an interim report."
+        )
+        if not force:
+            log.info(message)
+            return ProgrammeReportResult("skipped", message, latest)
+        log.warning("force=true: producing an interim report (%s)", have)
+    ctx = build_programme_report(wh, partners, programme, language=language)
+    rendered = render_programme_report(ctx)
+    html_path, pdf_path = write_programme_report(rendered, out_dir)
+    kind = "final" if ctx.complete else "interim"
+    message = f"{kind} programme report written to {html_path} and {pdf_path}"
+    log.info(message)
+    return ProgrammeReportResult("written", message, latest, html_path, pdf_path)
+
+
+def produce_from_connection(
+    force: bool = False, conn_id: str = "warehouse_default", out_dir: Path | None = None
+) -> ProgrammeReportResult:
+    """The Airflow task body: config from ``BSIN_CONFIG_DIR``, warehouse from ``conn_id``."""
+    from bsin.config import load_partners, load_programme
+    from bsin.paths import data_dir
+    from bsin.warehouse import Warehouse
+
+    with Warehouse.from_conn_id(conn_id) as wh:
+        return produce_programme_report(
+            wh,
+            load_partners(),
+            load_programme(),
+            out_dir or data_dir() / "programme_report",
+            force=force,
+        )
