@@ -297,6 +297,8 @@ class _Handler(BaseHTTPRequestHandler):
             "returned": 0,
             "status": None,
         }
+        fault: Fault | None = None
+        body = b""
         try:
             if op is None or method != "GET":
                 raise ApiError(404, f"Method not found: {method} {path}")
@@ -314,23 +316,26 @@ class _Handler(BaseHTTPRequestHandler):
                 state.stopping.wait(fault.seconds)
             body, entry["returned"] = self._result(op, form_id, response_id, params, fault)
             entry["status"] = 200
-            if fault and fault.kind == "drop":
-                self._send_dropped(body)
-            elif fault and fault.kind == "malformed":
-                self._send(200, body[: max(1, len(body) // 2)])
-            else:
-                self._send(200, body)
         except ApiError as err:
             entry["status"] = err.code
-            self._send_json(err.code, err.body())
+            body = json.dumps(err.body(), ensure_ascii=False).encode("utf-8")
         except DataError as exc:
             # A broken data file is the emulator operator's problem: say which file.
             log.error("%s", exc)
             entry["status"] = 500
-            self._send_json(500, ApiError(500, str(exc)).body())
-        finally:
-            entry["seconds"] = round(time.perf_counter() - started, 6)
-            state.record(entry)
+            body = json.dumps(ApiError(500, str(exc)).body(), ensure_ascii=False).encode("utf-8")
+        # Logged before answering: a client that checks the log right after its response
+        # must find its request there.
+        entry["seconds"] = round(time.perf_counter() - started, 6)
+        state.record(entry)
+        if entry["status"] != 200:
+            self._send(entry["status"], body)
+        elif fault and fault.kind == "drop":
+            self._send_dropped(body)
+        elif fault and fault.kind == "malformed":
+            self._send(200, body[: max(1, len(body) // 2)])
+        else:
+            self._send(200, body)
 
     def _params(self, op: str, query: str) -> dict[str, str]:
         params: dict[str, str] = {}
