@@ -445,3 +445,33 @@ def test_dag_task_skips_then_writes_when_forced(dag, wh, tmp_path, monkeypatch):
     result = task.python_callable(params={"force": True})
     assert result["status"] == "written"
     assert Path(result["pdf"]) == tmp_path / "programme_report" / "programme_report.pdf"
+
+
+# ------------------------------------------------------------------ command line
+
+
+def _cli():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "programme_report_cli", ROOT / "scripts" / "programme_report.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_cli_writes_an_interim_report_and_final_only_writes_nothing(wh, tmp_path, capsys):
+    cli = _cli()
+    uri = f"duckdb:///{wh.path}"
+    assert cli.main(["--out", str(tmp_path / "final"), "--warehouse", uri, "--final-only"]) == 3
+    assert not (tmp_path / "final").exists()
+    assert cli.main(["--out", str(tmp_path / "interim"), "--warehouse", uri]) == 0
+    assert "interim report" in capsys.readouterr().out
+    assert (tmp_path / "interim" / "programme_report.pdf").read_bytes().startswith(b"%PDF")
+
+
+def test_cli_names_the_fix_when_the_warehouse_was_never_built(tmp_path, capsys):
+    empty = f"duckdb:///{tmp_path / 'empty.duckdb'}"
+    assert _cli().main(["--out", str(tmp_path / "out"), "--warehouse", empty]) == 2
+    assert "build_marts" in capsys.readouterr().err

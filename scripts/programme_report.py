@@ -1,0 +1,82 @@
+"""Render the programme report (HTML and PDF) from the warehouse, on demand.
+
+    python scripts/programme_report.py --out data/programme_report
+    python scripts/programme_report.py --out /tmp/riga --warehouse duckdb:///abs/warehouse.duckdb
+
+Writes ``programme_report.html`` (self-contained, charts inline) and ``programme_report.pdf``
+into ``--out``. Unlike the Airflow DAG, which waits for the programme's last month, the
+command always renders: before the last month it produces an interim report and says so.
+``--final-only`` makes it behave like the DAG (exit code 3 and nothing written).
+
+The warehouse is ``--warehouse URI``, else the ``warehouse_default`` connection
+(``AIRFLOW_CONN_WAREHOUSE_DEFAULT``), else ``data/warehouse.duckdb``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "plugins"))
+
+from bsin.config import ConfigError, load_partners, load_programme  # noqa: E402
+from bsin.paths import data_dir  # noqa: E402
+
+EXIT_SKIPPED = 3
+
+
+def _warehouse(uri: str | None):
+    from bsin.localenv import duckdb_uri
+    from bsin.warehouse import Warehouse
+
+    if uri:
+        return Warehouse.from_uri(uri)
+    if os.environ.get("AIRFLOW_CONN_WAREHOUSE_DEFAULT"):
+        return Warehouse.from_conn_id("warehouse_default")
+    path = data_dir() / "warehouse.duckdb"
+    if not path.exists():
+        raise SystemExit(
+            f"error: no warehouse at {path}: run `make demo` first, or pass --warehouse URI"
+        )
+    return Warehouse.from_uri(duckdb_uri(path))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse arguments, render, print where the files are; 0 on success."""
+    parser = argparse.ArgumentParser(description="Render the programme report (HTML + PDF).")
+    parser.add_argument("--out", type=Path, default=data_dir() / "programme_report")
+    parser.add_argument("--warehouse", help="warehouse URI (default: warehouse_default)")
+    parser.add_argument(
+        "--final-only",
+        action="store_true",
+        help="like the DAG: write nothing unless the programme's last month is in",
+    )
+    args = parser.parse_args(argv)
+
+    from bsin.programme_report import ProgrammeReportDataError, produce_programme_report
+
+    try:
+        partners, programme = load_partners(), load_programme()
+        with _warehouse(args.warehouse) as wh:
+            result = produce_programme_report(
+                wh, partners, programme, args.out, force=not args.final_only
+            )
+    except (ConfigError, ProgrammeReportDataError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(result.message)
+    if result.status == "skipped":
+        return EXIT_SKIPPED
+    if result.last_data_month is None or result.last_data_month < programme.last_month:
+        print(
+            f"note: interim report, the programme's last month {programme.last_month:%Y-%m} "
+            "is not in the warehouse yet"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
