@@ -76,9 +76,9 @@ def bsin_monthly_feedback():
     # A mapped task group keeps countries independent: extract[LV] failing upstream-fails
     # harmonise[LV] only.
     @task_group(group_id="country")
-    def country_ingest(country: str):
+    def country_ingest(country: str, ready: dict):
         @task(map_index_template=COUNTRY_LABEL)
-        def extract(country: str, data_interval_start=None):
+        def extract(country: str, ready: dict, data_interval_start=None):
             from bsin import pipeline
 
             label_map_index(country)
@@ -91,7 +91,7 @@ def bsin_monthly_feedback():
             label_map_index(country)
             return pipeline.harmonise_country(country, data_interval_start)
 
-        return harmonise(country, extract(country))
+        return harmonise(country, extract(country, ready))
 
     # A country whose extract failed must not hold back the others' validation and reports.
     @task(trigger_rule="all_done", outlets=[FEEDBACK_ASSET])
@@ -128,12 +128,13 @@ def bsin_monthly_feedback():
 
     countries = PARTNERS.countries
     prepared = prepare_warehouse()
-    ingested = country_ingest.expand(country=countries)
+    ingested = country_ingest.partial(ready=prepared).expand(country=countries)
     validated = validate()
     marts = build_marts()
     reports = send_report.expand(country=countries)
 
-    wait >> prepared >> ingested >> validated >> marts >> reports
+    wait >> prepared
+    ingested >> validated >> marts >> reports
     [ingested, reports] >> finish()
 
 

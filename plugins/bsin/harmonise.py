@@ -30,6 +30,9 @@ from bsin.months import feedback_month_for, month_start, parse_rfc3339
 from bsin.pseudonymise import member_id
 from bsin.text import QUARANTINE_VALUE_LIMIT, TEXT_LIMIT, clean_text, normalise_label, truncate
 
+# Raw payloads carry this pseudonym in place of respondentEmail (bsin.pipeline).
+LANDED_MEMBER_ID = re.compile(r"m_[0-9a-f]{20}")
+
 FEEDBACK_COLUMNS: list[str] = [
     "country",
     "feedback_month",
@@ -382,8 +385,12 @@ def _parse_response(
             )
         )
     email = str(response.get("respondentEmail") or "").strip()
+    landed_id = response.get("member_id")
     if email:
         parsed.member_id = member_id(email, key)
+    elif isinstance(landed_id, str) and LANDED_MEMBER_ID.fullmatch(landed_id):
+        # Raw payloads are landed with the email already replaced by its pseudonym.
+        parsed.member_id = landed_id
     else:
         parsed.issues.append(
             _Issue(

@@ -1,0 +1,142 @@
+-- Load the month's validated feedback (staging table feedback_incoming, selections in
+-- feedback_selection_incoming) into feedback / feedback_selection. Param :month.
+--
+-- 1. Every row that came from this month's candidates before goes: a response that is now
+--    quarantined, or that an edit moved to another feedback month, must not linger.
+delete from feedback
+ where response_id in (
+       select response_id
+         from feedback_candidate
+        where report_month = :month
+ );
+
+-- 2. Another response of the same member for the same month, loaded by another run, loses
+--    to the later submission. The loser is quarantined, never silently dropped.
+insert into quarantine (country, form_kind, report_month, response_id, rule, field, reason,
+                        value, stage)
+select f.country,
+       'monthly',
+       :month,
+       f.response_id,
+       'duplicate_submission',
+       'member',
+       'the member submitted again for the same month (response ' || i.response_id
+           || '); the later submission counts',
+       null,
+       'supersede'
+  from feedback as f
+  join feedback_incoming as i
+    on i.country = f.country
+   and i.feedback_month = f.feedback_month
+   and i.member_id = f.member_id
+ where f.submitted_at <= i.submitted_at
+   and not exists (
+       select 1
+         from quarantine as q
+        where q.country = f.country
+          and q.form_kind = 'monthly'
+          and q.report_month = :month
+          and q.response_id = f.response_id
+          and q.rule = 'duplicate_submission'
+          and q.field = 'member'
+   );
+
+delete from feedback
+ where exists (
+       select 1
+         from feedback_incoming as i
+        where i.country = feedback.country
+          and i.feedback_month = feedback.feedback_month
+          and i.member_id = feedback.member_id
+          and i.submitted_at >= feedback.submitted_at
+ );
+
+-- 3. An incoming response that an already loaded later one beats is quarantined instead.
+insert into quarantine (country, form_kind, report_month, response_id, rule, field, reason,
+                        value, stage)
+select i.country,
+       'monthly',
+       :month,
+       i.response_id,
+       'duplicate_submission',
+       'member',
+       'the member submitted again for the same month (response ' || f.response_id
+           || '); the later submission counts',
+       null,
+       'supersede'
+  from feedback_incoming as i
+  join feedback as f
+    on f.country = i.country
+   and f.feedback_month = i.feedback_month
+   and f.member_id = i.member_id
+ where not exists (
+       select 1
+         from quarantine as q
+        where q.country = i.country
+          and q.form_kind = 'monthly'
+          and q.report_month = :month
+          and q.response_id = i.response_id
+          and q.rule = 'duplicate_submission'
+          and q.field = 'member'
+ );
+
+insert into feedback (country, feedback_month, member_id, response_id, submitted_at,
+                      attended_peer_session, attended_workshop, satisfaction, relevance,
+                      recommend, new_skill, new_connections_abroad, stakeholder_access,
+                      challenges, challenges_other, suggestion, form_revision_id)
+select i.country,
+       i.feedback_month,
+       i.member_id,
+       i.response_id,
+       i.submitted_at,
+       i.attended_peer_session,
+       i.attended_workshop,
+       i.satisfaction,
+       i.relevance,
+       i.recommend,
+       i.new_skill,
+       i.new_connections_abroad,
+       i.stakeholder_access,
+       i.challenges,
+       i.challenges_other,
+       i.suggestion,
+       i.form_revision_id
+  from feedback_incoming as i
+ where not exists (
+       select 1
+         from feedback as f
+        where f.country = i.country
+          and f.feedback_month = i.feedback_month
+          and f.member_id = i.member_id
+ );
+
+-- 4. Selections follow their feedback rows.
+delete from feedback_selection
+ where not exists (
+       select 1
+         from feedback as f
+        where f.country = feedback_selection.country
+          and f.feedback_month = feedback_selection.feedback_month
+          and f.member_id = feedback_selection.member_id
+ )
+    or exists (
+       select 1
+         from feedback_incoming as i
+        where i.country = feedback_selection.country
+          and i.feedback_month = feedback_selection.feedback_month
+          and i.member_id = feedback_selection.member_id
+ );
+
+insert into feedback_selection (country, feedback_month, member_id, field, value)
+select s.country,
+       s.feedback_month,
+       s.member_id,
+       s.field,
+       s.value
+  from feedback_selection_incoming as s
+  join feedback as f
+    on f.country = s.country
+   and f.feedback_month = s.feedback_month
+   and f.member_id = s.member_id
+  join feedback_incoming as i
+    on i.response_id = f.response_id;

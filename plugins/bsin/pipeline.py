@@ -1,0 +1,620 @@
+"""Task bodies of the monthly DAG: one function per task, keyed by (country, month).
+
+Each function builds what it needs from Airflow connections and config, does one step, and
+returns a small JSON-able summary for XCom (never rows, never personal data). Every write
+replaces exactly the slice the task owns, so any task can be re-run or cleared safely.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from datetime import date, datetime
+from functools import cached_property
+from typing import Any
+
+from bsin.config import (
+    FORM_KINDS,
+    Partner,
+    PartnersConfig,
+    ProgrammeConfig,
+    load_partners,
+    load_programme,
+)
+from bsin.months import add_months, format_rfc3339, month_start, month_window, parse_rfc3339
+
+log = logging.getLogger(__name__)
+
+WAREHOUSE_CONN_ID = "warehouse_default"
+FORMS_CONN_ID = "google_forms_default"
+SMTP_CONN_ID = "smtp_default"
+
+
+class PipelineError(RuntimeError):
+    """A step cannot complete; the message names the country, form and what to fix."""
+
+
+class CountrySkipped(RuntimeError):
+    """The country has nothing to report this month (its ingest did not complete)."""
+
+
+def report_month(data_interval_start: datetime | date) -> date:
+    """The report month of a run: the month its data interval starts in."""
+    return month_start(data_interval_start)
+
+
+@dataclass
+class Context:
+    """Config and connections one task needs; built lazily so each task pays only its own."""
+
+    partners: PartnersConfig
+    programme: ProgrammeConfig
+
+    @classmethod
+    def load(cls) -> Context:
+        return cls(load_partners(), load_programme())
+
+    @cached_property
+    def warehouse(self):
+        from bsin.warehouse import Warehouse
+
+        return Warehouse.from_conn_id(WAREHOUSE_CONN_ID)
+
+    @cached_property
+    def key(self) -> bytes:
+        from bsin.pseudonymise import load_key
+
+        return load_key()
+
+
+# --------------------------------------------------------------------------- prepare
+
+
+def prepare_warehouse(data_interval_start: datetime | date, ctx: Context | None = None) -> dict:
+    """Create or upgrade the warehouse schema and refresh reference data from config."""
+    from bsin.marts import load_reference_data
+    from bsin.months import month_range
+
+    ctx = ctx or Context.load()
+    month = report_month(data_interval_start)
+    wh = ctx.warehouse
+    wh.migrate()
+    months = month_range(ctx.programme.first_month, max(month, ctx.programme.last_month))
+    load_reference_data(wh, ctx.partners, months)
+    log.info("warehouse ready for %s (%s)", f"{month:%Y-%m}", wh)
+    return {"month": month.isoformat()}
+
+
+# --------------------------------------------------------------------------- extract
+
+
+def _strip_email(response: dict, key: bytes) -> dict:
+    """The raw payload as received, but with the respondent email replaced by its pseudonym."""
+    from bsin.pseudonymise import member_id
+
+    payload = dict(response)
+    email = payload.pop("respondentEmail", None)
+    if email:
+        payload["member_id"] = member_id(email, key)
+    return payload
+
+
+def extract_country(
+    country: str, data_interval_start: datetime | date, ctx: Context | None = None, service=None
+) -> dict:
+    """Pull one country's two forms and the month's responses; land them raw; record drift."""
+    import pandas as pd
+
+    from bsin.drift import StructuralDriftError, detect_drift
+    from bsin.forms_client import FormsApiError, get_form, iter_responses
+    from bsin.mapping import load_mapping
+
+    ctx = ctx or Context.load()
+    month = report_month(data_interval_start)
+    partner = ctx.partners.partner(country)
+    if service is None:
+        from bsin.forms_hook import FormsHook
+
+        hook = FormsHook(FORMS_CONN_ID)
+        service, num_retries = hook.get_service(), hook.num_retries
+    else:
+        num_retries = 0
+    wh = ctx.warehouse
+    summary: dict[str, Any] = {"country": country, "month": month.isoformat()}
+    drift_rows: list[dict] = []
+    forms: list[dict] = []
+    responses: list[dict] = []
+    extract_quarantine: list[dict] = []
+    for kind in FORM_KINDS:
+        form_id = partner.form_id(kind)
+        try:
+            form = get_form(service, form_id, num_retries=num_retries)
+        except FormsApiError as exc:
+            raise PipelineError(f"{country} {kind} form: {exc}") from exc
+        mapping = load_mapping(country, kind)
+        previous = _previous_revision(wh, country, kind, month)
+        try:
+            findings = detect_drift(form, mapping, previous_revision_id=previous)
+        except StructuralDriftError as exc:
+            raise PipelineError(f"{country} {kind} form {form_id} changed: {exc}") from exc
+        for f in findings:
+            getattr(log, "warning" if f.severity != "info" else "info")(
+                "%s %s form drift (%s): %s", country, kind, f.kind, f.detail
+            )
+            drift_rows.append(
+                {
+                    "country": country,
+                    "form_kind": kind,
+                    "report_month": month,
+                    "kind": f.kind,
+                    "detail": f.detail,
+                    "form_id": form_id,
+                    "revision_id": form.get("revisionId"),
+                    "severity": f.severity,
+                }
+            )
+        forms.append(
+            {
+                "country": country,
+                "form_kind": kind,
+                "report_month": month,
+                "form_id": form_id,
+                "revision_id": form.get("revisionId"),
+                "payload": json.dumps(form, ensure_ascii=False, sort_keys=True),
+            }
+        )
+        if kind == "monthly":
+            start, end = month_window(month, partner.timezone, ctx.programme.grace_days)
+        else:
+            # Self-assessments arrive at joining and at the end: re-read them all, they are few.
+            start, _ = month_window(add_months(ctx.programme.first_month, -3), partner.timezone, 0)
+            _, end = month_window(month, partner.timezone, ctx.programme.grace_days)
+        try:
+            pulled, unusable = _in_window(
+                iter_responses(service, form_id, since_utc=start, num_retries=num_retries),
+                start,
+                end,
+            )
+        except FormsApiError as exc:
+            raise PipelineError(f"{country} {kind} form: {exc}") from exc
+        for response_id, reason, value in unusable:
+            log.warning(
+                "%s %s form: response %s quarantined: %s", country, kind, response_id, reason
+            )
+            extract_quarantine.append(
+                {
+                    "country": country,
+                    "form_kind": kind,
+                    "report_month": month,
+                    "response_id": response_id,
+                    "rule": "missing_timestamp",
+                    "field": "submitted_at",
+                    "reason": reason,
+                    "value": value,
+                    "stage": "extract",
+                }
+            )
+        summary[f"{kind}_responses"] = len(pulled)
+        for r in pulled:
+            responses.append(
+                {
+                    "form_id": form_id,
+                    "response_id": r["responseId"],
+                    "country": country,
+                    "form_kind": kind,
+                    "report_month": month,
+                    "last_submitted_time": _naive_utc(r.get("lastSubmittedTime")),
+                    "create_time": _naive_utc(r.get("createTime")),
+                    "payload": json.dumps(
+                        _strip_email(r, ctx.key), ensure_ascii=False, sort_keys=True
+                    ),
+                }
+            )
+        log.info(
+            "%s %s form %s revision %s: %d responses submitted %s..%s",
+            country,
+            kind,
+            form_id,
+            form.get("revisionId"),
+            len(pulled),
+            format_rfc3339(start),
+            format_rfc3339(end),
+        )
+    with wh.transaction():
+        wh.replace("raw_form", {"country": country, "report_month": month}, pd.DataFrame(forms))
+        wh.replace(
+            "form_drift",
+            {"country": country, "report_month": month},
+            pd.DataFrame(drift_rows, columns=_DRIFT_COLUMNS),
+        )
+        wh.replace(
+            "quarantine",
+            {"country": country, "report_month": month, "stage": "extract"},
+            pd.DataFrame(extract_quarantine, columns=_Q_COLUMNS),
+        )
+        _land_responses(wh, pd.DataFrame(responses, columns=_RAW_COLUMNS))
+    summary["drift_findings"] = len(drift_rows)
+    summary["unusable_responses"] = len(extract_quarantine)
+    return summary
+
+
+_DRIFT_COLUMNS = [
+    "country",
+    "form_kind",
+    "report_month",
+    "kind",
+    "detail",
+    "form_id",
+    "revision_id",
+    "severity",
+]
+_RAW_COLUMNS = [
+    "form_id",
+    "response_id",
+    "country",
+    "form_kind",
+    "report_month",
+    "last_submitted_time",
+    "create_time",
+    "payload",
+]
+
+
+def _in_window(responses, start: datetime, end: datetime) -> tuple[list[dict], list[tuple]]:
+    """Responses submitted in ``[start, end)``, and those whose timestamp is unusable.
+
+    The API's filter has no upper bound, so the month is cut here. A response without a
+    valid ``lastSubmittedTime`` cannot be placed in any month: it is reported, not dropped.
+    """
+    kept, unusable = [], []
+    for r in responses:
+        stamp = r.get("lastSubmittedTime") if isinstance(r, dict) else None
+        try:
+            submitted = parse_rfc3339(stamp)
+        except (TypeError, ValueError, AttributeError):
+            rid = str(r.get("responseId") or "") if isinstance(r, dict) else ""
+            unusable.append((rid, "lastSubmittedTime is missing or not RFC 3339", str(stamp)[:200]))
+            continue
+        if start <= submitted < end:
+            kept.append(r)
+    return kept, unusable
+
+
+def _naive_utc(text: str | None) -> datetime | None:
+    return parse_rfc3339(text).replace(tzinfo=None) if text else None
+
+
+def _previous_revision(wh, country: str, kind: str, month: date) -> str | None:
+    df = wh.query_df(
+        "select revision_id from raw_form where country = :country and form_kind = :kind"
+        " and report_month < :month order by report_month desc limit 1",
+        {"country": country, "kind": kind, "month": month},
+    )
+    return None if df.empty else df.iloc[0, 0]
+
+
+def _land_responses(wh, df) -> None:
+    """Upsert raw responses by (form_id, response_id); keep superseded versions in history."""
+    if df.empty:
+        return
+    wh.replace_staging("raw_response_incoming", df)
+    wh.run_sql_file("load/raw_response_history.sql")
+    wh.run_sql_file("load/raw_response_upsert.sql")
+
+
+# --------------------------------------------------------------------------- harmonise
+
+
+def harmonise_country(
+    country: str, data_interval_start: datetime | date, ctx: Context | None = None
+) -> dict:
+    """Map the country's landed responses to canonical candidate rows and quarantine."""
+    import pandas as pd
+
+    from bsin.harmonise import harmonise_feedback, harmonise_self_assessment
+    from bsin.mapping import load_mapping
+
+    ctx = ctx or Context.load()
+    month = report_month(data_interval_start)
+    partner = ctx.partners.partner(country)
+    wh = ctx.warehouse
+    summary: dict[str, Any] = {"country": country, "month": month.isoformat()}
+    results = {}
+    for kind, fn in (
+        ("monthly", harmonise_feedback),
+        ("self_assessment", harmonise_self_assessment),
+    ):
+        form = _landed_form(wh, country, kind, month)
+        responses = _landed_responses(wh, country, kind, month)
+        res = fn(
+            responses,
+            form,
+            load_mapping(country, kind),
+            country=country,
+            key=ctx.key,
+            tz=partner.timezone,
+            grace_days=ctx.programme.grace_days,
+            report_month=month,
+        )
+        results[kind] = res
+        quarantined = int(res.quarantine["response_id"].nunique()) if len(res.quarantine) else 0
+        summary[kind] = {
+            "responses": len(res.response_ids),
+            "rows": len(res.rows),
+            "quarantined": quarantined,
+            "notes": len(res.notes),
+        }
+        log.info(
+            "%s %s: %d responses read, %d canonical rows, %d quarantined, %d notes",
+            country,
+            kind,
+            len(res.response_ids),
+            len(res.rows),
+            quarantined,
+            len(res.notes),
+        )
+        for note in res.notes.head(20).itertuples():
+            log.info("%s %s note on %s: %s", country, kind, note.response_id, note.reason)
+        for q in res.quarantine.head(50).itertuples():
+            log.warning(
+                "%s %s quarantined %s (%s %s): %s",
+                country,
+                kind,
+                q.response_id,
+                q.rule,
+                q.field,
+                q.reason,
+            )
+    fb, sa = results["monthly"], results["self_assessment"]
+    quarantine = pd.concat(
+        [fb.quarantine, sa.quarantine.assign(report_month=month)], ignore_index=True
+    ).assign(stage="harmonise")
+    with wh.transaction():
+        wh.replace(
+            "feedback_candidate",
+            {"country": country, "report_month": month},
+            fb.rows.assign(report_month=month),
+        )
+        wh.replace("self_assessment", {"country": country}, sa.rows)
+        wh.replace("self_assessment_need", {"country": country}, sa.selections)
+        wh.replace(
+            "quarantine",
+            {"country": country, "report_month": month, "stage": "harmonise"},
+            quarantine[_Q_COLUMNS] if len(quarantine) else pd.DataFrame(columns=_Q_COLUMNS),
+        )
+    return summary
+
+
+_Q_COLUMNS = [
+    "country",
+    "form_kind",
+    "report_month",
+    "response_id",
+    "rule",
+    "field",
+    "reason",
+    "value",
+    "stage",
+]
+
+
+def _landed_form(wh, country: str, kind: str, month: date) -> dict:
+    df = wh.query_df(
+        "select payload from raw_form where country = :country and form_kind = :kind"
+        " and report_month = :month",
+        {"country": country, "kind": kind, "month": month},
+    )
+    if df.empty:
+        raise PipelineError(
+            f"{country} {kind}: no form landed for {month:%Y-%m}; run the country's extract task first"
+        )
+    return json.loads(df.iloc[0, 0])
+
+
+def _landed_responses(wh, country: str, kind: str, month: date) -> list[dict]:
+    # Monthly responses of this run's window; self-assessments of all time (they are few).
+    df = wh.query_df(
+        "select payload from raw_response where country = :country and form_kind = :kind"
+        " and (report_month = :month or form_kind = 'self_assessment') order by response_id",
+        {"country": country, "kind": kind, "month": month},
+    )
+    return [json.loads(p) for p in df["payload"]]
+
+
+# --------------------------------------------------------------------------- validate
+
+
+def _selections(valid):
+    """One row per chosen value of the set fields, for ``feedback_selection``."""
+    import pandas as pd
+
+    rows = []
+    for r in valid.itertuples(index=False):
+        for field in ("stakeholder_access", "challenges"):
+            text = getattr(r, field)
+            if isinstance(text, str) and text:
+                for value in sorted(set(text.split(";"))):
+                    rows.append((r.country, r.feedback_month, r.member_id, field, value))
+    return pd.DataFrame(rows, columns=["country", "feedback_month", "member_id", "field", "value"])
+
+
+def validate_month(data_interval_start: datetime | date, ctx: Context | None = None) -> dict:
+    """Run the GX suites over the merged month; load valid rows, quarantine the rest.
+
+    A batch-level failure (a country with members but no answers, too much quarantined)
+    records the quarantine, loads nothing of the month and fails the task.
+    """
+    import pandas as pd
+
+    from bsin.paths import data_dir
+    from bsin.validation import ValidationFailed, validate_feedback_month, validate_self_assessment
+
+    ctx = ctx or Context.load()
+    month = report_month(data_interval_start)
+    wh = ctx.warehouse
+    landed = sorted(
+        wh.query_df(
+            "select distinct country from raw_form where report_month = :month", {"month": month}
+        )["country"]
+    )
+    if not landed:
+        raise PipelineError(f"no country was ingested for {month:%Y-%m}: every extract task failed")
+    candidates = wh.query_df(
+        "select * from feedback_candidate where report_month = :month order by country, response_id",
+        {"month": month},
+    )
+    prior = wh.query_df(
+        "select country, count(distinct response_id) as n from quarantine"
+        " where report_month = :month and form_kind = 'monthly' and stage in ('extract', 'harmonise')"
+        " group by country",
+        {"month": month},
+    )
+    docs = data_dir() / "gx" / "data_docs"
+    failure: ValidationFailed | None = None
+    try:
+        outcome = validate_feedback_month(
+            candidates,
+            ctx.partners,
+            month,
+            docs,
+            countries=landed,
+            limits=ctx.programme.validation,
+            prior_quarantined=dict(zip(prior["country"], prior["n"].astype(int), strict=True)),
+        )
+    except ValidationFailed as exc:
+        failure, outcome = exc, exc.outcome
+    self_assessments = wh.query_df(
+        "select * from self_assessment order by country, wave, member_id", {}
+    )
+    try:
+        sa_outcome = validate_self_assessment(self_assessments, ctx.partners, month, docs)
+    except ValidationFailed as exc:
+        failure, sa_outcome = failure or exc, exc.outcome
+    quarantine = pd.concat(
+        [q for q in (outcome.quarantine_df, sa_outcome.quarantine_df) if len(q)]
+        or [pd.DataFrame(columns=_Q_COLUMNS[:-1])],
+        ignore_index=True,
+    ).assign(report_month=month, stage="validate")
+    with wh.transaction():
+        for country in landed:
+            wh.replace(
+                "quarantine",
+                {"country": country, "report_month": month, "stage": "validate"},
+                quarantine.loc[quarantine["country"] == country, _Q_COLUMNS],
+            )
+        if failure is None:
+            valid = outcome.valid_df
+            wh.replace_staging("feedback_incoming", valid)
+            wh.replace_staging("feedback_selection_incoming", _selections(valid))
+            wh.run_sql_file("load/feedback_upsert.sql", {"month": month})
+            bad_sa = sa_outcome.quarantine_df
+            if len(bad_sa):
+                wh.replace_staging("self_assessment_rejected", bad_sa[["country", "response_id"]])
+                wh.run_sql_file("load/self_assessment_reject.sql")
+    summary = {
+        "month": month.isoformat(),
+        "countries": landed,
+        "candidates": len(candidates),
+        "loaded": 0 if failure else len(outcome.valid_df),
+        "quarantined": int(outcome.quarantine_df["response_id"].nunique())
+        if len(outcome.quarantine_df)
+        else 0,
+        "self_assessment_quarantined": len(sa_outcome.quarantine_df),
+        "data_docs": str(docs / "index.html"),
+    }
+    log.info("validated %s: %s", f"{month:%Y-%m}", summary)
+    if failure is not None:
+        raise PipelineError(
+            f"validation of {month:%Y-%m} failed, nothing of the month was loaded: "
+            + "; ".join(map(str, failure.failures))
+            + f". Quarantine rows are in the warehouse; Data Docs: {docs / 'index.html'}"
+        )
+    return summary
+
+
+# --------------------------------------------------------------------------- marts
+
+
+def build_marts_for_month(data_interval_start: datetime | date, ctx: Context | None = None) -> dict:
+    """Rebuild the indicator marts and evaluate the adaptation signals for the month."""
+    from bsin.marts import build_marts
+    from bsin.signals import evaluate_signals
+
+    ctx = ctx or Context.load()
+    month = report_month(data_interval_start)
+    wh = ctx.warehouse
+    build_marts(wh)
+    fired = evaluate_signals(wh, month)
+    log.info("marts rebuilt; %d adaptation signals fired for %s", len(fired), f"{month:%Y-%m}")
+    return {"month": month.isoformat(), "signals": len(fired)}
+
+
+# --------------------------------------------------------------------------- report
+
+
+def send_report(
+    country: str,
+    data_interval_start: datetime | date,
+    *,
+    deliver: bool = True,
+    resend: bool = False,
+    ctx: Context | None = None,
+) -> dict:
+    """Render the partner's report and send it exactly once (unless ``resend``)."""
+    from bsin.delivery import deliver as deliver_message
+    from bsin.report import build_message, build_report, render_report
+
+    ctx = ctx or Context.load()
+    month = report_month(data_interval_start)
+    partner: Partner = ctx.partners.partner(country)
+    wh = ctx.warehouse
+    landed = wh.query_df(
+        "select count(*) as n from raw_form where country = :country and report_month = :month",
+        {"country": country, "month": month},
+    )
+    if int(landed.iloc[0, 0]) == 0:
+        from airflow.exceptions import AirflowSkipException
+
+        raise AirflowSkipException(
+            f"{country}: no data ingested for {month:%Y-%m} (its extract failed); no report sent"
+        )
+    report_ctx = build_report(wh, ctx.partners, country, month)
+    rendered = render_report(report_ctx, partner.report_language)
+    message = build_message(rendered, partner, ctx.programme.sender)
+    if not deliver:
+        log.info("%s %s: report rendered, delivery off for this run", country, f"{month:%Y-%m}")
+        return {"country": country, "month": month.isoformat(), "status": "not_delivered"}
+    result = deliver_message(wh, SMTP_CONN_ID, partner, month, message, resend=resend)
+    log.info("%s %s: %s", country, f"{month:%Y-%m}", result)
+    return {"country": country, "month": month.isoformat(), "status": str(result.status)}
+
+
+def summarise_run(data_interval_start: datetime | date, ctx: Context | None = None) -> dict:
+    """Counts for the run's log: what was read, loaded, quarantined and sent."""
+    ctx = ctx or Context.load()
+    month = report_month(data_interval_start)
+    wh = ctx.warehouse
+    counts = wh.query_df(
+        """
+        select c.country,
+               (select count(*) from raw_response r
+                 where r.country = c.country and r.report_month = :month
+                   and r.form_kind = 'monthly') as responses_read,
+               (select count(*) from feedback f
+                  join feedback_candidate fc on fc.response_id = f.response_id
+                 where fc.country = c.country and fc.report_month = :month) as loaded,
+               (select count(distinct q.response_id) from quarantine q
+                 where q.country = c.country and q.report_month = :month) as quarantined,
+               (select count(*) from delivery_log d
+                 where d.country = c.country and d.report_month = :month) as reports_sent
+          from raw_form c
+         where c.report_month = :month and c.form_kind = 'monthly'
+         order by c.country
+        """,
+        {"month": month},
+    )
+    rows = counts.to_dict(orient="records")
+    for row in rows:
+        log.info("%s %s: %s", row["country"], f"{month:%Y-%m}", row)
+    return {"month": month.isoformat(), "countries": rows}
