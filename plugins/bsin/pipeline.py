@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
 from datetime import date, datetime
-from functools import cached_property
 from typing import Any
 
 from bsin.config import (
@@ -44,28 +42,46 @@ def report_month(data_interval_start: datetime | date) -> date:
     return month_start(data_interval_start)
 
 
-@dataclass
 class Context:
-    """Config and connections one task needs; built lazily so each task pays only its own."""
+    """Config and connections one task needs; connections open lazily, on first use.
 
-    partners: PartnersConfig
-    programme: ProgrammeConfig
+    Tests and the benchmark pass their own ``warehouse`` and ``key``; tasks take them from
+    the Airflow connections.
+    """
+
+    def __init__(
+        self,
+        partners: PartnersConfig,
+        programme: ProgrammeConfig,
+        *,
+        warehouse=None,
+        key: bytes | None = None,
+    ) -> None:
+        self.partners = partners
+        self.programme = programme
+        self._warehouse = warehouse
+        self._key = key
 
     @classmethod
-    def load(cls) -> Context:
-        return cls(load_partners(), load_programme())
+    def load(cls, **kwargs) -> Context:
+        """Context from the configured files (``BSIN_CONFIG_DIR`` or include/config)."""
+        return cls(load_partners(), load_programme(), **kwargs)
 
-    @cached_property
+    @property
     def warehouse(self):
-        from bsin.warehouse import Warehouse
+        if self._warehouse is None:
+            from bsin.warehouse import Warehouse
 
-        return Warehouse.from_conn_id(WAREHOUSE_CONN_ID)
+            self._warehouse = Warehouse.from_conn_id(WAREHOUSE_CONN_ID)
+        return self._warehouse
 
-    @cached_property
+    @property
     def key(self) -> bytes:
-        from bsin.pseudonymise import load_key
+        if self._key is None:
+            from bsin.pseudonymise import load_key
 
-        return load_key()
+            self._key = load_key()
+        return self._key
 
 
 # --------------------------------------------------------------------------- prepare
