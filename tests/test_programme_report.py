@@ -361,6 +361,22 @@ def test_disclosure_safe_examples():
     assert not disclosure_safe([1, 1, 9])
 
 
+@pytest.mark.postgres
+@pytest.mark.parametrize("warehouse", ["postgres"], indirect=True)
+def test_postgres_gives_the_same_report_context(warehouse, ctx):
+    """The report's own SQL (distinct counts, month filters) is portable."""
+    from bsin.marts import load_reference_data
+
+    feedback = pd.DataFrame(feedback_rows())
+    feedback = feedback[[c for c in feedback.columns if c in warehouse.columns("feedback")]]
+    warehouse.replace("feedback", {}, feedback)
+    warehouse.replace("feedback_selection", {}, pd.DataFrame(selection_rows()))
+    warehouse.replace("self_assessment", {}, pd.DataFrame(self_assessment_rows()))
+    load_reference_data(warehouse, partners(), MONTHS)
+    build_marts(warehouse)
+    assert build_programme_report(warehouse, partners(), programme_window()) == ctx
+
+
 # ------------------------------------------------------------------ output files
 
 
@@ -379,6 +395,13 @@ def test_pdf_is_a_multi_page_pdf(rendered):
     assert _pdf_pages(rendered.pdf) >= 5
 
 
+@pytest.mark.slow
+def test_same_data_give_the_same_files(ctx, rendered):
+    again = render_programme_report(ctx)
+    assert again.pdf == rendered.pdf
+    assert again.html == rendered.html
+
+
 def test_html_is_self_contained_with_every_chart(rendered):
     images = re.findall(r'<img class="chart" src="([^"]+)" alt="([^"]+)"', rendered.html)
     assert len(images) == 6
@@ -387,6 +410,7 @@ def test_html_is_self_contained_with_every_chart(rendered):
     assert "<script" not in rendered.html
 
 
+@pytest.mark.slow
 def test_produce_skips_without_the_last_month_unless_forced(wh, tmp_path):
     programme = load_programme().model_copy(
         update={"first_month": JAN, "last_month": date(2023, 4, 1)}
@@ -403,6 +427,7 @@ def test_produce_skips_without_the_last_month_unless_forced(wh, tmp_path):
     assert (out / "programme_report.pdf").read_bytes().startswith(b"%PDF")
 
 
+@pytest.mark.slow
 def test_produce_writes_the_final_report_when_the_last_month_is_in(wh, tmp_path):
     result = produce_programme_report(wh, partners(), programme_window(), tmp_path)
     assert result.status == "written"
@@ -432,6 +457,7 @@ def test_dag_is_scheduled_on_the_indicators_asset(dag):
     assert dag.task_ids == ["build_programme_report"]
 
 
+@pytest.mark.slow
 def test_dag_task_skips_then_writes_when_forced(dag, wh, tmp_path, monkeypatch):
     """The task body against the fixture warehouse: programme.yaml ends 2023-08, so skip."""
     from airflow.sdk.exceptions import AirflowSkipException
@@ -461,6 +487,7 @@ def _cli():
     return module
 
 
+@pytest.mark.slow
 def test_cli_writes_an_interim_report_and_final_only_writes_nothing(wh, tmp_path, capsys):
     cli = _cli()
     uri = f"duckdb:///{wh.path}"

@@ -717,6 +717,7 @@ def _style(ax: Any, ctx: ProgrammeContext, t: Translator, title: str) -> None:
     ax.set_xticks(xs, [_tick(p.month, i, t) for i, p in enumerate(ctx.series)], fontsize=7)
     ax.tick_params(axis="y", labelsize=7)
     ax.grid(axis="y", color="#eeeeee")
+    ax.set_axisbelow(True)  # grid lines behind the bars
     ax.spines[["top", "right"]].set_visible(False)
     ax.set_title(title, fontsize=10, loc="left")
 
