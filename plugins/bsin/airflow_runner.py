@@ -29,16 +29,26 @@ def migrate_metadata_db(airflow_home: Path, env: dict[str, str]) -> None:
     )
 
 
+_DAG_CACHE: dict[str, object] = {}
+
+
+def _dag():
+    """The DAG, parsed and serialized once per process (parsing costs seconds per run)."""
+    if DAG_ID not in _DAG_CACHE:
+        from airflow.utils.cli import get_bagged_dag
+
+        _DAG_CACHE[DAG_ID] = get_bagged_dag(None, DAG_ID)
+    return _DAG_CACHE[DAG_ID]
+
+
 def run_month(month: date, *, deliver: bool = True, resend: bool = False) -> str:
     """Run the DAG for report ``month``; return the run's final state (``success``/``failed``).
 
     A manual run's data interval is the last whole month before its logical date, so the
     run for March is triggered at 1 April.
     """
-    from airflow.utils.cli import get_bagged_dag
-
-    dag = get_bagged_dag(None, DAG_ID)
     end = add_months(month, 1)
+    dag = _dag()
     dag_run = dag.test(
         logical_date=pendulum.datetime(end.year, end.month, 1, tz="UTC"),
         run_conf={"deliver": deliver, "resend": resend},
@@ -57,10 +67,33 @@ def task_states(month: date) -> dict[str, str]:
             session.query(DagRun)
             .filter(DagRun.dag_id == DAG_ID)
             .filter(DagRun.logical_date == pendulum.datetime(end.year, end.month, 1, tz="UTC"))
-            .one()
+            .order_by(DagRun.id.desc())
+            .first()
         )
         out = {}
         for ti in run.get_task_instances(session=session):
             label = f"[{ti.rendered_map_index or ti.map_index}]" if ti.map_index >= 0 else ""
             out[f"{ti.task_id}{label}"] = str(ti.state)
         return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m bsin.airflow_runner --month YYYY-MM [--no-deliver]``: one run, exit 0 on success."""
+    import argparse
+    import json
+
+    from bsin.months import parse_month
+
+    parser = argparse.ArgumentParser(description="Run bsin_monthly_feedback for one month")
+    parser.add_argument("--month", required=True)
+    parser.add_argument("--no-deliver", action="store_true")
+    parser.add_argument("--resend", action="store_true")
+    args = parser.parse_args(argv)
+    month = parse_month(args.month)
+    state = run_month(month, deliver=not args.no_deliver, resend=args.resend)
+    print("BSIN_RUN_RESULT " + json.dumps({"state": state, "tasks": task_states(month)}))
+    return 0 if state == "success" else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

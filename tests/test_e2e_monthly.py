@@ -1,0 +1,193 @@
+"""End to end through Airflow: one month of the network against the Forms API emulator,
+a DuckDB warehouse and a real SMTP server, checked against an independent computation
+from the generated sample files (not from the pipeline's own tables)."""
+
+from __future__ import annotations
+
+import email
+import json
+import os
+import subprocess
+import sys
+from collections import defaultdict
+from datetime import date, datetime, timedelta
+from email import policy
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+import yaml
+
+from bsin.config import load_partners
+from bsin.emulator import start_emulator
+from bsin.localenv import duckdb_uri, local_environment
+from bsin.paths import SAMPLE_DIR, config_dir
+from bsin.report_i18n import Translator
+from bsin.smtp_sink import start_sink
+
+ROOT = Path(__file__).resolve().parents[1]
+MONTH = date(2022, 8, 1)
+GRACE_DAYS = 7
+
+pytestmark = [pytest.mark.airflow, pytest.mark.slow]
+
+
+def _expected_indicators(country: str) -> dict[str, float]:
+    """Response rate, satisfaction mean, relevance mean and NPS straight from the sample
+    files: the month rule (local time minus grace days) and the mapping's question ids."""
+    partners = load_partners()
+    partner = partners.partner(country)
+    mapping = yaml.safe_load(
+        (config_dir() / "mappings" / f"{country.lower()}_monthly.yaml").read_text(encoding="utf-8")
+    )
+    qid = {q["field"]: q["question_id"] for q in mapping["questions"]}
+    responses = json.loads(
+        (SAMPLE_DIR / "responses" / f"{partner.forms.monthly}.json").read_text(encoding="utf-8")
+    )
+    latest: dict[str, dict] = {}
+    for r in responses:
+        ts = datetime.fromisoformat(r["lastSubmittedTime"].replace("Z", "+00:00"))
+        local = ts.astimezone(ZoneInfo(partner.timezone)) - timedelta(days=GRACE_DAYS)
+        if (local.year, local.month) != (MONTH.year, MONTH.month):
+            continue
+        who = r["respondentEmail"].lower()
+        if who not in latest or r["lastSubmittedTime"] > latest[who]["lastSubmittedTime"]:
+            latest[who] = r
+
+    def answer(r: dict, field: str) -> int:
+        return int(r["answers"][qid[field]]["textAnswers"]["answers"][0]["value"])
+
+    rows = list(latest.values())
+    recommend = [answer(r, "recommend") for r in rows]
+    return {
+        "respondents": len(rows),
+        "response_rate": len(rows) / partner.active_members,
+        "satisfaction_mean": sum(answer(r, "satisfaction") for r in rows) / len(rows),
+        "relevance_mean": sum(answer(r, "relevance") for r in rows) / len(rows),
+        "nps": 100.0
+        * (sum(v >= 9 for v in recommend) - sum(v <= 6 for v in recommend))
+        / len(rows),
+    }
+
+
+def _text_part(msg: email.message.EmailMessage) -> str:
+    return msg.get_body(preferencelist=("plain",)).get_content()
+
+
+@pytest.fixture(scope="module")
+def month_run(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("e2e")
+    outbox = tmp / "outbox"
+    emulator = start_emulator(SAMPLE_DIR)
+    sink = start_sink(outbox)
+    env = {
+        **os.environ,
+        **local_environment(
+            tmp / "airflow_home",
+            forms_endpoint=emulator.url,
+            smtp_port=sink.port,
+            warehouse_uri=duckdb_uri(tmp / "warehouse.duckdb"),
+        ),
+        "BSIN_DATA_DIR": str(tmp / "data"),
+    }
+    airflow = str(Path(sys.executable).parent / "airflow")
+    try:
+        subprocess.run([airflow, "db", "migrate"], env=env, check=True, capture_output=True)
+        cmd = [sys.executable, "-m", "bsin.airflow_runner", "--month", MONTH.strftime("%Y-%m")]
+        first = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+        sent_after_first = len(sink.messages)
+        second = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+        yield {
+            "first": first,
+            "second": second,
+            "sent_after_first": sent_after_first,
+            "messages": list(sink.messages),
+            "outbox": outbox,
+            "warehouse": tmp / "warehouse.duckdb",
+        }
+    finally:
+        sink.stop()
+        emulator.stop()
+
+
+def _result(proc: subprocess.CompletedProcess) -> dict:
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("BSIN_RUN_RESULT ")]
+    assert lines, (
+        f"no run result; exit {proc.returncode}\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    )
+    return json.loads(lines[-1].removeprefix("BSIN_RUN_RESULT "))
+
+
+def test_run_succeeds_with_every_task_green_and_countries_named(month_run):
+    result = _result(month_run["first"])
+    assert result["state"] == "success", result
+    tasks = result["tasks"]
+    for country in load_partners().countries:
+        assert tasks[f"country.extract[{country}]"] == "success"
+        assert tasks[f"country.harmonise[{country}]"] == "success"
+        assert tasks[f"send_report[{country}]"] == "success"
+    assert tasks["validate"] == tasks["build_marts"] == tasks["finish"] == "success"
+
+
+def test_one_email_per_partner_to_its_recipients_only(month_run):
+    partners = load_partners()
+    messages = [
+        email.message_from_bytes(Path(p).read_bytes(), policy=policy.default)
+        for p in sorted(month_run["outbox"].glob("*.eml"))
+    ]
+    assert len(messages) == len(partners.partners) == 4
+    by_recipients = {tuple(sorted(a.strip() for a in m["To"].split(","))): m for m in messages}
+    for p in partners.partners:
+        assert tuple(sorted(p.recipients)) in by_recipients, f"no email to {p.recipients}"
+
+
+def test_emails_show_independently_computed_indicators(month_run):
+    partners = load_partners()
+    messages = {}
+    for path in month_run["outbox"].glob("*.eml"):
+        msg = email.message_from_bytes(path.read_bytes(), policy=policy.default)
+        messages[msg["To"]] = msg
+    for p in partners.partners:
+        msg = messages[", ".join(p.recipients)]
+        text = _text_part(msg)
+        t = Translator(p.report_language)
+        expected = _expected_indicators(p.country)
+        for key, shown in [
+            ("response_rate", t.number(expected["response_rate"] * 100) + " %"),
+            ("satisfaction_mean", t.number(expected["satisfaction_mean"], decimals=1)),
+            ("relevance_mean", t.number(expected["relevance_mean"], decimals=1)),
+            ("nps", t.number(expected["nps"], signed=True)),
+        ]:
+            line = f"{t('ind.' + key)}: {shown}"
+            assert line in text, f"{p.country}: expected '{line}' in the report text"
+
+
+def test_second_run_sends_nothing_and_changes_nothing(month_run):
+    assert _result(month_run["second"])["state"] == "success"
+    assert len(month_run["messages"]) == month_run["sent_after_first"] == 4
+
+
+def test_no_respondent_email_reaches_the_warehouse(month_run):
+    import duckdb
+
+    con = duckdb.connect(str(month_run["warehouse"]), read_only=True)
+    try:
+        tables = [
+            r[0] for r in con.execute("select table_name from information_schema.tables").fetchall()
+        ]
+        found = defaultdict(int)
+        for table in tables:
+            cols = con.execute(
+                "select column_name from information_schema.columns where table_name = ?"
+                " and data_type = 'VARCHAR'",
+                [table],
+            ).fetchall()
+            for (col,) in cols:
+                n = con.execute(
+                    f'select count(*) from "{table}" where "{col}" like \'%@example.org%\''
+                ).fetchone()[0]  # noqa: S608
+                if n:
+                    found[f"{table}.{col}"] += n
+        assert not found, f"respondent emails stored in {dict(found)}"
+    finally:
+        con.close()
