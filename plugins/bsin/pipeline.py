@@ -117,9 +117,18 @@ def _strip_email(response: dict, key: bytes) -> dict:
 
 
 def extract_country(
-    country: str, data_interval_start: datetime | date, ctx: Context | None = None, service=None
+    country: str,
+    data_interval_start: datetime | date,
+    ctx: Context | None = None,
+    service=None,
+    num_retries: int | None = None,
 ) -> dict:
-    """Pull one country's two forms and the month's responses; land them raw; record drift."""
+    """Pull one country's two forms and the month's responses; land them raw; record drift.
+
+    ``service`` (tests, benchmark) replaces the client built from the Forms connection;
+    ``num_retries`` overrides the connection's retries (default 0 for a given ``service``,
+    whose settings the task cannot see).
+    """
     import pandas as pd
 
     from bsin.drift import StructuralDriftError, detect_drift
@@ -133,8 +142,9 @@ def extract_country(
         from bsin.forms_hook import FormsHook
 
         hook = FormsHook(FORMS_CONN_ID)
-        service, num_retries = hook.get_service(), hook.num_retries
-    else:
+        service = hook.get_service()
+        num_retries = hook.num_retries if num_retries is None else num_retries
+    elif num_retries is None:
         num_retries = 0
     wh = ctx.warehouse
     summary: dict[str, Any] = {"country": country, "month": month.isoformat()}
