@@ -65,7 +65,7 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _kill_groups(pgids: Iterable[int], grace: float = 8.0) -> None:
+def _kill_groups(pgids: Iterable[int], grace: float = 5.0) -> None:
     """SIGTERM process groups, then SIGKILL whatever is left after ``grace`` seconds.
 
     All groups get the signal at once: a graceful Airflow shutdown (the triggerer waits
@@ -156,6 +156,8 @@ class AirflowHarness:
     password: str = field(default_factory=lambda: secrets.token_urlsafe(12))
     jwt_secret: str = field(default_factory=lambda: secrets.token_urlsafe(64))
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+    started_at: float = 0.0
     _token: str | None = None
 
     # ------------------------------------------------------------------ environment
@@ -252,13 +254,15 @@ class AirflowHarness:
         self.processes[name] = proc
         _LIVE_GROUPS.add(proc.pid)
 
-    def start(self, components: Iterable[str] = DEFAULT_COMPONENTS, timeout: float = 120) -> None:
+    def start(self, components: Iterable[str] = DEFAULT_COMPONENTS, timeout: float = 180) -> None:
         """Migrate the metadata DB, start ``components`` and wait until the API is healthy."""
         self.home.mkdir(parents=True, exist_ok=True)
         (self.home / "simple_auth_manager_passwords.json").write_text(
             json.dumps({ADMIN_USER: self.password})
         )
-        self.run_cli("db", "migrate")
+        with self.timed("db migrate"):
+            self.run_cli("db", "migrate")
+        self.started_at = time.monotonic()
         for name in components:
             if name == "api-server":
                 self.spawn(
@@ -266,7 +270,17 @@ class AirflowHarness:
                 )
             else:
                 self.spawn(name, name.split())
-        self.wait_healthy(components, timeout=timeout)
+        with self.timed("components healthy"):
+            self.wait_healthy(components, timeout=timeout)
+
+    @contextmanager
+    def timed(self, phase: str) -> Iterator[None]:
+        """Record how long ``phase`` took in ``timings`` (printed by the tests)."""
+        begin = time.monotonic()
+        try:
+            yield
+        finally:
+            self.timings[phase] = round(time.monotonic() - begin, 1)
 
     def stop(self) -> None:
         """Kill every component's process group (idempotent)."""
@@ -455,6 +469,8 @@ class ProjectServices:
     outbox: Path
     emulator: Any
     sink: Any
+    # Values that must never show up in a log, by name: warehouse password, pseudonym key.
+    secrets: dict[str, str]
 
 
 @contextmanager
@@ -466,7 +482,7 @@ def project_services(tmp: Path, admin_dsn: str) -> Iterator[ProjectServices]:
     the demo use, so the test exercises the configuration users get.
     """
     from bsin.emulator import start_emulator
-    from bsin.localenv import DEMO_PSEUDONYM_KEY, forms_conn_uri, smtp_conn_uri
+    from bsin.localenv import forms_conn_uri, smtp_conn_uri
     from bsin.paths import SAMPLE_DIR
     from bsin.smtp_sink import start_sink
 
@@ -478,15 +494,33 @@ def project_services(tmp: Path, admin_dsn: str) -> Iterator[ProjectServices]:
     outbox = tmp / "outbox"
     emulator = start_emulator(SAMPLE_DIR)
     sink = start_sink(outbox)
+    # A password in the warehouse connection, as production has. With the test server's
+    # trust authentication PostgreSQL ignores it, so a random canary works whatever the
+    # DSN; a DSN that has its own password keeps it (and that one is checked instead).
+    parts = urlsplit(warehouse_dsn)
+    password = parts.password or f"canary-pw-{secrets.token_hex(8)}"
+    netloc = parts.netloc
+    if parts.password is None:
+        user, _, host = netloc.rpartition("@")
+        netloc = f"{user or 'postgres'}:{password}@{host}"
+    conn_dsn = urlunsplit((parts.scheme, netloc, parts.path, parts.query, ""))
+    pseudonym_key = f"canary-key-{secrets.token_hex(12)}"
     try:
         env = {
-            "AIRFLOW_CONN_WAREHOUSE_DEFAULT": warehouse_dsn,
+            "AIRFLOW_CONN_WAREHOUSE_DEFAULT": conn_dsn,
             "AIRFLOW_CONN_GOOGLE_FORMS_DEFAULT": forms_conn_uri(emulator.url),
             "AIRFLOW_CONN_SMTP_DEFAULT": smtp_conn_uri(sink.port),
-            "BSIN_PSEUDONYM_KEY": DEMO_PSEUDONYM_KEY,
+            "BSIN_PSEUDONYM_KEY": pseudonym_key,
             "BSIN_DATA_DIR": str(tmp / "data"),
         }
-        yield ProjectServices(env, warehouse_dsn, outbox, emulator, sink)
+        yield ProjectServices(
+            env,
+            warehouse_dsn,
+            outbox,
+            emulator,
+            sink,
+            secrets={"warehouse password": password, "BSIN_PSEUDONYM_KEY": pseudonym_key},
+        )
     finally:
         emulator.stop()
         sink.stop()
@@ -564,3 +598,18 @@ def check_month_run(
     sent = sorted(services.outbox.glob(f"*_{month}.eml"))
     assert len(sent) == len(countries), [p.name for p in sent]
     return tis
+
+
+def leaked_secrets(harness: AirflowHarness, named: Mapping[str, str]) -> dict[str, list[str]]:
+    """``{log file: [names of the secrets found in it]}`` over every component and task log.
+
+    Names, not values, so that a failing assertion does not print the secret once more.
+    """
+    found: dict[str, list[str]] = {}
+    for path in harness.log_dir.rglob("*"):
+        if path.is_file():
+            text = path.read_text(errors="replace")
+            hits = [name for name, value in named.items() if value and value in text]
+            if hits:
+                found[str(path.relative_to(harness.log_dir))] = hits
+    return found
