@@ -449,7 +449,18 @@ class Warehouse:
 
     @property
     def conn(self) -> Any:
-        """The open DB-API connection (opened on first use)."""
+        """The open DB-API connection (opened on first use, reopened after it was lost)."""
+        if (
+            self._conn is not None
+            and self.backend == "postgres"
+            and self._conn.closed
+            and not self._tx_depth
+        ):
+            # The server dropped the session (restart, admin kill, network): the dead
+            # connection would fail every later call. Outside a transaction nothing is lost
+            # by opening a new one; the failed transaction was rolled back by the server.
+            log.warning("%r: connection was lost; reconnecting", self)
+            self._conn = None
         if self._conn is None:
             self._conn = self._connect()
         return self._conn
