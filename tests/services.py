@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 from urllib.parse import urlsplit
 
 import pytest
@@ -28,14 +27,6 @@ def unavailable(reason: str) -> None:
     if services_required():
         pytest.fail(f"{reason} (BSIN_REQUIRE_SERVICES=1, so this is a failure)")
     pytest.skip(reason)
-
-
-def _port_open(host: str, port: int, timeout: float = 1.0) -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=timeout):
-            return True
-    except OSError:
-        return False
 
 
 def require_postgres() -> str:
