@@ -208,18 +208,32 @@ class _Context:
         }
 
 
+def _answers(response: Mapping[str, Any]) -> Mapping[str, Any]:
+    answers = response.get("answers")
+    return answers if isinstance(answers, Mapping) else {}
+
+
 def _answer_texts(response: Mapping[str, Any], question_id: str) -> list[str]:
-    answer = (response.get("answers") or {}).get(question_id) or {}
-    texts = (answer.get("textAnswers") or {}).get("answers") or []
-    return [str(t.get("value", "")) for t in texts if str(t.get("value", "")).strip()]
+    # Shapes are checked at every level: a payload that is not what the API documents
+    # (hand-edited data, a proxy, a future API change) must give "no answer", not a crash.
+    answer = _answers(response).get(question_id)
+    text_answers = answer.get("textAnswers") if isinstance(answer, Mapping) else None
+    texts = text_answers.get("answers") if isinstance(text_answers, Mapping) else None
+    if not isinstance(texts, list):
+        return []
+    values = [t.get("value") for t in texts if isinstance(t, Mapping)]
+    return [str(v) for v in values if v is not None and str(v).strip()]
 
 
 def _short(value: Any) -> str:
-    return truncate(str(value), QUARANTINE_VALUE_LIMIT)
+    # The raw value is kept for the reader, but NUL cannot be stored in PostgreSQL text.
+    return truncate(str(value).replace("\x00", "\ufffd"), QUARANTINE_VALUE_LIMIT)
 
 
 def _parse_int(text: str, spec: FieldSpec) -> tuple[int | None, _Issue | None]:
-    stripped = text.strip()
+    # Invisible characters pasted along with a number (zero-width space, bidi marks) are not
+    # part of what the respondent sees or means.
+    stripped = clean_text(text) or ""
     shown = _short(stripped)
     if not _INTEGER.fullmatch(stripped):
         why = "is not a whole number" if _NUMBER.fullmatch(stripped) else "is not a number"
@@ -283,7 +297,7 @@ def _parse_field(
         parsed.values[spec.name] = text
         return
     if spec.kind == "date":
-        match = _DATE.fullmatch(texts[0].strip())
+        match = _DATE.fullmatch(clean_text(texts[0]) or "")
         try:
             if not match:
                 raise ValueError
@@ -417,7 +431,7 @@ def _parse_response(
     for q in ctx.mapping.questions:
         _parse_field(response, q, specs[q.field], parsed, ctx)
     known = set(ctx.mapping.by_question_id) | set(ctx.mapping.ignored_questions)
-    for question_id in sorted((response.get("answers") or {}).keys() - known):
+    for question_id in sorted(set(map(str, _answers(response))) - known):
         where = (
             "is in the form but"
             if question_id in ctx.form_question_ids

@@ -24,6 +24,9 @@ _INVISIBLE = dict.fromkeys(
         "\u00ad",  # soft hyphen
     )
 )
+# C0 control characters other than tab and line breaks, and DEL: nobody types them on
+# purpose, they are invisible, and PostgreSQL cannot store NUL in text at all.
+_INVISIBLE.update(dict.fromkeys([*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F]))
 _SPACES = re.compile(r"\s+")
 
 #: Longest free-text answer kept in full; longer ones are truncated (docs/data-quality.md).
