@@ -12,6 +12,7 @@ import argparse
 import logging
 import os
 import sys
+import warnings
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -50,14 +51,16 @@ def main(argv: list[str] | None = None) -> int:
     env = local_environment(forms_endpoint=emulator.url, smtp_port=sink.port)
     os.environ.update(env)
     if not args.verbose:
-        os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "WARNING")
-        os.environ["AIRFLOW__LOGGING__LOGGING_LEVEL"] = "WARNING"
+        # Task logs stay in Airflow's log folder; the terminal gets the results.
+        os.environ["AIRFLOW__LOGGING__LOGGING_LEVEL"] = "ERROR"
+        os.environ["PYTHONWARNINGS"] = "ignore"
+        warnings.simplefilter("ignore")
     try:
         from bsin.airflow_runner import migrate_metadata_db, run_month
 
         migrate_metadata_db(Path(env["AIRFLOW_HOME"]), {**os.environ})
         if not args.verbose:
-            logging.disable(logging.WARNING)
+            logging.disable(logging.ERROR)
         if args.backfill:
             plan = [(m, args.deliver) for m in months]
         else:

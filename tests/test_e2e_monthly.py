@@ -27,6 +27,7 @@ from bsin.smtp_sink import start_sink
 
 ROOT = Path(__file__).resolve().parents[1]
 MONTH = date(2022, 8, 1)
+NEXT = date(2022, 9, 1)
 GRACE_DAYS = 7
 
 pytestmark = [pytest.mark.airflow, pytest.mark.slow]
@@ -96,7 +97,11 @@ def month_run(tmp_path_factory):
         cmd = [sys.executable, "-m", "bsin.airflow_runner", "--month", MONTH.strftime("%Y-%m")]
         first = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
         sent_after_first = len(sink.messages)
-        second = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+        # The same month again, the next month, then both again: a small backfill twice over.
+        again = ["--month", MONTH.strftime("%Y-%m"), "--month", NEXT.strftime("%Y-%m")] * 2
+        second = subprocess.run(
+            [*cmd[:3], *again], env=env, capture_output=True, text=True, timeout=900
+        )
         yield {
             "first": first,
             "second": second,
@@ -110,12 +115,16 @@ def month_run(tmp_path_factory):
         emulator.stop()
 
 
-def _result(proc: subprocess.CompletedProcess) -> dict:
+def _results(proc: subprocess.CompletedProcess) -> list[dict]:
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("BSIN_RUN_RESULT ")]
     assert lines, (
         f"no run result; exit {proc.returncode}\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
     )
-    return json.loads(lines[-1].removeprefix("BSIN_RUN_RESULT "))
+    return [json.loads(ln.removeprefix("BSIN_RUN_RESULT ")) for ln in lines]
+
+
+def _result(proc: subprocess.CompletedProcess) -> dict:
+    return _results(proc)[-1]
 
 
 def test_run_succeeds_with_every_task_green_and_countries_named(month_run):
@@ -162,9 +171,18 @@ def test_emails_show_independently_computed_indicators(month_run):
             assert line in text, f"{p.country}: expected '{line}' in the report text"
 
 
-def test_second_run_sends_nothing_and_changes_nothing(month_run):
-    assert _result(month_run["second"])["state"] == "success"
-    assert len(month_run["messages"]) == month_run["sent_after_first"] == 4
+def test_rerun_and_backfill_twice_send_each_report_once_and_are_byte_identical(month_run):
+    runs = _results(month_run["second"])
+    assert [r["state"] for r in runs] == ["success"] * 4
+    assert month_run["sent_after_first"] == 4
+    # Re-running the first month sent nothing; the next month's four reports went out once.
+    sent = [Path(p).name for p in sorted(month_run["outbox"].glob("*.eml"))]
+    assert len(month_run["messages"]) == len(sent) == 8
+    assert sum(NEXT.strftime("%Y-%m") in name for name in sent) == 4
+    # The second pass over both months leaves every table exactly as the first pass did.
+    assert runs[1]["digest"] == runs[3]["digest"]
+    # Re-running the month alone changed nothing either.
+    assert runs[0]["digest"] == _result(month_run["first"])["digest"]
 
 
 def test_no_respondent_email_reaches_the_warehouse(month_run):
@@ -183,9 +201,8 @@ def test_no_respondent_email_reaches_the_warehouse(month_run):
                 [table],
             ).fetchall()
             for (col,) in cols:
-                n = con.execute(
-                    f'select count(*) from "{table}" where "{col}" like \'%@example.org%\''
-                ).fetchone()[0]  # noqa: S608
+                sql = f'select count(*) from "{table}" where "{col}" like \'%@example.org%\''  # noqa: S608
+                n = con.execute(sql).fetchone()[0]
                 if n:
                     found[f"{table}.{col}"] += n
         assert not found, f"respondent emails stored in {dict(found)}"

@@ -77,22 +77,60 @@ def task_states(month: date) -> dict[str, str]:
         return out
 
 
+def warehouse_digest() -> str:
+    """SHA-256 over every warehouse table's sorted rows: equal digests, identical contents."""
+    import hashlib
+
+    from bsin.warehouse import Warehouse
+
+    wh = Warehouse.from_conn_id("warehouse_default")
+    try:
+        tables = wh.query_df(
+            "select table_name from information_schema.tables"
+            " where table_schema in ('main', 'public') and table_type = 'BASE TABLE'"
+            " order by table_name",
+            {},
+        )["table_name"]
+        digest = hashlib.sha256()
+        for table in tables:
+            rows = sorted(repr(tuple(r)) for r in wh.query(f"select * from {table}"))  # noqa: S608
+            digest.update(f"{table}:{len(rows)}\n".encode())
+            for row in rows:
+                digest.update(row.encode() + b"\n")
+        return digest.hexdigest()
+    finally:
+        wh.close()
+
+
 def main(argv: list[str] | None = None) -> int:
-    """``python -m bsin.airflow_runner --month YYYY-MM [--no-deliver]``: one run, exit 0 on success."""
+    """``python -m bsin.airflow_runner --month YYYY-MM [--month ...] [--no-deliver]``.
+
+    Runs the months in the order given, in one process, and prints one result line per run
+    (state, task states, warehouse digest). Exit 0 when every run succeeded.
+    """
     import argparse
     import json
 
     from bsin.months import parse_month
 
-    parser = argparse.ArgumentParser(description="Run bsin_monthly_feedback for one month")
-    parser.add_argument("--month", required=True)
+    parser = argparse.ArgumentParser(description="Run bsin_monthly_feedback for some months")
+    parser.add_argument("--month", action="append", required=True, help="YYYY-MM, repeatable")
     parser.add_argument("--no-deliver", action="store_true")
     parser.add_argument("--resend", action="store_true")
     args = parser.parse_args(argv)
-    month = parse_month(args.month)
-    state = run_month(month, deliver=not args.no_deliver, resend=args.resend)
-    print("BSIN_RUN_RESULT " + json.dumps({"state": state, "tasks": task_states(month)}))
-    return 0 if state == "success" else 1
+    ok = True
+    for text in args.month:
+        month = parse_month(text)
+        state = run_month(month, deliver=not args.no_deliver, resend=args.resend)
+        ok = ok and state == "success"
+        result = {
+            "month": text,
+            "state": state,
+            "tasks": task_states(month),
+            "digest": warehouse_digest(),
+        }
+        print("BSIN_RUN_RESULT " + json.dumps(result), flush=True)
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":
