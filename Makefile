@@ -64,7 +64,7 @@ preview: $(STAMP)
 	$(BIN)/python scripts/preview_report.py --country $(COUNTRY) --month $(MONTH) --out data/preview
 
 backfill: $(STAMP)
-	$(BIN)/python scripts/demo.py --backfill
+	$(BIN)/python scripts/demo.py --backfill $(if $(DELIVER),--deliver,)
 
 sample-data: $(STAMP)
 	$(BIN)/python -m bsin.sample_data --out include/sample/emulator
