@@ -200,3 +200,13 @@ def test_uri_style_connection(monkeypatch, emulator):
     hook = FormsHook("forms_by_uri")
     assert (hook.endpoint, hook.num_retries, hook.settings.timeout) == (emulator.url, 3, 9.0)
     assert hook.get_service().forms().get(formId=SE_MONTHLY).execute()["formId"] == SE_MONTHLY
+
+
+def test_remote_emulator_needs_the_explicit_opt_in():
+    from bsin.forms_hook import FormsConnectionError, resolve_settings
+
+    with pytest.raises(FormsConnectionError, match="no credentials"):
+        resolve_settings({"endpoint": "http://forms-emulator:8765/"})
+    settings = resolve_settings({"endpoint": "http://forms-emulator:8765/", "emulator": True})
+    assert settings.credential_kind == "anonymous"
+    assert settings.endpoint == "http://forms-emulator:8765/"

@@ -45,7 +45,16 @@ DEFAULT_NUM_RETRIES = 5
 DEFAULT_TIMEOUT = 60.0
 LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 KNOWN_KEYS = frozenset(
-    {"endpoint", "key_json", "keyfile_dict", "key_path", "token_json", "num_retries", "timeout"}
+    {
+        "endpoint",
+        "key_json",
+        "keyfile_dict",
+        "key_path",
+        "token_json",
+        "num_retries",
+        "timeout",
+        "emulator",
+    }
 )
 _HOW = (
     "put a service-account key in the extra as key_json (or its file as key_path), or an "
@@ -149,7 +158,10 @@ def resolve_settings(
         )
     if given:
         kind = "authorized_user" if given[0] == "token_json" else "service_account"
-    elif is_local_endpoint(endpoint):
+    elif is_local_endpoint(endpoint) or str(extra.get("emulator", "")).lower() in ("true", "1"):
+        # "emulator": true is the explicit opt-in for an emulator on another host, such as
+        # the forms-emulator service of docker-compose; Google itself never answers without
+        # credentials, so this cannot leak a real form.
         kind = "anonymous"
     else:
         raise FormsConnectionError(
