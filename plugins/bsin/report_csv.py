@@ -4,6 +4,10 @@ A cell that starts with ``= + - @``, a tab or a carriage return is read by Excel
 LibreOffice and Google Sheets as a formula (CSV/formula injection, OWASP). Free text comes
 from respondents, so every such text cell gets a leading apostrophe, which spreadsheets
 show as plain text. Numbers stay numbers.
+
+Excel in the partners' locales (sv, et, lv, lt: decimal comma) splits a CSV on ``;``, not
+``,``, so a text such as ``ok;=HYPERLINK(...)`` would open as two cells, the second a
+formula: a trigger character right after a ``;`` gets the apostrophe too.
 """
 
 from __future__ import annotations
@@ -11,10 +15,12 @@ from __future__ import annotations
 import csv
 import io
 import math
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
 
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+_AFTER_SEMICOLON = re.compile(r";(?=[=+\-@\t\r])")
 
 
 def safe_cell(value: object) -> str:
@@ -31,7 +37,7 @@ def safe_cell(value: object) -> str:
         return value.strftime("%Y-%m-%dT%H:%M:%SZ")
     if isinstance(value, date):
         return value.isoformat()
-    text = str(value)
+    text = _AFTER_SEMICOLON.sub(";'", str(value))
     if text.startswith(FORMULA_TRIGGERS):
         return "'" + text
     return text
