@@ -507,6 +507,7 @@ def validate_month(data_interval_start: datetime | date, ctx: Context | None = N
             countries=landed,
             limits=ctx.programme.validation,
             prior_quarantined=dict(zip(prior["country"], prior["n"].astype(int), strict=True)),
+            first_month=ctx.programme.first_month,
         )
     except ValidationFailed as exc:
         failure, outcome = exc, exc.outcome

@@ -132,8 +132,17 @@ def _type_expectations(dtypes: dict[str, str]) -> list[Expectation]:
     ]
 
 
-def feedback_expectations(countries: Iterable[str], month: date) -> list[Expectation]:
-    """The canonical feedback suite for ``month``'s merged candidates of ``countries``."""
+def feedback_expectations(
+    countries: Iterable[str], month: date, first_month: date | None = None
+) -> list[Expectation]:
+    """The canonical feedback suite for ``month``'s merged candidates of ``countries``.
+
+    ``first_month`` (the programme's first month) is the earliest month feedback may be
+    about; without it, the year before ``month``.
+    """
+    earliest = add_months(month, -12)
+    if first_month is not None:
+        earliest = max(earliest, first_month)
     out = [Expectation("ExpectColumnToExist", {"column": c}) for c in FEEDBACK_COLUMNS]
     out += _type_expectations(FEEDBACK_DTYPES)
     for col in ("country", "feedback_month", "member_id", "response_id", "submitted_at"):
@@ -145,17 +154,20 @@ def feedback_expectations(countries: Iterable[str], month: date) -> list[Expecta
         Expectation(
             "ExpectColumnValuesToMatchRegex", {"column": "member_id", "regex": MEMBER_ID_REGEX}
         ),
-        # A response is about a past month: never later than the report month, and at most a
-        # year earlier (a mistyped year in a month question).
+        # A response is about a past month: never later than the report month, never before
+        # the programme and at most a year earlier (a mistyped year in a month question).
         Expectation(
             "ExpectColumnValuesToBeBetween",
-            {"column": "feedback_month", "min_value": add_months(month, -12), "max_value": month},
+            {"column": "feedback_month", "min_value": earliest, "max_value": month},
         ),
         Expectation(
             "ExpectCompoundColumnsToBeUnique",
             {"column_list": ["country", "feedback_month", "member_id"]},
         ),
         Expectation("ExpectCompoundColumnsToBeUnique", {"column_list": ["country", "response_id"]}),
+        # feedback.response_id is unique across countries: two forms returning one id would
+        # otherwise fail the whole month's load on the constraint.
+        Expectation("ExpectColumnValuesToBeUnique", {"column": "response_id"}),
     ]
     for spec in MONTHLY_FIELDS.values():
         if spec.name != "feedback_month":
@@ -337,6 +349,8 @@ def _reason(rule: str, kwargs: dict[str, Any], column: str, entry: dict[str, Any
         return f"{column} = {value!r} is not one of {kwargs.get('value_set')}"
     if rule == "expect_column_values_to_match_regex":
         return f"{column} = {value!r} does not match {kwargs.get('regex')}"
+    if rule == "expect_column_values_to_be_unique":
+        return f"{column} = {value!r} occurs in more than one row (two forms returned the same id)"
     if rule == "expect_compound_columns_to_be_unique":
         return f"more than one row with the same {column} ({value})"
     return f"{column}: failed {rule}"
@@ -440,8 +454,12 @@ def validate_feedback_month(
     countries: Iterable[str] | None = None,
     limits: ValidationLimits | None = None,
     prior_quarantined: dict[str, int] | None = None,
+    first_month: date | None = None,
 ) -> ValidationOutcome:
     """Validate the month's merged feedback candidates (all countries, ``country`` a column).
+
+    ``first_month``: the programme's first month; feedback about an earlier month is
+    quarantined.
 
     ``countries``: the countries expected this month (default: every partner); one with
     active members but no rows fails the batch. ``prior_quarantined`` counts responses each
@@ -455,7 +473,7 @@ def validate_feedback_month(
     frame = _conform(df, FEEDBACK_COLUMNS, FEEDBACK_DTYPES)
     docs = _docs_dir(data_docs_dir)
     rows, batch_failures, info = run_suite(
-        frame, FEEDBACK_SUITE, feedback_expectations(partners.countries, month), docs
+        frame, FEEDBACK_SUITE, feedback_expectations(partners.countries, month, first_month), docs
     )
     quarantine = _quarantine(rows, "monthly", month)
     bad = set(zip(quarantine["country"], quarantine["response_id"], strict=True))
