@@ -7,6 +7,7 @@ replaces exactly the slice the task owns, so any task can be re-run or cleared s
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 from datetime import date, datetime
@@ -445,7 +446,16 @@ def _landed_responses(wh, country: str, kind: str, month: date) -> list[dict]:
         " and (report_month = :month or form_kind = 'self_assessment') order by response_id",
         {"country": country, "kind": kind, "month": month},
     )
-    return [json.loads(p) for p in df["payload"]]
+    # Thousands of parses build hundreds of thousands of containers: with Airflow, pandas
+    # and GX loaded, the cyclic GC would rescan that heap over and over (most of the
+    # harmonise task's time at network scale, docs/performance.md). JSON has no cycles.
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return [json.loads(p) for p in df["payload"]]
+    finally:
+        if gc_was_enabled:
+            gc.enable()
 
 
 # --------------------------------------------------------------------------- validate
