@@ -155,10 +155,16 @@ def _location(loc: tuple[Any, ...], data: Any) -> str:
     return ".".join(parts) or "(top level)"
 
 
+# libyaml's safe loader when PyYAML has it: same safe constructors, ~10x faster. A mapping
+# is loaded with partners.yaml on every extract and harmonise task, so at network scale
+# the pure-Python parser cost seconds per run (docs/performance.md).
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def load_yaml_model(path: Path, model: type[BaseModel]) -> Any:
     """Load ``path`` and validate it as ``model``; raise ConfigError naming file, key and fix."""
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_YAML_LOADER)
     except FileNotFoundError:
         raise ConfigError(
             f"{path}: file not found; create it (see docs/configuration.md)"
