@@ -1,0 +1,460 @@
+"""``make bench``: the monthly pipeline at network scale, stage by stage, against two floors.
+
+Generates (once, cached under bench/data/) a synthetic network, default 40 countries x
+2,500 members x 10 months (about 900,000 monthly responses), serves it with the Forms API
+emulator in its own process, and runs the pipeline's task bodies month by month as the
+monthly DAG would: prepare, extract and harmonise per country, validate, marts and signals,
+and the report of a sample of partners (rendered, not sent). Each stage is timed on its
+own (docs/performance.md says how the time is split), next to two floors measured in the
+same run: DuckDB ``read_json`` over the same raw JSON, and the parse time of an empty DAG
+file. Every real DAG file's parse time and the API calls per country-month are reported too.
+
+Output: one JSON object per line on stdout, also written to bench/results.jsonl. Progress
+goes to stderr. ``--quick`` is the small configuration CI runs (under a minute).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter, defaultdict
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+for _p in (ROOT / "plugins", ROOT):
+    if str(_p) not in sys.path:
+        sys.path.insert(0, str(_p))
+
+from bench.measure import RssMeter, StageAccounts, process_peak_rss_mb  # noqa: E402
+from bench.served import EmulatorProcess, NetworkSpec, ServedNetwork, ensure_network  # noqa: E402
+
+DEFAULT = NetworkSpec(countries=40, members=2500, months=10)
+QUICK = NetworkSpec(countries=2, members=300, months=2)
+PAGE_SIZE = 5000
+TARGET_RATIO = 10.0
+TARGET_RSS_MB = 2048.0
+STAGES = ("pull", "harmonise", "validate", "load", "indicators", "report")
+# Benchmark-only pseudonymisation key: the data is synthetic.
+BENCH_KEY = b"bsin-benchmark-key-not-a-secret-000000"
+
+
+def _log(msg: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+def machine() -> dict[str, Any]:
+    """CPU model, cores and memory of this machine, for the record."""
+    cpu = platform.processor() or ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem_gib = None
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                mem_gib = round(int(line.split()[1]) / 1024 / 1024, 1)
+    except OSError:
+        pass
+    return {
+        "cpu": cpu,
+        "nproc": os.cpu_count(),
+        "memory_gib": mem_gib,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+    }
+
+
+def _record(
+    stage: str, rows: int | None, seconds: float | None, peak: float | None, floor, **extra
+):
+    rate = round(rows / seconds, 1) if rows and seconds else None
+    ratio = round(seconds / floor, 2) if seconds is not None and floor else None
+    return {
+        "stage": stage,
+        "rows": rows,
+        "seconds": round(seconds, 4) if seconds is not None else None,
+        "rows_per_s": rate,
+        "peak_rss_mb": round(peak, 1) if peak is not None else None,
+        "ratio_to_floor": ratio,
+        **extra,
+    }
+
+
+def _subprocess_json(args: list[str], env: dict[str, str], what: str) -> dict:
+    proc = subprocess.run(
+        [sys.executable, "-m", *args], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    for line in reversed(proc.stdout.strip().splitlines()):
+        try:
+            return json.loads(line)
+        except ValueError:
+            continue
+    raise RuntimeError(f"{what} failed (exit {proc.returncode}): {proc.stderr[-2000:]}")
+
+
+def expected_calls(returned: int) -> int:
+    """API calls one form should need: forms.get + one list per 5,000 (an empty list too)."""
+    return 1 + max(1, math.ceil(returned / PAGE_SIZE))
+
+
+def api_calls(log: list[dict], form_kind: dict[str, str]) -> dict[str, dict[str, int]]:
+    """Per form kind: forms.get, lists, responses returned, from one extract's request log."""
+    out: dict[str, dict[str, int]] = defaultdict(Counter)
+    for e in log:
+        kind = form_kind.get(e.get("form_id") or "", "other")
+        c = out[kind]
+        if e["op"] == "forms.get":
+            c["forms_get"] += 1
+        elif e["op"] == "responses.list":
+            c["lists"] += 1
+            c["returned"] += int(e.get("returned") or 0)
+        else:
+            c[e["op"]] += 1
+        if e.get("status") != 200:
+            c["errors"] += 1
+    return {k: dict(v) for k, v in out.items()}
+
+
+def run(args: argparse.Namespace, emit) -> int:
+    """The whole benchmark; ``emit`` gets every result record. Returns the exit code."""
+    spec = NetworkSpec(args.countries, args.members, args.months, args.response_rate)
+    data_root = Path(args.data_dir).resolve()
+    data_root.mkdir(parents=True, exist_ok=True)
+    network, meta, cached = ensure_network(spec, data_root, _log)
+    run_dir = Path(tempfile.mkdtemp(prefix="run-", dir=data_root))
+    env = dict(os.environ)
+    env.update(
+        BSIN_CONFIG_DIR=str(network / "config"),
+        BSIN_DATA_DIR=str(run_dir / "data"),
+        PYTHONPATH=os.pathsep.join([str(ROOT / "plugins"), str(ROOT)]),
+        AIRFLOW_HOME=str(run_dir / "airflow_home"),
+        AIRFLOW__CORE__LOAD_EXAMPLES="False",
+        AIRFLOW__CORE__DAGS_FOLDER=str(ROOT / "dags"),
+        AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=f"sqlite:///{run_dir / 'airflow_home' / 'airflow.db'}",
+        MPLBACKEND="Agg",
+    )
+    os.environ.update(env)
+    rows_total = meta["monthly_responses"]
+    emit(
+        {
+            "stage": "setup",
+            "rows": rows_total,
+            "seconds": 0.0 if cached else meta["generate_seconds"],
+            "rows_per_s": None,
+            "peak_rss_mb": None,
+            "ratio_to_floor": None,
+            "network": {
+                "countries": args.countries,
+                "members_per_country": args.members,
+                "months": args.months,
+                "response_rate": args.response_rate,
+                "monthly_responses": rows_total,
+                "json_mb": round(meta["json_bytes"] / 2**20, 1),
+                "cached": cached,
+                "dir": str(network.relative_to(ROOT) if network.is_relative_to(ROOT) else network),
+            },
+            "machine": machine(),
+            "report_sample": args.reports,
+        }
+    )
+
+    # ---- floor 1: DuckDB over the same JSON, in its own process
+    _log("floor: DuckDB read_json over the response files ...")
+    source_files = sorted(str(p) for p in (network / "emulator" / "responses").glob("*.json"))
+    duck = _subprocess_json(["bench.floors", "duckdb", *source_files], env, "DuckDB floor")
+    floor = duck["seconds"]
+    emit(
+        _record(
+            "floor_duckdb_read_json",
+            duck["rows"],
+            floor,
+            duck["peak_rss_mb"],
+            floor,
+            duckdb_threads=duck["threads"],
+            files=len(source_files),
+        )
+    )
+
+    # ---- floor 2 and the real DAG files: parse times
+    if not args.skip_dag_parse:
+        _log("floor: DAG parse times (forked parser processes) ...")
+        empty = run_dir / "bench_empty_dag.py"
+        from bench.floors import EMPTY_DAG
+
+        empty.write_text(EMPTY_DAG)
+        dag_files = sorted(str(p) for p in (ROOT / "dags").glob("*.py"))
+        parsed = _subprocess_json(
+            [
+                "bench.floors",
+                "dagparse",
+                "--repeats",
+                str(args.parse_repeats),
+                str(empty),
+                *dag_files,
+            ],
+            env,
+            "DAG parse",
+        )
+        base = parsed["files"][str(empty)]
+        if "seconds" not in base:
+            raise RuntimeError(f"the empty DAG did not parse: {base}")
+        emit(
+            _record(
+                "floor_dag_parse_empty",
+                base["dags"],
+                base["seconds"],
+                base["peak_rss_mb"],
+                base["seconds"],
+                airflow_import_seconds=round(parsed["airflow_import_seconds"], 3),
+                repeats=args.parse_repeats,
+            )
+        )
+        for path in dag_files:
+            r = parsed["files"][path]
+            emit(
+                _record(
+                    f"dag_parse:{Path(path).name}",
+                    r.get("dags"),
+                    r.get("seconds"),
+                    r.get("peak_rss_mb"),
+                    base["seconds"],
+                    tasks=r.get("tasks"),
+                    import_errors=r["errors"]
+                    if "errors" in r
+                    else [e.get("error") for e in r["runs"]],
+                )
+            )
+
+    # ---- the pipeline, month by month
+    logging.getLogger().setLevel(logging.WARNING)
+    from bsin import pipeline
+    from bsin.config import load_partners, load_programme
+    from bsin.forms_hook import build_service
+    from bsin.warehouse import Warehouse
+
+    partners, programme = load_partners(), load_programme()
+    months = [date.fromisoformat(m) for m in meta["months"]]
+    countries = meta["countries"]
+    served = ServedNetwork(network, run_dir / "served", partners, months, programme.grace_days)
+    emulator = EmulatorProcess(served.served, env)
+    rss = RssMeter()
+    acct = StageAccounts(rss)
+    acct.instrument(Warehouse)
+    wh = Warehouse.from_uri(f"duckdb:///{run_dir / 'warehouse.duckdb'}")
+    logging.getLogger().setLevel(logging.WARNING)
+    calls_ok = calls_total = 0
+    worst: dict[str, Any] | None = None
+    call_totals: Counter = Counter()
+    sample = _report_sample(countries, args.reports)
+    try:
+        service = build_service({"endpoint": emulator.url, "num_retries": 0})
+        # Logging handlers may appear with Airflow's import: keep stderr readable.
+        logging.getLogger().setLevel(logging.WARNING)
+        ctx = pipeline.Context(partners, programme, warehouse=wh, key=BENCH_KEY)
+        form_kind = {
+            p.form_id(k): k for p in partners.partners for k in ("monthly", "self_assessment")
+        }
+        for i, month in enumerate(months):
+            released = served.release_month(i)
+            _log(f"{month:%Y-%m}: {released} new responses at the API; running the month ...")
+            with acct.stage("load"):
+                pipeline.prepare_warehouse(month, ctx)
+            for cc in countries:
+                partner = partners.partner(cc)
+                emulator.warm([partner.form_id("monthly"), partner.form_id("self_assessment")])
+                emulator.reset_log()
+                with acct.stage("pull"):
+                    s = pipeline.extract_country(cc, month, ctx, service=service)
+                acct.add_rows("pull", s["monthly_responses"] + s["self_assessment_responses"])
+                by_kind = api_calls(emulator.requests(), form_kind)
+                for kind, c in by_kind.items():
+                    calls_total += 1
+                    want = expected_calls(c.get("returned", 0))
+                    got = c.get("forms_get", 0) + c.get("lists", 0)
+                    call_totals.update({f"{kind}_{k}": v for k, v in c.items()})
+                    if got == want and not c.get("errors"):
+                        calls_ok += 1
+                    elif worst is None or got - want > worst["calls"] - worst["expected"]:
+                        worst = {"country": cc, "month": f"{month:%Y-%m}", "form_kind": kind}
+                        worst.update(calls=got, expected=want, **c)
+                with acct.stage("harmonise"):
+                    h = pipeline.harmonise_country(cc, month, ctx)
+                acct.add_rows(
+                    "harmonise", h["monthly"]["responses"] + h["self_assessment"]["responses"]
+                )
+            with acct.stage("validate"):
+                v = pipeline.validate_month(month, ctx)
+            acct.add_rows("validate", v["candidates"])
+            feedback_rows = int(wh.query("select count(*) from feedback")[0][0])
+            with acct.stage("indicators"):
+                pipeline.build_marts_for_month(month, ctx)
+            acct.add_rows("indicators", feedback_rows)
+            for cc in sample:
+                with acct.stage("report"):
+                    pipeline.send_report(cc, month, deliver=False, ctx=ctx)
+                acct.add_rows("report", 1)
+            done = {k: round(acct.seconds[k], 1) for k in STAGES}
+            _log(f"{month:%Y-%m} done; cumulative seconds {done}")
+        loaded = int(wh.query("select count(*) from feedback")[0][0])
+        quarantined = int(wh.query("select count(distinct response_id) from quarantine")[0][0])
+        emulator_peak = process_peak_rss_mb(emulator.pid)
+    finally:
+        acct.restore()
+        wh.close()
+        emulator.stop()
+        if not args.keep_run:
+            shutil.rmtree(run_dir, ignore_errors=True)
+
+    # ---- results
+    floor_stage = floor
+    for name in STAGES:
+        extra: dict[str, Any] = {"calls": acct.calls[name]}
+        if name == "report":
+            per = acct.seconds[name] / max(1, acct.calls[name])
+            extra.update(
+                seconds_per_report=round(per, 3),
+                reports_per_month=len(sample),
+                projected_seconds_all_partners=round(per * len(countries) * len(months), 2),
+            )
+        if name == "pull":
+            extra["emulator_peak_rss_mb"] = round(emulator_peak, 1) if emulator_peak else None
+        if name == "indicators":
+            extra["rows_are"] = "feedback rows scanned (marts rebuild every month from all history)"
+        if name == "load":
+            extra["rows_are"] = (
+                "rows written by ingest tasks (raw, candidates, feedback, quarantine)"
+            )
+        emit(
+            _record(
+                name, acct.rows[name], acct.seconds[name], acct.peak_mb[name], floor_stage, **extra
+            )
+        )
+    measured = sum(acct.seconds[k] for k in STAGES)
+    report_scaled = (
+        acct.seconds["report"] / max(1, acct.calls["report"]) * len(countries) * len(months)
+    )
+    e2e = measured - acct.seconds["report"] + report_scaled
+    peak = max(acct.peak_mb.values(), default=0.0)
+    emit(
+        _record(
+            "end_to_end",
+            rows_total,
+            e2e,
+            peak,
+            floor,
+            measured_seconds=round(measured, 2),
+            reports_scaled_to_all_partners=True,
+            loaded=loaded,
+            quarantined=quarantined,
+            emulator_peak_rss_mb=round(emulator_peak, 1) if emulator_peak else None,
+            rss_method=rss.method,
+            target_ratio=TARGET_RATIO,
+            within_ratio_target=bool(floor and e2e / floor <= TARGET_RATIO),
+            target_peak_rss_mb=TARGET_RSS_MB,
+            within_memory_target=peak <= TARGET_RSS_MB,
+        )
+    )
+    cm = len(countries) * len(months)
+    emit(
+        {
+            "stage": "api_calls",
+            "rows": cm,
+            "seconds": round(acct.seconds["pull"], 4),
+            "rows_per_s": None,
+            "peak_rss_mb": None,
+            "ratio_to_floor": None,
+            "country_months": cm,
+            "forms_per_country_month": 2,
+            "per_country_month": {k: round(v / cm, 3) for k, v in sorted(call_totals.items())},
+            "rule": "per form: 1 forms.get + max(1, ceil(responses / 5000)) responses.list",
+            "forms_checked": calls_total,
+            "forms_matching_rule": calls_ok,
+            "worst": worst,
+        }
+    )
+    if loaded + quarantined == 0:
+        _log("error: nothing was loaded or quarantined")
+        return 1
+    return 0
+
+
+def _report_sample(countries: list[str], n: int) -> list[str]:
+    """``n`` partners spread over the list (first, last and between)."""
+    if n >= len(countries):
+        return list(countries)
+    if n <= 1:
+        return countries[:n]
+    step = (len(countries) - 1) / (n - 1)
+    return [countries[round(i * step)] for i in range(n)]
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """Command-line options; ``--quick`` sets the small CI configuration."""
+    p = argparse.ArgumentParser(prog="bench/run.py", description=__doc__.split("\n\n")[0])
+    p.add_argument("--quick", action="store_true", help="small network for CI (under a minute)")
+    p.add_argument("--countries", type=int)
+    p.add_argument("--members", type=int, help="members per country")
+    p.add_argument("--months", type=int)
+    p.add_argument("--response-rate", type=float, default=0.9)
+    p.add_argument("--reports", type=int, help="partners whose report is rendered each month")
+    p.add_argument("--data-dir", default=str(ROOT / "bench" / "data"), help="cache and run folder")
+    p.add_argument("--out", default=str(ROOT / "bench" / "results.jsonl"))
+    p.add_argument("--parse-repeats", type=int, help="parses per DAG file (median is reported)")
+    p.add_argument("--skip-dag-parse", action="store_true", help="leave out the parse times")
+    p.add_argument("--keep-run", action="store_true", help="keep the run folder (warehouse)")
+    args = p.parse_args(argv)
+    base = QUICK if args.quick else DEFAULT
+    args.countries = args.countries or base.countries
+    args.members = args.members or base.members
+    args.months = args.months or base.months
+    args.reports = args.reports if args.reports is not None else (1 if args.quick else 5)
+    args.parse_repeats = args.parse_repeats or (1 if args.quick else 5)
+    for name in ("countries", "members", "months"):
+        if getattr(args, name) < 1:
+            p.error(f"--{name} must be at least 1")
+    if not 0 < args.response_rate <= 1:
+        p.error("--response-rate must be in (0, 1]")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: run, print and write the JSON lines."""
+    args = parse_args(argv)
+    # Libraries (Airflow's logging setup among them) may print to stdout: keep stdout for
+    # the JSON lines by pointing file descriptor 1 at stderr for everything else.
+    out_stream = os.fdopen(os.dup(1), "w", buffering=1)
+    os.dup2(2, 1)
+    out_path = Path(args.out)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    records: list[dict] = []
+
+    def emit(record: dict) -> None:
+        records.append(record)
+        out_stream.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
+
+    started = time.perf_counter()
+    try:
+        code = run(args, emit)
+    finally:
+        out_path.write_text("".join(json.dumps(r, default=str) + "\n" for r in records))
+    _log(f"finished in {time.perf_counter() - started:.1f} s; results in {out_path}")
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
