@@ -1,0 +1,100 @@
+"""``make bench QUICK=1`` in its smallest configuration: the JSON lines and their figures."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+REQUIRED = ("stage", "rows", "seconds", "rows_per_s", "peak_rss_mb", "ratio_to_floor")
+DATA_STAGES = ("pull", "harmonise", "validate", "load", "indicators", "report")
+MEMBERS = 5100  # as in the quick mode: one self-assessment list needs two pages
+
+
+@pytest.mark.slow
+def test_quick_bench_prints_every_stage_with_sane_figures(tmp_path):
+    out = tmp_path / "results.jsonl"
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT / "plugins"), str(ROOT)]))
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "bench" / "run.py"),
+            "--quick",
+            "--countries",
+            "1",
+            "--members",
+            str(MEMBERS),
+            "--data-dir",
+            str(tmp_path / "data"),
+            "--out",
+            str(out),
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    lines = [json.loads(line) for line in proc.stdout.splitlines()]
+    # stdout carries the JSON lines only, and the file holds the same records.
+    assert lines == [json.loads(line) for line in out.read_text().splitlines()]
+    for rec in lines:
+        missing = [k for k in REQUIRED if k not in rec]
+        assert not missing, f"{rec['stage']} lacks {missing}"
+    by_stage = {rec["stage"]: rec for rec in lines}
+    expected = {
+        "setup",
+        "floor_duckdb_read_json",
+        "floor_dag_parse_empty",
+        "dag_parse:monthly_feedback.py",
+        "dag_parse:programme_report.py",
+        *DATA_STAGES,
+        "end_to_end",
+        "api_calls",
+    }
+    assert expected <= set(by_stage), sorted(expected - set(by_stage))
+
+    setup = by_stage["setup"]
+    monthly = setup["network"]["monthly_responses"]
+    assert 0 < monthly <= MEMBERS
+    floor = by_stage["floor_duckdb_read_json"]
+    assert floor["rows"] == monthly + MEMBERS  # every monthly and self-assessment response
+    assert floor["seconds"] > 0 and floor["ratio_to_floor"] == 1.0
+
+    for name in DATA_STAGES:
+        rec = by_stage[name]
+        assert rec["rows"] > 0 and rec["seconds"] > 0, rec
+        assert rec["rows_per_s"] == pytest.approx(rec["rows"] / rec["seconds"], rel=0.01)
+        assert 0 < rec["peak_rss_mb"] < 4096, rec
+        assert rec["ratio_to_floor"] == pytest.approx(rec["seconds"] / floor["seconds"], rel=0.02)
+    # The pull reads both forms in full (one month; self-assessments are all re-read).
+    assert by_stage["pull"]["rows"] == monthly + MEMBERS
+
+    e2e = by_stage["end_to_end"]
+    assert e2e["rows"] == monthly
+    assert e2e["loaded"] + e2e["quarantined"] == monthly  # nothing lost on the way
+    assert e2e["seconds"] >= sum(by_stage[s]["seconds"] for s in DATA_STAGES) * 0.99
+    assert e2e["emulator_peak_rss_mb"] > 0
+
+    for name in ("floor_dag_parse_empty", "dag_parse:monthly_feedback.py"):
+        rec = by_stage[name]
+        assert rec["rows"] >= 1 and rec["seconds"] > 0, rec
+    assert by_stage["dag_parse:monthly_feedback.py"]["import_errors"] == {}
+
+    calls = by_stage["api_calls"]
+    per = calls["per_country_month"]
+    assert calls["country_months"] == 1
+    assert calls["forms_checked"] == calls["forms_matching_rule"] == 2
+    # 1 forms.get + ceil(responses / 5000) lists per form, counted from the emulator's log.
+    assert per["monthly_forms_get"] == per["self_assessment_forms_get"] == 1
+    assert per["monthly_returned"] == monthly
+    assert per["monthly_lists"] == max(1, math.ceil(monthly / 5000))
+    assert per["self_assessment_returned"] == MEMBERS
+    assert per["self_assessment_lists"] == math.ceil(MEMBERS / 5000) == 2
