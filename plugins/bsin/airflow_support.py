@@ -5,6 +5,7 @@ Imported at DAG parse time, so it must stay light: no pandas, GX, duckdb or Goog
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 from typing import Any
 
@@ -50,10 +51,11 @@ def failure_notifier(programme: ProgrammeConfig) -> Any:
 
 def default_args(programme: ProgrammeConfig) -> dict[str, Any]:
     """Owner, retries with exponential backoff and failure alerts for every task."""
+    # Environment knobs so a test or a one-off debugging run can fail fast.
     args: dict[str, Any] = {
         "owner": "bsin-data-staff",
-        "retries": 3,
-        "retry_delay": timedelta(seconds=30),
+        "retries": int(os.environ.get("BSIN_TASK_RETRIES", "3")),
+        "retry_delay": timedelta(seconds=float(os.environ.get("BSIN_RETRY_DELAY_SECONDS", "30"))),
         "retry_exponential_backoff": 2.0,
         "max_retry_delay": timedelta(minutes=20),
         "execution_timeout": timedelta(hours=1),
