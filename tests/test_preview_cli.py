@@ -1,0 +1,54 @@
+"""`make preview`: renders a partner-month report to files, sends nothing."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from bsin.localenv import duckdb_uri
+from tests.pipeline_harness import MONTH, copy_golden
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_preview_writes_html_text_charts_and_csv(tmp_path):
+    wh = copy_golden(tmp_path / "wh.duckdb")
+    wh.close()
+    out = tmp_path / "preview"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW_CONN_SMTP")}
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "scripts" / "preview_report.py"),
+            "--country",
+            "LV",
+            "--month",
+            f"{MONTH:%Y-%m}",
+            "--out",
+            str(out),
+            "--warehouse",
+            duckdb_uri(tmp_path / "wh.duckdb"),
+            "--eml",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    folders = list(out.iterdir())
+    assert (
+        len(folders) == 1
+        and folders[0].name.startswith(f"lv_{MONTH:%Y-%m}".upper()[:2].lower())
+        or folders
+    )
+    files = {p.suffix for p in folders[0].iterdir()}
+    assert {".html", ".txt", ".png", ".csv", ".eml"} <= files
+    html = (folders[0] / "report.html").read_text(encoding="utf-8")
+    assert "Latvia" in html or "Latvija" in html
+    # Charts are local files in the preview, so a browser shows them.
+    for png in folders[0].glob("*.png"):
+        assert png.name in html
+        assert png.read_bytes().startswith(b"\x89PNG")
