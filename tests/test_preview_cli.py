@@ -39,11 +39,8 @@ def test_preview_writes_html_text_charts_and_csv(tmp_path):
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     folders = list(out.iterdir())
-    assert (
-        len(folders) == 1
-        and folders[0].name.startswith(f"lv_{MONTH:%Y-%m}".upper()[:2].lower())
-        or folders
-    )
+    assert len(folders) == 1
+    assert folders[0].name.lower().startswith(f"lv_{MONTH:%Y-%m}"), folders[0].name
     files = {p.suffix for p in folders[0].iterdir()}
     assert {".html", ".txt", ".png", ".csv", ".eml"} <= files
     html = (folders[0] / "report.html").read_text(encoding="utf-8")
