@@ -205,7 +205,7 @@ def extract_country(
             )
         except FormsApiError as exc:
             raise PipelineError(f"{country} {kind} form: {exc}") from exc
-        for response_id, reason, value in unusable:
+        for response_id, rule, field, reason, value in unusable:
             log.warning(
                 "%s %s form: response %s quarantined: %s", country, kind, response_id, reason
             )
@@ -215,8 +215,8 @@ def extract_country(
                     "form_kind": kind,
                     "report_month": month,
                     "response_id": response_id,
-                    "rule": "missing_timestamp",
-                    "field": "submitted_at",
+                    "rule": rule,
+                    "field": field,
                     "reason": reason,
                     "value": value,
                     "stage": "extract",
@@ -289,23 +289,38 @@ _RAW_COLUMNS = [
 
 
 def _in_window(responses, start: datetime, end: datetime) -> tuple[list[dict], list[tuple]]:
-    """Responses submitted in ``[start, end)``, and those whose timestamp is unusable.
+    """Responses submitted in ``[start, end)``, and ``(response_id, rule, field, reason,
+    value)`` for those that cannot be landed.
 
     The API's filter has no upper bound, so the month is cut here. A response without a
-    valid ``lastSubmittedTime`` cannot be placed in any month: it is reported, not dropped.
+    usable ``lastSubmittedTime`` or ``responseId`` cannot be placed: it is reported, not
+    dropped. A response listed twice (edited while the pages were read) lands once, in its
+    latest version.
     """
-    kept, unusable = [], []
+    latest: dict[str, tuple[datetime, dict]] = {}
+    unusable = []
     for r in responses:
-        stamp = r.get("lastSubmittedTime") if isinstance(r, dict) else None
+        if not isinstance(r, dict):
+            unusable.append(
+                ("", "malformed_response", "response", "not a JSON object", str(r)[:200])
+            )
+            continue
+        rid = r.get("responseId")
+        if not isinstance(rid, str) or not rid:
+            unusable.append(
+                ("", "missing_response_id", "response_id", "the API sent no responseId", "")
+            )
+            continue
+        stamp = r.get("lastSubmittedTime")
         try:
             submitted = parse_rfc3339(stamp)
         except (TypeError, ValueError, AttributeError):
-            rid = str(r.get("responseId") or "") if isinstance(r, dict) else ""
-            unusable.append((rid, "lastSubmittedTime is missing or not RFC 3339", str(stamp)[:200]))
+            reason = "lastSubmittedTime is missing or not RFC 3339"
+            unusable.append((rid, "missing_timestamp", "submitted_at", reason, str(stamp)[:200]))
             continue
-        if start <= submitted < end:
-            kept.append(r)
-    return kept, unusable
+        if start <= submitted < end and (rid not in latest or submitted >= latest[rid][0]):
+            latest[rid] = (submitted, r)
+    return [r for _, r in latest.values()], unusable
 
 
 def _naive_utc(text: str | None) -> datetime | None:
