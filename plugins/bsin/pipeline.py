@@ -132,7 +132,7 @@ def extract_country(
     """
     import pandas as pd
 
-    from bsin.drift import StructuralDriftError, detect_drift
+    from bsin.drift import DRIFT_COLUMNS, StructuralDriftError, detect_drift
     from bsin.forms_client import FormsApiError, get_form, iter_responses
     from bsin.mapping import load_mapping
 
@@ -253,7 +253,7 @@ def extract_country(
         wh.replace(
             "form_drift",
             {"country": country, "report_month": month},
-            pd.DataFrame(drift_rows, columns=_DRIFT_COLUMNS),
+            pd.DataFrame(drift_rows, columns=DRIFT_COLUMNS),
         )
         wh.replace(
             "quarantine",
@@ -266,16 +266,6 @@ def extract_country(
     return summary
 
 
-_DRIFT_COLUMNS = [
-    "country",
-    "form_kind",
-    "report_month",
-    "kind",
-    "detail",
-    "form_id",
-    "revision_id",
-    "severity",
-]
 _RAW_COLUMNS = [
     "form_id",
     "response_id",
