@@ -91,7 +91,10 @@ class RssMeter:
             yield seg
         finally:
             self._flush()
-            self._open.remove(seg)
+            # Segments nest, so the innermost open one is this one; compare by identity
+            # (two segments with the same peak are equal lists).
+            assert self._open[-1] is seg
+            self._open.pop()
 
 
 class StageAccounts:

@@ -262,6 +262,8 @@ def run(args: argparse.Namespace, emit) -> int:
     worst: dict[str, Any] | None = None
     call_totals: Counter = Counter()
     sample = _report_sample(countries, args.reports)
+    by_month: list[dict[str, float]] = []
+    before: dict[str, float] = {}
     try:
         service = build_service({"endpoint": emulator.url, "num_retries": 0})
         # Logging handlers may appear with Airflow's import: keep stderr readable.
@@ -310,6 +312,8 @@ def run(args: argparse.Namespace, emit) -> int:
                     pipeline.send_report(cc, month, deliver=False, ctx=ctx)
                 acct.add_rows("report", 1)
             done = {k: round(acct.seconds[k], 1) for k in STAGES}
+            by_month.append({k: round(acct.seconds[k] - before.get(k, 0.0), 2) for k in STAGES})
+            before = dict(acct.seconds)
             _log(f"{month:%Y-%m} done; cumulative seconds {done}")
         loaded = int(wh.query("select count(*) from feedback")[0][0])
         quarantined = int(wh.query("select count(distinct response_id) from quarantine")[0][0])
@@ -324,7 +328,10 @@ def run(args: argparse.Namespace, emit) -> int:
     # ---- results
     floor_stage = floor
     for name in STAGES:
-        extra: dict[str, Any] = {"calls": acct.calls[name]}
+        extra: dict[str, Any] = {
+            "calls": acct.calls[name],
+            "seconds_by_month": [m[name] for m in by_month],
+        }
         if name == "report":
             per = acct.seconds[name] / max(1, acct.calls[name])
             extra.update(
