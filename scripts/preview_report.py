@@ -15,7 +15,6 @@ or ``data/warehouse.duckdb`` when that is not set, or ``--warehouse URI``.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
@@ -23,23 +22,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "plugins"))
 
 from bsin.config import LANGUAGES, ConfigError, load_partners, load_programme  # noqa: E402
+from bsin.localenv import open_local_warehouse  # noqa: E402
 from bsin.paths import data_dir  # noqa: E402
-
-
-def _warehouse(uri: str | None):
-    from bsin.localenv import duckdb_uri
-    from bsin.warehouse import Warehouse
-
-    if uri:
-        return Warehouse.from_uri(uri)
-    if os.environ.get("AIRFLOW_CONN_WAREHOUSE_DEFAULT"):
-        return Warehouse.from_conn_id("warehouse_default")
-    path = data_dir() / "warehouse.duckdb"
-    if not path.exists():
-        raise SystemExit(
-            f"error: no warehouse at {path}: run `make demo` first, or pass --warehouse URI"
-        )
-    return Warehouse.from_uri(duckdb_uri(path))
 
 
 def preview(
@@ -50,7 +34,7 @@ def preview(
 
     partners = load_partners()
     programme = load_programme()
-    with _warehouse(uri) as wh:
+    with open_local_warehouse(uri) as wh:
         try:
             ctx = build_report(wh, partners, country, month, programme_name=programme.name)
         except ReportDataError as exc:

@@ -15,7 +15,6 @@ The warehouse is ``--warehouse URI``, else the ``warehouse_default`` connection
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
@@ -23,25 +22,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "plugins"))
 
 from bsin.config import ConfigError, load_partners, load_programme  # noqa: E402
+from bsin.localenv import open_local_warehouse  # noqa: E402
 from bsin.paths import data_dir  # noqa: E402
 
 EXIT_SKIPPED = 3
-
-
-def _warehouse(uri: str | None):
-    from bsin.localenv import duckdb_uri
-    from bsin.warehouse import Warehouse
-
-    if uri:
-        return Warehouse.from_uri(uri)
-    if os.environ.get("AIRFLOW_CONN_WAREHOUSE_DEFAULT"):
-        return Warehouse.from_conn_id("warehouse_default")
-    path = data_dir() / "warehouse.duckdb"
-    if not path.exists():
-        raise SystemExit(
-            f"error: no warehouse at {path}: run `make demo` first, or pass --warehouse URI"
-        )
-    return Warehouse.from_uri(duckdb_uri(path))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -60,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         partners, programme = load_partners(), load_programme()
-        with _warehouse(args.warehouse) as wh:
+        with open_local_warehouse(args.warehouse) as wh:
             result = produce_programme_report(
                 wh, partners, programme, args.out, force=not args.final_only
             )

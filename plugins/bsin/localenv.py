@@ -74,3 +74,20 @@ def local_environment(
     if smtp_port:
         env["AIRFLOW_CONN_SMTP_DEFAULT"] = smtp_conn_uri(smtp_port)
     return env
+
+
+def open_local_warehouse(uri: str | None = None):
+    """The warehouse a command-line tool should read: ``uri`` if given, else the
+    ``warehouse_default`` connection when it is set, else the demo's DuckDB file."""
+    from bsin.warehouse import Warehouse
+
+    if uri:
+        return Warehouse.from_uri(uri)
+    if os.environ.get("AIRFLOW_CONN_WAREHOUSE_DEFAULT"):
+        return Warehouse.from_conn_id("warehouse_default")
+    path = data_dir() / "warehouse.duckdb"
+    if not path.exists():
+        raise SystemExit(
+            f"error: no warehouse at {path}: run `make demo` first, or pass --warehouse URI"
+        )
+    return Warehouse.from_uri(duckdb_uri(path))
