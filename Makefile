@@ -6,6 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum requirements.txt | cut -d' ' -f1)
 MONTH ?= 2023-03
+COUNTRY ?= LV
 PYTEST_ARGS ?=
 
 export PYTHONPATH := $(CURDIR)/plugins:$(CURDIR)
