@@ -10,7 +10,7 @@ from __future__ import annotations
 import gc
 import json
 import logging
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from bsin.config import (
@@ -194,8 +194,13 @@ def extract_country(
         if kind == "monthly":
             start, end = month_window(month, partner.timezone, ctx.programme.grace_days)
         else:
-            # Self-assessments arrive at joining and at the end: re-read them all, they are few.
+            # Self-assessments arrive at joining and at the end, not per month: read what is
+            # new since the latest one landed (inclusive, so an edit at the same instant is
+            # not missed), from three months before the programme on the first run.
             start, _ = month_window(add_months(ctx.programme.first_month, -3), partner.timezone, 0)
+            latest = _latest_landed(wh, form_id)
+            if latest is not None:
+                start = max(start, latest)
             _, end = month_window(month, partner.timezone, ctx.programme.grace_days)
         try:
             pulled, unusable = _in_window(
@@ -326,12 +331,30 @@ def _previous_revision(wh, country: str, kind: str, month: date) -> str | None:
     return None if df.empty else df.iloc[0, 0]
 
 
+def _latest_landed(wh, form_id: str) -> datetime | None:
+    """``lastSubmittedTime`` (aware UTC) of the newest response landed for ``form_id``."""
+    rows = wh.query(
+        "select max(last_submitted_time) from raw_response where form_id = :form_id",
+        {"form_id": form_id},
+    )
+    value = rows[0][0] if rows else None
+    return None if value is None else value.replace(tzinfo=UTC)
+
+
 def _land_responses(wh, df) -> None:
     """Upsert raw responses by (form_id, response_id); keep superseded versions in history."""
     if df.empty:
         return
     wh.replace_staging("raw_response_incoming", df)
-    wh.run_sql_file("load/raw_response_history.sql")
+    # Comparing keys first spares reading every stored payload when nothing was edited,
+    # which is almost every run.
+    edited = wh.query(
+        "select count(*) from raw_response_incoming as i join raw_response as r"
+        " on r.form_id = i.form_id and r.response_id = i.response_id"
+        " where r.last_submitted_time < i.last_submitted_time"
+    )[0][0]
+    if edited:
+        wh.run_sql_file("load/raw_response_history.sql")
     wh.run_sql_file("load/raw_response_upsert.sql")
 
 

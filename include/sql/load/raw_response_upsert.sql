@@ -1,12 +1,13 @@
--- Upsert landed responses by (form_id, response_id): the latest lastSubmittedTime wins, so
--- re-running an old month never brings back a version that a later edit replaced.
+-- Upsert landed responses by (form_id, response_id): a newer lastSubmittedTime replaces the
+-- landed version; the same version is left as first landed (so a re-run changes nothing) and
+-- an older one never brings back a version that a later edit replaced.
 delete from raw_response
  where exists (
        select 1
          from raw_response_incoming as i
         where i.form_id = raw_response.form_id
           and i.response_id = raw_response.response_id
-          and i.last_submitted_time >= raw_response.last_submitted_time
+          and i.last_submitted_time > raw_response.last_submitted_time
  );
 
 insert into raw_response (form_id, response_id, country, form_kind, report_month,
