@@ -15,6 +15,8 @@ from typing import Any
 
 import pandas as pd
 
+from bsin import harmonise
+
 NEEDS = (
     "funding_access",
     "visibility",
@@ -28,25 +30,8 @@ NEEDS = (
 STAKEHOLDER_TYPES = ("public_sector", "corporate", "impact_investor", "media")
 NETWORK = "NETWORK"
 
-FEEDBACK_COLUMNS = [
-    "country",
-    "feedback_month",
-    "member_id",
-    "response_id",
-    "submitted_at",
-    "attended_peer_session",
-    "attended_workshop",
-    "satisfaction",
-    "relevance",
-    "recommend",
-    "new_skill",
-    "new_connections_abroad",
-    "stakeholder_access",
-    "challenges",
-    "challenges_other",
-    "suggestion",
-    "form_revision_id",
-]
+# The canonical columns are the contract, not something this module computes.
+FEEDBACK_COLUMNS = harmonise.FEEDBACK_COLUMNS
 
 
 @dataclass

@@ -635,7 +635,6 @@ def harmonise_feedback(
             p.month = feedback_month_for(p.submitted_at, tz, grace_days)
     _deduplicate(parsed, "month")
     rows: list[dict[str, Any]] = []
-    selections: list[dict[str, Any]] = []
     revision = form.get("revisionId")
     for p in parsed:
         if p.issues:
@@ -650,20 +649,34 @@ def harmonise_feedback(
             form_revision_id=revision,
         )
         rows.append(row)
-        for name, values in p.selections.items():
-            selections.extend(
-                {
-                    "country": country,
-                    "feedback_month": p.month,
-                    "member_id": p.member_id,
-                    "field": name,
-                    "value": v,
-                }
-                for v in values
-            )
+    selections = feedback_selections(pd.DataFrame(rows, columns=FEEDBACK_COLUMNS))
     return _finish(
-        parsed, rows, selections, kind="monthly", country=country, report_month=report_month
+        parsed,
+        rows,
+        selections.to_dict(orient="records"),
+        kind="monthly",
+        country=country,
+        report_month=report_month,
     )
+
+
+#: Feedback fields that hold a set, stored as sorted ';'-joined text.
+FEEDBACK_SET_FIELDS: tuple[str, ...] = ("stakeholder_access", "challenges")
+
+
+def feedback_selections(rows: pd.DataFrame) -> pd.DataFrame:
+    """``feedback_selection`` rows (SELECTION_COLUMNS) of canonical feedback rows: one per
+    chosen value of each set field, derived from its ';'-joined text column."""
+    out = []
+    for r in rows.itertuples(index=False):
+        for field_name in FEEDBACK_SET_FIELDS:
+            text = getattr(r, field_name)
+            if isinstance(text, str) and text:
+                out.extend(
+                    (r.country, r.feedback_month, r.member_id, field_name, value)
+                    for value in sorted(set(text.split(";")))
+                )
+    return pd.DataFrame(out, columns=SELECTION_COLUMNS)
 
 
 def harmonise_self_assessment(

@@ -489,20 +489,6 @@ def _landed_responses(wh, country: str, kind: str, month: date) -> list[dict]:
 # --------------------------------------------------------------------------- validate
 
 
-def _selections(valid):
-    """One row per chosen value of the set fields, for ``feedback_selection``."""
-    import pandas as pd
-
-    rows = []
-    for r in valid.itertuples(index=False):
-        for field in ("stakeholder_access", "challenges"):
-            text = getattr(r, field)
-            if isinstance(text, str) and text:
-                for value in sorted(set(text.split(";"))):
-                    rows.append((r.country, r.feedback_month, r.member_id, field, value))
-    return pd.DataFrame(rows, columns=["country", "feedback_month", "member_id", "field", "value"])
-
-
 def validate_month(data_interval_start: datetime | date, ctx: Context | None = None) -> dict:
     """Run the GX suites over the merged month; load valid rows, quarantine the rest.
 
@@ -511,6 +497,7 @@ def validate_month(data_interval_start: datetime | date, ctx: Context | None = N
     """
     import pandas as pd
 
+    from bsin.harmonise import feedback_selections
     from bsin.paths import data_dir
     from bsin.validation import ValidationFailed, validate_feedback_month, validate_self_assessment
 
@@ -571,7 +558,7 @@ def validate_month(data_interval_start: datetime | date, ctx: Context | None = N
         if failure is None:
             valid = outcome.valid_df
             wh.replace_staging("feedback_incoming", valid)
-            wh.replace_staging("feedback_selection_incoming", _selections(valid))
+            wh.replace_staging("feedback_selection_incoming", feedback_selections(valid))
             wh.run_sql_file("load/feedback_upsert.sql", {"month": month})
             bad_sa = sa_outcome.quarantine_df
             if len(bad_sa):
