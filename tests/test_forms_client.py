@@ -12,10 +12,10 @@ import pytest
 from bsin.emulator import start_emulator
 from bsin.forms_client import (
     FormsApiError,
+    cut_window,
     get_form,
     iter_response_pages,
     iter_responses,
-    slice_window,
 )
 from bsin.forms_hook import build_service
 from bsin.paths import SAMPLE_DIR
@@ -78,7 +78,7 @@ def test_since_must_be_aware(service):
         list(iter_responses(service, SE_MONTHLY, datetime(2023, 3, 1)))
 
 
-def test_slice_window_is_half_open():
+def test_cut_window_is_half_open():
     start = datetime(2023, 3, 8, tzinfo=UTC)
     end = datetime(2023, 4, 8, tzinfo=UTC)
     rows = [
@@ -90,11 +90,13 @@ def test_slice_window_is_half_open():
         {"responseId": "c", "lastSubmittedTime": "2023-04-07T23:59:59.999999999Z"},
         {"responseId": "d", "lastSubmittedTime": format_timestamp(end)},
     ]
-    assert [r["responseId"] for r in slice_window(rows, start, end)] == ["b", "c"]
-    with pytest.raises(FormsApiError, match="'x'.*lastSubmittedTime"):
-        slice_window([{"responseId": "x", "formId": "F"}], start, end)
+    kept, unusable = cut_window(rows, start, end)
+    assert [r["responseId"] for r in kept] == ["b", "c"] and unusable == []
+    # A response without a timestamp is reported with its id and reason, never dropped.
+    kept, unusable = cut_window([{"responseId": "x", "formId": "F"}], start, end)
+    assert kept == [] and unusable[0][0] == "x" and "lastSubmittedTime" in unusable[0][3]
     with pytest.raises(ValueError):
-        slice_window(rows, datetime(2023, 3, 8), end)
+        cut_window(rows, datetime(2023, 3, 8), end)
 
 
 def test_unknown_form_names_the_form_and_the_fix(service):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from bsin.pipeline import _in_window
+from bsin.forms_client import cut_window
 
 START = datetime(2023, 3, 7, 22, tzinfo=UTC)
 END = datetime(2023, 4, 7, 21, tzinfo=UTC)
@@ -15,7 +15,7 @@ def _r(rid, stamp):
 
 
 def test_window_bounds_are_half_open():
-    kept, bad = _in_window(
+    kept, bad = cut_window(
         [
             _r("a", "2023-03-07T21:59:59.999Z"),
             _r("b", "2023-03-07T22:00:00Z"),
@@ -30,7 +30,7 @@ def test_window_bounds_are_half_open():
 
 
 def test_response_listed_twice_lands_once_in_its_latest_version():
-    kept, _ = _in_window(
+    kept, _ = cut_window(
         [
             _r("a", "2023-03-20T10:00:00Z"),
             _r("a", "2023-03-21T10:00:00Z"),
@@ -43,7 +43,7 @@ def test_response_listed_twice_lands_once_in_its_latest_version():
 
 
 def test_unplaceable_responses_are_reported_with_a_reason():
-    kept, bad = _in_window(
+    kept, bad = cut_window(
         [_r("a", "yesterday"), {"lastSubmittedTime": "2023-03-20T10:00:00Z"}, "garbage"],
         START,
         END,

@@ -8,7 +8,7 @@ here as often. Whatever still fails becomes a :class:`FormsApiError` that names 
 the fix; the caller adds the country.
 
 ``responses.list`` has only a lower time bound (``timestamp >= T``), so a month is cut on the
-client side with :func:`slice_window`.
+client side with :func:`cut_window`.
 """
 
 from __future__ import annotations
@@ -234,10 +234,40 @@ def submitted_at(response: dict[str, Any], form_id: str | None = None) -> dateti
         ) from None
 
 
-def slice_window(
+def cut_window(
     responses: Iterable[dict[str, Any]], start_utc: datetime, end_utc: datetime
-) -> list[dict[str, Any]]:
-    """Responses with ``start_utc <= lastSubmittedTime < end_utc``, in their original order."""
+) -> tuple[list[dict[str, Any]], list[tuple[str, str, str, str, str]]]:
+    """Responses submitted in ``[start_utc, end_utc)``, and ``(response_id, rule, field, reason,
+    value)`` for those that cannot be landed.
+
+    The API's filter has no upper bound, so the month is cut here. A response without a
+    usable ``lastSubmittedTime`` or ``responseId`` cannot be placed: it is reported, not
+    dropped. A response listed twice (edited while the pages were read) lands once, in its
+    latest version.
+    """
     if start_utc.tzinfo is None or end_utc.tzinfo is None:
-        raise ValueError("slice_window needs timezone-aware start_utc and end_utc")
-    return [r for r in responses if start_utc <= submitted_at(r) < end_utc]
+        raise ValueError("cut_window needs timezone-aware start_utc and end_utc")
+    latest: dict[str, tuple[datetime, dict]] = {}
+    unusable = []
+    for r in responses:
+        if not isinstance(r, dict):
+            unusable.append(
+                ("", "malformed_response", "response", "not a JSON object", str(r)[:200])
+            )
+            continue
+        rid = r.get("responseId")
+        if not isinstance(rid, str) or not rid:
+            unusable.append(
+                ("", "missing_response_id", "response_id", "the API sent no responseId", "")
+            )
+            continue
+        stamp = r.get("lastSubmittedTime")
+        try:
+            submitted = parse_rfc3339(stamp)
+        except (TypeError, ValueError, AttributeError):
+            reason = "lastSubmittedTime is missing or not RFC 3339"
+            unusable.append((rid, "missing_timestamp", "submitted_at", reason, str(stamp)[:200]))
+            continue
+        if start_utc <= submitted < end_utc and (rid not in latest or submitted >= latest[rid][0]):
+            latest[rid] = (submitted, r)
+    return [r for _, r in latest.values()], unusable

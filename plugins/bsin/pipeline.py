@@ -34,10 +34,6 @@ class PipelineError(RuntimeError):
     """A step cannot complete; the message names the country, form and what to fix."""
 
 
-class CountrySkipped(RuntimeError):
-    """The country has nothing to report this month (its ingest did not complete)."""
-
-
 def report_month(data_interval_start: datetime | date) -> date:
     """The report month of a run: the month its data interval starts in."""
     return month_start(data_interval_start)
@@ -133,7 +129,7 @@ def extract_country(
     import pandas as pd
 
     from bsin.drift import DRIFT_COLUMNS, StructuralDriftError, detect_drift
-    from bsin.forms_client import FormsApiError, get_form, iter_responses
+    from bsin.forms_client import FormsApiError, cut_window, get_form, iter_responses
     from bsin.mapping import load_mapping
 
     ctx = ctx or Context.load()
@@ -203,7 +199,7 @@ def extract_country(
                 start = max(start, latest)
             _, end = month_window(month, partner.timezone, ctx.programme.grace_days)
         try:
-            pulled, unusable = _in_window(
+            pulled, unusable = cut_window(
                 iter_responses(service, form_id, since_utc=start, num_retries=num_retries),
                 start,
                 end,
@@ -281,41 +277,6 @@ _RAW_COLUMNS = [
     "create_time",
     "payload",
 ]
-
-
-def _in_window(responses, start: datetime, end: datetime) -> tuple[list[dict], list[tuple]]:
-    """Responses submitted in ``[start, end)``, and ``(response_id, rule, field, reason,
-    value)`` for those that cannot be landed.
-
-    The API's filter has no upper bound, so the month is cut here. A response without a
-    usable ``lastSubmittedTime`` or ``responseId`` cannot be placed: it is reported, not
-    dropped. A response listed twice (edited while the pages were read) lands once, in its
-    latest version.
-    """
-    latest: dict[str, tuple[datetime, dict]] = {}
-    unusable = []
-    for r in responses:
-        if not isinstance(r, dict):
-            unusable.append(
-                ("", "malformed_response", "response", "not a JSON object", str(r)[:200])
-            )
-            continue
-        rid = r.get("responseId")
-        if not isinstance(rid, str) or not rid:
-            unusable.append(
-                ("", "missing_response_id", "response_id", "the API sent no responseId", "")
-            )
-            continue
-        stamp = r.get("lastSubmittedTime")
-        try:
-            submitted = parse_rfc3339(stamp)
-        except (TypeError, ValueError, AttributeError):
-            reason = "lastSubmittedTime is missing or not RFC 3339"
-            unusable.append((rid, "missing_timestamp", "submitted_at", reason, str(stamp)[:200]))
-            continue
-        if start <= submitted < end and (rid not in latest or submitted >= latest[rid][0]):
-            latest[rid] = (submitted, r)
-    return [r for _, r in latest.values()], unusable
 
 
 def _naive_utc(text: str | None) -> datetime | None:
