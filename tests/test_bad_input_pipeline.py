@@ -49,3 +49,14 @@ def test_unreachable_forms_api_names_country_form_and_endpoint(tmp_path):
         assert h.partners.partner("SE").forms.monthly in message
         assert url.rstrip("/") in message or "127.0.0.1" in message
         assert h.dump() == before
+
+
+def test_a_failed_harmonise_does_not_fail_the_other_countries_validation(tmp_path):
+    """LV landed but its harmonise never completed: the others are still validated and loaded."""
+    with harness(tmp_path) as h:
+        h.ingest("SE", "EE", "LT")
+        h.extract("LV")
+        summary = h.validate()
+        assert summary["loaded"] > 0
+        loaded = {r[0] for r in h.wh.query("select distinct country from feedback")}
+        assert loaded == {"SE", "EE", "LT"}
