@@ -4,7 +4,7 @@ SHELL := /bin/bash
 PY ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-$(shell cksum requirements.txt | cut -d' ' -f1)
+STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt pyproject.toml | cksum | cut -d' ' -f1)
 MONTH ?= 2023-03
 COUNTRY ?= LV
 PYTEST_ARGS ?=
@@ -24,11 +24,12 @@ help:
 	@echo "make backfill rebuild the whole programme through Airflow"
 	@echo "make lint     ruff"
 
-$(STAMP): requirements.txt
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	@command -v $(PY) >/dev/null || { echo "error: $(PY) not found; install Python 3.11 or pass PY=/path/to/python3.11"; exit 1; }
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --disable-pip-version-check uv==0.13.8
-	$(BIN)/uv pip install -q --python $(BIN)/python -r requirements.txt
+	$(BIN)/uv pip install -q --python $(BIN)/python -r requirements.txt -r requirements-dev.txt
+	$(BIN)/uv pip install -q --python $(BIN)/python --no-deps -e .
 	rm -f $(VENV)/.installed-*
 	touch $@
 
@@ -51,6 +52,7 @@ format: $(STAMP)
 # Re-resolve the pinned requirements from requirements.in.
 lock: $(STAMP)
 	$(BIN)/uv pip compile requirements.in --python-version 3.11 -o requirements.txt
+	$(BIN)/uv pip compile requirements-dev.in --python-version 3.11 -o requirements-dev.txt
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py $(if $(QUICK),--quick,)
