@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from bsin.disclosure import DEFAULT_MIN_RESPONDENTS
 from bsin.paths import config_dir
 
 EMAIL_RE = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[A-Za-z]{2,}$")
@@ -125,6 +126,9 @@ class ProgrammeConfig(_Strict):
     alert_recipients: list[str] = Field(default_factory=list)
     sender: str
     validation: ValidationLimits = ValidationLimits()
+    #: k of the disclosure rule (bsin.disclosure, docs/security.md): the fewest answers of
+    #: a country behind any figure shown outside that country.
+    min_respondents: int = Field(DEFAULT_MIN_RESPONDENTS, ge=2, le=1000, strict=True)
 
     @field_validator("first_month", "last_month")
     @classmethod
