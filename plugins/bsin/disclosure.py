@@ -67,6 +67,10 @@ class Cell:
         return None if self.suppressed else self.value
 
 
+#: A suppressed figure: no value, no count, no countries.
+HIDDEN = Cell(None, None, suppressed=True)
+
+
 @dataclass(frozen=True)
 class Part:
     """How one indicator is computed from the counts of ``int_monthly_counts``.
@@ -131,16 +135,22 @@ def publishable(n: int | None, k: int) -> bool:
 
 
 def foreign_cell(value: Any, n: Any, k: int) -> Cell:
-    """An aggregate of another country: hidden under ``k`` answers (0 included)."""
+    """An aggregate of another country: hidden under ``k`` answers (0 included).
+
+    A hidden cell holds neither value nor count: what the report context does not hold,
+    no template, chart or export can leak.
+    """
     n_int = _int(n)
-    return Cell(_num(value), n_int, suppressed=not publishable(n_int, k))
+    if not publishable(n_int, k):
+        return HIDDEN
+    return Cell(_num(value), n_int)
 
 
 def for_viewer(cell: Cell, viewer: str) -> Cell:
     """A network cell as ``viewer``'s partner sees it: hidden when only its own country is in it."""
     if cell.suppressed or set(cell.scopes) - {viewer}:
         return cell
-    return Cell(cell.value, cell.n, suppressed=True, scopes=cell.scopes)
+    return Cell(None, None, suppressed=True, scopes=cell.scopes)
 
 
 @dataclass(frozen=True)
@@ -191,7 +201,7 @@ def network_figures(counts: Iterable[Mapping[str, Any]], k: int) -> dict[tuple[d
         rows.sort(key=lambda cr: cr[0])
         for key, part in INDICATOR_PARTS.items():
             s = _sum_part(rows, part, k)
-            out[(m, key)] = Cell(_value(part, s), s.n, suppressed=not s.scopes, scopes=s.scopes)
+            out[(m, key)] = Cell(_value(part, s), s.n, scopes=s.scopes) if s.scopes else HIDDEN
     for key, monthly in CUMULATIVE_OF.items():
         running, running_n, scopes = 0.0, 0, set()
         for m in sorted(by_month):
@@ -200,11 +210,8 @@ def network_figures(counts: Iterable[Mapping[str, Any]], k: int) -> dict[tuple[d
                 running += cell.value
                 running_n += cell.n or 0
                 scopes |= set(cell.scopes)
-            out[(m, key)] = Cell(
-                running if scopes else None,
-                running_n,
-                suppressed=not scopes,
-                scopes=tuple(sorted(scopes)),
+            out[(m, key)] = (
+                Cell(running, running_n, scopes=tuple(sorted(scopes))) if scopes else HIDDEN
             )
     return out
 
@@ -220,7 +227,7 @@ def combine(part_key: str, cells: Iterable[Cell]) -> Cell:
     n = sum(c.n or 0 for c in shown)
     scopes = tuple(sorted({s for c in shown for s in c.scopes}))
     if not shown:
-        return Cell(None, 0, suppressed=True)
+        return HIDDEN
     if part.denominator is None:
         return Cell(sum(c.value or 0.0 for c in shown), n, scopes=scopes)
     return Cell(sum((c.value or 0.0) * (c.n or 0) for c in shown) / n if n else None, n, scopes=scopes)

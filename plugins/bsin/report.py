@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 from bsin.disclosure import (
     COUNT_COLUMNS,
     DEFAULT_MIN_RESPONDENTS,
+    HIDDEN,
     Cell,
     for_viewer,
     network_figures,
@@ -339,7 +340,7 @@ def build_report(
     )
 
     def net(month_: date, indicator: str) -> Cell:
-        cell = network.get((month_, indicator), Cell(None, 0, suppressed=True))
+        cell = network.get((month_, indicator), HIDDEN)
         return for_viewer(cell, country)
 
     indicators = []
