@@ -213,7 +213,9 @@ def test_network_figure_of_the_viewer_alone_is_hidden():
     assert not for_viewer(Cell(4.0, 9, scopes=("LV", "SE")), "LV").suppressed
 
 
-@pytest.mark.parametrize(("n", "hidden"), [(None, True), (0, True), (1, True), (2, True), (3, False)])
+@pytest.mark.parametrize(
+    ("n", "hidden"), [(None, True), (0, True), (1, True), (2, True), (3, False)]
+)
 def test_foreign_cell_rule(n, hidden):
     assert foreign_cell(1.0, n, 3).suppressed is hidden
     assert foreign_cell(1.0, 4, 5).suppressed  # k comes from configuration
@@ -238,9 +240,13 @@ def test_parts_reproduce_the_marts(warehouse):
     wd.load(warehouse, wd.generated())
     build_marts(warehouse)
     counts = warehouse.query_df(
-        "select scope_country, month, " + ", ".join(COUNT_COLUMNS) + " from int_monthly_counts"
+        "select scope_country, month, "  # noqa: S608 (constant column names)
+        + ", ".join(COUNT_COLUMNS)
+        + " from int_monthly_counts"
     ).to_dict("records")
-    values = warehouse.query_df("select scope_country, month, indicator, value from indicator_value")
+    values = warehouse.query_df(
+        "select scope_country, month, indicator, value from indicator_value"
+    )
     marts = {
         (r["scope_country"], _day(r["month"]), r["indicator"]): r["value"]
         for r in values.to_dict("records")

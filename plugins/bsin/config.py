@@ -128,7 +128,16 @@ class ProgrammeConfig(_Strict):
     validation: ValidationLimits = ValidationLimits()
     #: k of the disclosure rule (bsin.disclosure, docs/security.md): the fewest answers of
     #: a country behind any figure shown outside that country.
-    min_respondents: int = Field(DEFAULT_MIN_RESPONDENTS, ge=2, le=1000, strict=True)
+    min_respondents: int = Field(DEFAULT_MIN_RESPONDENTS, strict=True)
+
+    @field_validator("min_respondents")
+    @classmethod
+    def _protective_k(cls, value: int) -> int:
+        if value < 2:
+            raise ValueError(
+                f"{value} protects nobody: set at least 2 (3 is the default, 5 common practice)"
+            )
+        return value
 
     @field_validator("first_month", "last_month")
     @classmethod

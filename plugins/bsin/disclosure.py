@@ -230,7 +230,9 @@ def combine(part_key: str, cells: Iterable[Cell]) -> Cell:
         return HIDDEN
     if part.denominator is None:
         return Cell(sum(c.value or 0.0 for c in shown), n, scopes=scopes)
-    return Cell(sum((c.value or 0.0) * (c.n or 0) for c in shown) / n if n else None, n, scopes=scopes)
+    return Cell(
+        sum((c.value or 0.0) * (c.n or 0) for c in shown) / n if n else None, n, scopes=scopes
+    )
 
 
 # --------------------------------------------------------------------------- groups
@@ -256,9 +258,7 @@ def _hidden(cell: Cell) -> Cell:
     return Cell(cell.value, cell.n, suppressed=True, scopes=cell.scopes)
 
 
-def protect_group(
-    cells: Mapping[str, Cell], network: Cell, k: int
-) -> tuple[dict[str, Cell], Cell]:
+def protect_group(cells: Mapping[str, Cell], network: Cell, k: int) -> tuple[dict[str, Cell], Cell]:
     """Suppress country cells (and the network total) so no small group can be worked out.
 
     Primary: a country under ``k``. Secondary (complementary suppression): the suppressed

@@ -96,9 +96,9 @@ _AT = r"(?:\s*(?:@|\uff20|\ufe6b|%40)\s*|\s*[\[({<]\s*at\s*[\])}>]\s*)"
 # The dots of the domain: ASCII, fullwidth or ideographic, [dot] (dot), or " dot ".
 _DOT = r"(?:\s*[.\uff0e\u3002]\s*|\s*[\[({<]\s*dot\s*[\])}>]\s*|\s+dot\s+)"
 # A part of an address, either written normally or spaced out letter by letter
-# ("a n n a"): at least three single characters separated by single spaces.
-_LOCAL = r"(?:(?:[\w+\-]\s){2,}[\w+\-]|[\w.+\-]+)"
-_LABEL = r"(?:(?:[\w\-]\s){2,}[\w\-]|[\w\-]+)"
+# ("a n n a"): at least three single characters separated by single spaces, whole words.
+_LOCAL = r"(?<![\w.+\-])(?:(?:[\w+\-]\s){2,}[\w+\-](?![\w+\-])|[\w.+\-]+)"
+_LABEL = r"(?:(?:[\w\-]\s){2,}[\w\-](?![\w\-])|[\w\-]+)"
 _EMAIL_LIKE = re.compile(rf"{_LOCAL}{_AT}{_LABEL}(?:{_DOT}{_LABEL})+", re.IGNORECASE)
 
 # A URL with a scheme, or a host name a mail client would link by itself (www.*, or a
