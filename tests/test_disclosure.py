@@ -289,3 +289,35 @@ def test_random_small_answers_leave_the_context_unchanged(variants, tmp_path_fac
             assert got == want
     finally:
         wh.close()
+
+
+# ------------------------------------------------------------------ across channels
+
+
+def _programme(wh):
+    from bsin.config import load_programme
+    from bsin.programme_report import build_programme_report
+
+    window = load_programme().model_copy(
+        update={"first_month": MONTHS[0], "last_month": MONTHS[-1]}
+    )
+    return build_programme_report(wh, partners(), window)
+
+
+def test_programme_report_is_identical_whatever_the_small_country_answered(variants):
+    contexts = {name: _programme(wh) for name, wh in variants.items()}
+    baseline = contexts.pop("two")
+    for name, ctx in contexts.items():
+        assert ctx == baseline, name
+
+
+def test_programme_report_and_partner_emails_release_the_same_network_figures(variants):
+    """Two channels, one figure: their difference can never isolate a small country."""
+    wh = variants["two"]
+    series = {p.month: p.cells for p in _programme(wh).series}
+    for month in MONTHS[1:]:
+        ctx = build_report(wh, partners(), "SE", month)
+        for key in ("satisfaction_mean", "nps", "response_rate", "connections_sum"):
+            assert ctx.line(key).network == series[month][key], (month, key)
+        net_row = next(r for r in ctx.comparison if r.scope == NETWORK)
+        assert net_row.respondents.value == series[month]["respondents"].value

@@ -305,3 +305,40 @@ def _to_date(value: Any) -> date:
     if isinstance(value, date):
         return value
     return date.fromisoformat(str(value)[:10])
+
+
+def pooled(
+    counts: Iterable[Mapping[str, Any]],
+    key: str,
+    k: int,
+    countries: Iterable[str] | None = None,
+) -> Cell:
+    """Indicator ``key`` over many months (a programme total), by the same rule.
+
+    Pools the (country, month) pairs in which the country had at least ``k`` answers for
+    ``key``, restricted to ``countries`` when given: the network's total is then exactly
+    the sum of its released monthly figures, and a country's total rests only on its
+    publishable months, so "total minus the months shown" isolates no small month.
+    """
+    part = INDICATOR_PARTS[key]
+    wanted = None if countries is None else set(countries)
+    rows = [
+        (str(r["scope_country"]), r)
+        for r in counts
+        if r["scope_country"] != NETWORK and (wanted is None or r["scope_country"] in wanted)
+    ]
+    s = _sum_part(rows, part, k)
+    return Cell(_value(part, s), s.n, scopes=s.scopes) if s.scopes else HIDDEN
+
+
+def publishable_pairs(
+    counts: Iterable[Mapping[str, Any]], key: str, k: int
+) -> dict[str, list[date]]:
+    """Country -> the months in which it may be part of figures of ``key``."""
+    part = INDICATOR_PARTS[key]
+    out: dict[str, list[date]] = {}
+    for r in counts:
+        c = str(r["scope_country"])
+        if c != NETWORK and publishable(_int(r.get(part.n)), k):
+            out.setdefault(c, []).append(_to_date(r["month"]))
+    return {c: sorted(ms) for c, ms in out.items()}
