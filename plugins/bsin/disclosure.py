@@ -25,6 +25,9 @@ How each kind of figure follows the rule:
 * **A network figure seen by a partner** (``for_viewer``) is also hidden when the only
   country in it is the viewer's own: that would be the partner's own figure under the
   network's name.
+* **Totals over many months** (``pooled``) sum the same publishable (country, month)
+  pairs: a network total is the sum of its released months, a country's total rests only
+  on its months with at least *k* answers.
 * **Groups of several countries over the programme** (``disclosure_safe``,
   ``protect_group``): primary suppression under *k*, then complementary suppression of the
   smallest shown countries until the hidden ones together are safe as well.
@@ -214,25 +217,6 @@ def network_figures(counts: Iterable[Mapping[str, Any]], k: int) -> dict[tuple[d
                 Cell(running, running_n, scopes=tuple(sorted(scopes))) if scopes else HIDDEN
             )
     return out
-
-
-def combine(part_key: str, cells: Iterable[Cell]) -> Cell:
-    """Several released network cells of one indicator as one (a programme total).
-
-    Weighted by each cell's ``n`` (a ratio) or summed (a sum), from released cells only,
-    so the total minus the months shown is always zero.
-    """
-    part = INDICATOR_PARTS[part_key]
-    shown = [c for c in cells if not c.suppressed and c.value is not None]
-    n = sum(c.n or 0 for c in shown)
-    scopes = tuple(sorted({s for c in shown for s in c.scopes}))
-    if not shown:
-        return HIDDEN
-    if part.denominator is None:
-        return Cell(sum(c.value or 0.0 for c in shown), n, scopes=scopes)
-    return Cell(
-        sum((c.value or 0.0) * (c.n or 0) for c in shown) / n if n else None, n, scopes=scopes
-    )
 
 
 # --------------------------------------------------------------------------- groups
