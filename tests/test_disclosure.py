@@ -321,3 +321,22 @@ def test_programme_report_and_partner_emails_release_the_same_network_figures(va
             assert ctx.line(key).network == series[month][key], (month, key)
         net_row = next(r for r in ctx.comparison if r.scope == NETWORK)
         assert net_row.respondents.value == series[month]["respondents"].value
+
+
+def test_a_month_only_small_countries_answered_looks_like_a_month_nobody_did(tmp_path):
+    """January without Latvia: Lithuania's 1 answer vs none gives the same programme report."""
+    jan = MONTHS[0]
+    base = [r for r in feedback_rows() if r["feedback_month"] != jan or r["country"] != "LV"]
+    one = [r for r in base if not (r["country"] == SMALL and r["feedback_month"] == jan)]
+    one.append(next(r for r in base if r["country"] == SMALL and r["feedback_month"] == jan))
+    none = [r for r in base if not (r["country"] == SMALL and r["feedback_month"] == jan)]
+    contexts = []
+    for name, rows in (("one", one), ("none", none)):
+        (tmp_path / name).mkdir()
+        wh = build_fixture_warehouse(tmp_path / name, rows)
+        try:
+            contexts.append(_programme(wh))
+        finally:
+            wh.close()
+    assert contexts[0] == contexts[1]
+    assert contexts[0].series[0].cells["respondents"].value is None

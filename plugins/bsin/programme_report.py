@@ -338,7 +338,9 @@ def build_programme_report(
         window,
     )
     figures = network_figures(counts, k)
-    data_months_set = {m for m, _ in figures}
+    # A month counts as having data when some figure of it may be released: a month in
+    # which only countries under k answered looks like a month nobody answered.
+    data_months_set = {m for (m, _), cell in figures.items() if not cell.suppressed}
 
     def metric(key: str) -> str:
         # respondents and programme counts rest on the answers behind response_rate
@@ -437,7 +439,7 @@ def build_programme_report(
         weight,
     )
 
-    data_months = [m for m in months if (NETWORK, m, "response_rate") in iv]
+    data_months = sorted(data_months_set & set(months))
     return ProgrammeContext(
         programme_name=programme.name,
         first_month=first,
