@@ -36,7 +36,14 @@ def preview(
     programme = load_programme()
     with open_local_warehouse(uri) as wh:
         try:
-            ctx = build_report(wh, partners, country, month, programme_name=programme.name)
+            ctx = build_report(
+                wh,
+                partners,
+                country,
+                month,
+                programme_name=programme.name,
+                min_respondents=programme.min_respondents,
+            )
         except ReportDataError as exc:
             raise SystemExit(f"error: {exc}") from None
         rendered = render_report(ctx, language)

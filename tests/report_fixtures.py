@@ -130,11 +130,11 @@ def expected_response_rate(country: str | None, month: date) -> float:
 # ---------------------------------------------------------------- warehouse
 
 
-def build_fixture_warehouse(folder: Path) -> Warehouse:
-    """A migrated DuckDB warehouse holding the fixture's feedback and its marts."""
+def build_fixture_warehouse(folder: Path, rows: list[dict] | None = None) -> Warehouse:
+    """A migrated DuckDB warehouse holding the fixture's feedback (or ``rows``) and its marts."""
     wh = Warehouse.from_uri(f"duckdb:///{folder / 'report_fixture.duckdb'}")
     wh.migrate()
-    feedback = pd.DataFrame(feedback_rows())
+    feedback = pd.DataFrame(feedback_rows() if rows is None else rows)
     feedback = feedback[[c for c in feedback.columns if c in wh.columns("feedback")]]
     wh.replace("feedback", {}, feedback)
     partners_cfg = partners()

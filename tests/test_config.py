@@ -84,3 +84,27 @@ def test_programme_months_must_be_first_of_month(tmp_path):
     path.write_text(yaml.safe_dump(data), encoding="utf-8")
     with pytest.raises(ConfigError, match="first_month: .*not the 1st of a month"):
         load_programme(path)
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [(1, "protects nobody: set at least 2"), ("three", "valid integer"), (2.5, "valid integer")],
+)
+def test_min_respondents_is_validated(tmp_path, value, message):
+    data = yaml.safe_load((config_dir() / "programme.yaml").read_text(encoding="utf-8"))
+    data["min_respondents"] = value
+    path = tmp_path / "programme.yaml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    with pytest.raises(ConfigError, match=rf"min_respondents: .*{message}"):
+        load_programme(path)
+
+
+def test_min_respondents_defaults_to_three_and_is_read(tmp_path):
+    from bsin.disclosure import DEFAULT_MIN_RESPONDENTS
+
+    assert load_programme().min_respondents == DEFAULT_MIN_RESPONDENTS == 3
+    data = yaml.safe_load((config_dir() / "programme.yaml").read_text(encoding="utf-8"))
+    data["min_respondents"] = 5
+    path = tmp_path / "programme.yaml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    assert load_programme(path).min_respondents == 5

@@ -42,7 +42,7 @@ from bsin.harmonise import harmonise_feedback
 from bsin.mapping import load_mapping
 from bsin.months import format_rfc3339, month_window
 from bsin.pipeline import PipelineError
-from bsin.pseudonymise import member_id
+from bsin.pseudonymise import load_key, member_id, partner_member_id
 from bsin.text import TEXT_LIMIT
 from tests.pipeline_harness import KEY, PipelineHarness, harness
 
@@ -277,7 +277,9 @@ def check_loaded(run: CorpusRun, name: str, country: str, rid: str, email: str, 
     if "csv_cell_starts" in values or "csv_cell_contains" in values:
         column = values.get("csv_column", "suggestion")
         _, rows = _csv_rows(report)
-        mine = [r for r in rows if r["member_id"] == member_id(email, KEY)]
+        # The CSV carries the partner's own pseudonym of the member (bsin.pseudonymise).
+        pseudonym = partner_member_id(member_id(email, KEY), load_key(), country)
+        mine = [r for r in rows if r["member_id"] == pseudonym]
         assert len(mine) == 1, name
         cell = mine[0][column]
         if "csv_cell_starts" in values:

@@ -35,3 +35,14 @@ def test_short_key_refused(monkeypatch):
     monkeypatch.setenv("BSIN_PSEUDONYM_KEY", "short")
     with pytest.raises(PseudonymKeyError, match="at least 16"):
         load_key()
+
+
+def test_partner_pseudonyms_are_stable_per_partner_and_unlinkable_across_partners():
+    from bsin.pseudonymise import partner_member_id
+
+    mid = member_id("anna@example.org", KEY)
+    se, lv = partner_member_id(mid, KEY, "SE"), partner_member_id(mid, KEY, "LV")
+    assert se == partner_member_id(mid, KEY, "SE")  # same member, same partner: same id
+    assert se != lv and se != mid and lv != mid
+    assert se.startswith("p_") and len(se) == 22
+    assert partner_member_id(mid, b"another-key-0123456789", "SE") != se

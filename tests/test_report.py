@@ -27,13 +27,13 @@ from report_fixtures import (
 )
 
 from bsin.config import LANGUAGES
+from bsin.pseudonymise import load_key, partner_member_id
 from bsin.report import (
     EMAIL_REDACTION,
     MIN_RESPONDENTS,
     ReportDataError,
     build_message,
     build_report,
-    network_cell,
     redact_emails,
     render_report,
 )
@@ -91,8 +91,16 @@ def test_values_equal_independent_computation(mails, country):
     assert ctx.line("response_rate").country.value == pytest.approx(
         expected_response_rate(country, REPORT_MONTH)
     )
+    # The network covers the countries with at least k respondents only (LT has 2).
+    month_rows = [r for r in feedback_rows() if r["feedback_month"] == REPORT_MONTH]
+    big = {c for c in ACTIVE if sum(r["country"] == c for r in month_rows) >= MIN_RESPONDENTS}
+    assert big == {"SE", "EE", "LV"}
     network = ctx.line("satisfaction_mean").network
-    assert network.value == pytest.approx(expected_satisfaction(None, REPORT_MONTH))
+    assert network.scopes == tuple(sorted(big))
+    assert network.value == pytest.approx(
+        sum(r["satisfaction"] for r in month_rows if r["country"] in big)
+        / sum(r["country"] in big for r in month_rows)
+    )
     # Trend: the month before and the running mean over the months with answers.
     prev = expected_satisfaction(country, MONTHS[1])
     assert ctx.line("satisfaction_mean").prev_value == pytest.approx(prev)
@@ -170,8 +178,9 @@ def test_no_foreign_individual_data(mails, country):
 def test_csv_has_own_members_only_and_is_formula_safe(mails):
     ctx, rendered, _ = mails["LV"]
     rows = list(csv.DictReader(io.StringIO(rendered.csv_bytes.decode("utf-8-sig"))))
+    key = load_key()
     own = {
-        r["member_id"]
+        partner_member_id(r["member_id"], key, "LV")
         for r in feedback_rows()
         if r["country"] == "LV" and r["feedback_month"] == REPORT_MONTH
     }
@@ -203,27 +212,21 @@ def test_small_countries_are_suppressed_for_others(mails):
 
 
 def test_network_hidden_when_foreign_part_is_small(wh):
-    # January: Latvia 4 respondents, Lithuania 2, nobody else. The network (6) minus
-    # Latvia's own 4 would reveal Lithuania's 2 answers, so Latvia must not see it.
+    # January: Latvia 4 respondents, Lithuania 2, nobody else. Lithuania is left out of
+    # the network, which is then Latvia alone: Latvia does not see it as "the network".
     lv = build_report(wh, partners(), "LV", MONTHS[0])
     assert all(line.network.suppressed for line in lv.indicators)
     net_row = next(r for r in lv.comparison if r.scope == "NETWORK")
     assert all(c.suppressed for c in net_row.cells.values())
-    # Lithuania: network minus its own 2 leaves Latvia's 4, which is allowed.
+    # Lithuania sees the network of Latvia's 4, its own 2 not in it.
     lt = build_report(wh, partners(), "LT", MONTHS[0])
-    assert not lt.line("satisfaction_mean").network.suppressed
+    sat = lt.line("satisfaction_mean").network
+    assert not sat.suppressed and sat.scopes == ("LV",)
+    assert sat.value == pytest.approx(expected_satisfaction("LV", MONTHS[0]))
     # The trend charts of March carry January's network point hidden as well.
     march = build_report(wh, partners(), "LV", REPORT_MONTH)
     assert march.trends["nps"][0].network.shown is None
     assert march.trends["nps"][-1].network.shown is not None
-
-
-def test_network_cell_rule():
-    assert network_cell(1.0, 2, 0).suppressed  # fewer than 3 in all
-    assert network_cell(1.0, 6, 4).suppressed  # 2 foreign respondents
-    assert not network_cell(1.0, 6, 6).suppressed  # only own country: nothing foreign
-    assert not network_cell(1.0, 7, 4).suppressed
-    assert MIN_RESPONDENTS == 3
 
 
 def test_free_text_is_escaped(mails):

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from bsin.disclosure import DEFAULT_MIN_RESPONDENTS
 from bsin.paths import config_dir
 
 EMAIL_RE = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[A-Za-z]{2,}$")
@@ -125,6 +126,18 @@ class ProgrammeConfig(_Strict):
     alert_recipients: list[str] = Field(default_factory=list)
     sender: str
     validation: ValidationLimits = ValidationLimits()
+    #: k of the disclosure rule (bsin.disclosure, docs/security.md): the fewest answers of
+    #: a country behind any figure shown outside that country.
+    min_respondents: int = Field(DEFAULT_MIN_RESPONDENTS, strict=True)
+
+    @field_validator("min_respondents")
+    @classmethod
+    def _protective_k(cls, value: int) -> int:
+        if value < 2:
+            raise ValueError(
+                f"{value} protects nobody: set at least 2 (3 is the default, 5 common practice)"
+            )
+        return value
 
     @field_validator("first_month", "last_month")
     @classmethod

@@ -609,7 +609,9 @@ def send_report(
         raise AirflowSkipException(
             f"{country}: no data ingested for {month:%Y-%m} (its extract failed); no report sent"
         )
-    report_ctx = build_report(wh, ctx.partners, country, month)
+    report_ctx = build_report(
+        wh, ctx.partners, country, month, min_respondents=ctx.programme.min_respondents
+    )
     rendered = render_report(report_ctx, partner.report_language)
     message = build_message(rendered, partner, ctx.programme.sender)
     if not deliver:

@@ -7,11 +7,14 @@ Same three steps as the partner report (``bsin.report``), and built from the sam
   distinct members per country from ``feedback`` (no member id, no free text leaves the
   SQL). The privacy rules are applied here, once (docs/reports.md, "Programme report"):
 
-  - a figure resting on fewer than ``MIN_RESPONDENTS`` members is suppressed;
-  - so is any figure from which such a small group could be worked out by subtraction,
-    also by a partner that knows its own members' answers (``disclosure_safe``): the
-    network minus one country, the network minus the countries shown, a running total
-    minus the previous one, a programme total minus the months shown.
+  - the one disclosure rule of ``bsin.disclosure`` (k = ``programme.yaml``
+    ``min_respondents``): a country enters a figure only in the months it has at least k
+    answers for it, so the network series equals the network column of the partner
+    emails and no subtraction (network minus one country or the countries shown, a
+    running total minus the previous one, a programme total minus the months shown)
+    isolates a small country;
+  - groups of countries over the programme are protected by complementary suppression
+    (``protect_group``).
 
 * ``render_programme_report(ctx) -> RenderedProgrammeReport``: HTML (Jinja2, charts inlined
   as ``data:`` PNGs, one self-contained file) and a multi-page PDF drawn with matplotlib's
@@ -30,13 +33,21 @@ import io
 import logging
 import os
 import textwrap
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bsin.disclosure import (
+    COUNT_COLUMNS,
+    INDICATOR_PARTS,
+    network_figures,
+    pooled,
+    protect_group,
+    publishable_pairs,
+)
 from bsin.mapping import NEEDS
 from bsin.months import month_range
 from bsin.paths import TEMPLATES_DIR
@@ -121,47 +132,9 @@ class ProgrammeReportDataError(LookupError):
 
 
 # --------------------------------------------------------------------------- privacy
-
-
-def disclosure_safe(counts: Iterable[int | None]) -> bool:
-    """Whether the total over a group of countries may be known, given per-country counts.
-
-    Safe when nobody is behind it, or when at least ``MIN_RESPONDENTS`` members are and
-    every country's partner, who knows its own members' answers, still faces either none
-    or at least ``MIN_RESPONDENTS`` other members after subtracting its own.
-    """
-    ns = [n for n in (c or 0 for c in counts) if n > 0]
-    total = sum(ns)
-    if total == 0:
-        return True
-    if total < MIN_RESPONDENTS:
-        return False
-    return all(total - n == 0 or total - n >= MIN_RESPONDENTS for n in ns)
-
-
-def _hidden(cell: Cell) -> Cell:
-    return Cell(cell.value, cell.n, suppressed=True)
-
-
-def protect_group(cells: Mapping[str, Cell], network: Cell) -> tuple[dict[str, Cell], Cell]:
-    """Suppress country cells (and the network total) so no small group can be worked out.
-
-    Primary: a country under ``MIN_RESPONDENTS``. Secondary: the suppressed countries can
-    be recovered together as network minus the countries shown, so more countries are
-    hidden, smallest first, until that remainder is ``disclosure_safe``; when even hiding
-    every country is not enough, the network total is hidden too.
-    """
-    ns = {c: cell.n or 0 for c, cell in cells.items()}
-    hidden = {c for c, n in ns.items() if 0 < n < MIN_RESPONDENTS}
-    network_hidden = network.suppressed or not disclosure_safe(ns.values())
-    while not disclosure_safe(ns[c] for c in hidden):
-        shown = sorted((n, c) for c, n in ns.items() if c not in hidden and n > 0)
-        if not shown:
-            network_hidden = True
-            break
-        hidden.add(shown[0][1])
-    out = {c: _hidden(cell) if c in hidden else cell for c, cell in cells.items()}
-    return out, _hidden(network) if network_hidden and network.value is not None else network
+# The rule and its techniques live in bsin.disclosure (docs/security.md): network figures
+# over the countries with at least k answers, programme totals pooled over the same
+# (country, month) pairs, complementary suppression for groups of countries.
 
 
 # --------------------------------------------------------------------------- data model
@@ -210,8 +183,9 @@ class ProgrammeContext:
     totals: tuple[ScopeTotals, ...]
     capability: tuple[CapabilityArea, ...]
     capability_overall: Cell
-    excluded_months: tuple[date, ...] = ()  # months some network figure had to leave out
+    excluded_months: tuple[date, ...] = ()  # months a country under k was left out of
     language: str = "en"
+    min_respondents: int = MIN_RESPONDENTS
 
     @property
     def complete(self) -> bool:
@@ -275,24 +249,33 @@ def last_data_month(wh: Any, programme: ProgrammeConfig) -> date | None:
 
 
 def _distinct_members(
-    wh: Any, column: str | None, first: date, last: date, excluded: Sequence[date]
+    wh: Any, column: str | None, pairs: Mapping[str, Sequence[date]]
 ) -> dict[str, int]:
     """Per country: distinct members who answered ``column`` (None: answered at all).
 
-    ``excluded`` months are left out, so the count matches the months a total covers.
-    Only counts leave the database: no member id is read into Python.
+    Counted over ``pairs`` (country -> months) only, the (country, month) pairs a total
+    covers. Only counts leave the database: no member id is read into Python.
     """
-    params: dict[str, Any] = {"first": first, "last": last}
-    skip = ""
-    for i, m in enumerate(excluded):
-        params[f"x{i}"] = m
-        skip += f" and feedback_month <> :x{i}"
+    params: dict[str, Any] = {}
+    clauses = []
+    for i, (country, months_in) in enumerate(sorted(pairs.items())):
+        if not months_in:
+            continue
+        params[f"c{i}"] = country
+        names = []
+        for j, m in enumerate(months_in):
+            params[f"m{i}_{j}"] = m
+            names.append(f":m{i}_{j}")
+        clauses.append(f"(country = :c{i} and feedback_month in ({', '.join(names)}))")
+    if not clauses:
+        return {}
     counted = f"case when {column} is not null then member_id end" if column else "member_id"
     rows = _rows(
         wh,
-        # Column names come from the DISTINCT_COLUMN constant, never from input.
+        # Column names come from the DISTINCT_COLUMN constant, never from input; the
+        # clauses only name bound parameters.
         f"select country, count(distinct {counted}) as n from feedback "  # noqa: S608
-        f"where feedback_month >= :first and feedback_month <= :last{skip} group by country",
+        f"where {' or '.join(clauses)} group by country",
         params,
     )
     return {str(r["country"]): _int(r["n"]) or 0 for r in rows}
@@ -312,7 +295,13 @@ def build_programme_report(
     the months shown" would reveal it. ``wh`` is a ``bsin.warehouse.Warehouse``; raises
     ``ProgrammeReportDataError`` when the tables do not exist (never migrated or built).
     """
-    for table in ("indicator_value", "member_roster", "capability_growth", "feedback"):
+    for table in (
+        "indicator_value",
+        "int_monthly_counts",
+        "member_roster",
+        "capability_growth",
+        "feedback",
+    ):
         if not wh.table_exists(table):
             raise ProgrammeReportDataError(
                 f"table {table} missing in warehouse {wh!r}: run the monthly DAG's "
@@ -339,105 +328,76 @@ def build_programme_report(
     data_scopes = {k[0] for k in iv} - {NETWORK}
     countries = [p.country for p in partners.partners] + sorted(data_scopes - set(names))
 
-    roster_rows = _rows(
+    k = programme.min_respondents
+    counts = _rows(
         wh,
-        "select country, month, active_members from member_roster "
-        "where month >= :first and month <= :last",
+        # Column names come from the COUNT_COLUMNS constant, never from input.
+        "select scope_country, month, "  # noqa: S608
+        + ", ".join(COUNT_COLUMNS)
+        + " from int_monthly_counts where month >= :first and month <= :last",
         window,
     )
-    active: dict[tuple[str, date], int] = {}
-    for r in roster_rows:
-        active[(str(r["country"]), _to_date(r["month"]))] = _int(r["active_members"]) or 0
+    figures = network_figures(counts, k)
+    # A month counts as having data when some figure of it may be released: a month in
+    # which only countries under k answered looks like a month nobody answered.
+    data_months_set = {m for (m, _), cell in figures.items() if not cell.suppressed}
 
     def metric(key: str) -> str:
         # respondents and programme counts rest on the answers behind response_rate
         return "response_rate" if key in COUNT_KEYS else key
 
-    def n_of(scope: str, month: date, key: str) -> int:
-        return iv.get((scope, month, metric(key)), (None, 0))[1]
-
-    # ---- which (month, indicator) the network may show
-    safe: dict[tuple[date, str], bool] = {}
-    for m in months:
-        for key in {metric(k) for k in (*SERIES_KEYS, *TOTAL_KEYS)} - {"connections_cumulative"}:
-            safe[(m, key)] = disclosure_safe(n_of(c, m, key) for c in countries)
-
-    def included(key: str) -> list[date]:
-        return [m for m in months if safe[(m, metric(key))]]
-
-    # ---- network per month
+    # ---- network per month: the same figures as the partner emails' network column
     series: list[MonthPoint] = []
-    running, running_n = 0.0, 0
     for m in months:
         cells: dict[str, Cell] = {}
         for key in SERIES_KEYS:
-            if key == "connections_cumulative":
+            if m not in data_months_set:
+                cells[key] = Cell(None, None if key == "connections_cumulative" else 0)
                 continue
-            row = iv.get((NETWORK, m, metric(key)))
-            value = (float(row[1]) if key == "respondents" else row[0]) if row else None
-            cells[key] = Cell(
-                value,
-                row[1] if row else 0,
-                suppressed=row is not None and not safe[(m, metric(key))],
-            )
-        # The running total adds only months that may be shown, so that the difference
-        # between two running totals never reveals a suppressed month.
-        month_cell = cells["connections_sum"]
-        if month_cell.value is not None and not month_cell.suppressed:
-            running += month_cell.value
-            running_n += month_cell.n or 0
-        if (NETWORK, m, "connections_cumulative") in iv:
-            cells["connections_cumulative"] = Cell(
-                running, running_n, suppressed=month_cell.suppressed
-            )
-        else:
-            cells["connections_cumulative"] = Cell(None, None)
-        series.append(MonthPoint(m, {k: cells[k] for k in SERIES_KEYS}))
+            fig = figures[(m, metric(key))]
+            if key == "respondents":
+                fig = Cell(
+                    None if fig.n is None else float(fig.n), fig.n, fig.suppressed, fig.scopes
+                )
+            cells[key] = fig
+        series.append(MonthPoint(m, cells))
 
-    # ---- programme totals per country and for the network, over the included months
-    def total_value(scope: str, key: str, months_in: list[date], participants: int) -> float | None:
+    # ---- programme totals per country and for the network, over publishable pairs
+    def total_cell(key: str, pooled_cell: Cell, members: int) -> Cell:
         if key == "participants":
-            return float(participants) if participants else None
-        responses = sum(n_of(scope, m, key) for m in months_in)
+            return Cell(float(members) if members else None, members)
         if key == "responses":
-            return float(responses) if responses else None
-        if key == "response_rate":
-            scopes = countries if scope == NETWORK else [scope]
-            members = sum(active.get((c, m), 0) for c in scopes for m in months_in)
-            return responses / members if members and responses else None
-        rows = [iv[(scope, m, key)] for m in months_in if (scope, m, key) in iv]
-        if not rows:
-            return None
-        if key == "connections_sum":
-            return float(sum(v or 0 for v, _ in rows))
-        weight = sum(n for _, n in rows)
-        # Every monthly value is a ratio over its n: weighting by n gives the programme's.
-        return sum((v or 0) * n for v, n in rows) / weight if weight else None
+            return Cell(float(pooled_cell.n) if pooled_cell.n else None, members)
+        return Cell(pooled_cell.value, members)
 
     per_key: dict[str, tuple[dict[str, Cell], Cell]] = {}
     for key in TOTAL_KEYS:
-        months_in = included(key)
-        excluded = [m for m in months if m not in months_in]
-        distinct = _distinct_members(wh, DISTINCT_COLUMN.get(key), first, last, excluded)
+        pairs = publishable_pairs(counts, metric(key), k)
+        distinct = _distinct_members(wh, DISTINCT_COLUMN.get(key), pairs)
         country_cells = {
-            c: Cell(total_value(c, key, months_in, distinct.get(c, 0)), distinct.get(c, 0))
+            c: total_cell(key, pooled(counts, metric(key), k, [c]), distinct.get(c, 0))
             for c in countries
         }
-        n_net = sum(distinct.get(c, 0) for c in countries)
-        network = Cell(total_value(NETWORK, key, months_in, n_net), n_net)
-        per_key[key] = protect_group(country_cells, network)
+        network = total_cell(key, pooled(counts, metric(key), k), sum(distinct.values()))
+        per_key[key] = protect_group(country_cells, network, k)
     totals = [
-        ScopeTotals(c, names.get(c, c), {k: per_key[k][0][c] for k in TOTAL_KEYS})
+        ScopeTotals(c, names.get(c, c), {key: per_key[key][0][c] for key in TOTAL_KEYS})
         for c in countries
     ]
-    totals.append(ScopeTotals(NETWORK, "", {k: per_key[k][1] for k in TOTAL_KEYS}))
+    totals.append(ScopeTotals(NETWORK, "", {key: per_key[key][1] for key in TOTAL_KEYS}))
+    # Months in which some country had fewer than k answers for a figure and so is not in
+    # it. A country without any answer counts too: listing only the months of countries
+    # with 1 or 2 answers would tell that somebody there answered.
+    shown_keys = {metric(key) for key in (*SERIES_KEYS, *TOTAL_KEYS)} & set(INDICATOR_PARTS)
+    by_pair = {(str(r["scope_country"]), _to_date(r["month"])): r for r in counts}
     excluded_months = tuple(
         m
         for m in months
-        if any(
-            not safe[(m, metric(k))]
-            for k in (*SERIES_KEYS, *TOTAL_KEYS)
-            if k != "connections_cumulative"
+        if m in data_months_set
+        and any(
+            (_int(by_pair.get((c, m), {}).get(INDICATOR_PARTS[key].n)) or 0) < k
+            for c in countries
+            for key in shown_keys
         )
     )
 
@@ -461,7 +421,7 @@ def build_programme_report(
             by_country[c] = (
                 Cell(_num(row["growth_mean"]), _int(row["members"]) or 0) if row else Cell(None, 0)
             )
-        by_country, net = protect_group(by_country, net)
+        by_country, net = protect_group(by_country, net, k)
         capability.append(
             CapabilityArea(
                 area=area,
@@ -479,7 +439,7 @@ def build_programme_report(
         weight,
     )
 
-    data_months = [m for m in months if (NETWORK, m, "response_rate") in iv]
+    data_months = sorted(data_months_set & set(months))
     return ProgrammeContext(
         programme_name=programme.name,
         first_month=first,
@@ -494,6 +454,7 @@ def build_programme_report(
         capability_overall=overall,
         excluded_months=excluded_months,
         language=language,
+        min_respondents=k,
     )
 
 
@@ -689,10 +650,12 @@ def build_view(ctx: ProgrammeContext, t: Translator) -> dict[str, Any]:
         "trends": series_table(TREND_TABLE_KEYS, [_label(k, t) for k in TREND_TABLE_KEYS]),
         "totals": totals,
         "any_suppressed": any_suppressed,
-        "suppressed_note": t("suppressed_note", marker=t("suppressed_marker"), n=MIN_RESPONDENTS),
+        "suppressed_note": t(
+            "suppressed_note", marker=t("suppressed_marker"), n=ctx.min_respondents
+        ),
         "method": [
             t("method_weighted"),
-            t("method_privacy", n=MIN_RESPONDENTS, marker=t("suppressed_marker")),
+            t("method_privacy", n=ctx.min_respondents, marker=t("suppressed_marker")),
             t("method_source"),
         ]
         + (
@@ -1085,7 +1048,7 @@ def render_programme_report(
     html = (
         _environment()
         .get_template(TEMPLATE)
-        .render(**view, charts={c["name"]: c for c in charts}, min_respondents=MIN_RESPONDENTS)
+        .render(**view, charts={c["name"]: c for c in charts}, min_respondents=ctx.min_respondents)
     )
     pdf = render_pdf(view, chart_drawers(ctx, t))
     return RenderedProgrammeReport(html=html, pdf=pdf, charts=pngs)

@@ -33,6 +33,21 @@ def member_id(email: str, key: bytes | str) -> str:
     return "m_" + digest[:20]
 
 
+def partner_member_id(member: str, key: bytes | str, country: str) -> str:
+    """The pseudonym of warehouse member id ``member`` in partner ``country``'s data.
+
+    ``p_`` + first 20 hex digits of HMAC-SHA256(key, ``"partner:<country>:<member>"``).
+    Each partner sees its own stable pseudonyms (the same member every month), but a
+    person who answered two countries' forms has unrelated pseudonyms in the two
+    partners' files, so the partners cannot link them. The ``partner:`` domain keeps
+    these values apart from warehouse member ids made with the same key.
+    """
+    if isinstance(key, str):
+        key = key.encode("utf-8")
+    message = f"partner:{country.upper()}:{member}".encode()
+    return "p_" + hmac.new(key, message, hashlib.sha256).hexdigest()[:20]
+
+
 def load_key() -> bytes:
     """Read the key from ``BSIN_PSEUDONYM_KEY`` or the ``bsin_pseudonym_key`` connection."""
     key = os.environ.get(KEY_ENV)

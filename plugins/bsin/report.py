@@ -8,11 +8,13 @@ Three steps, each testable on its own:
   leak what the context does not hold (docs/reports.md, "Privacy"):
 
   - another country and the network appear only as aggregates;
-  - an aggregate over fewer than ``MIN_RESPONDENTS`` respondents is suppressed for another
-    country or the network, and so is a network value whose respondents *outside* the
-    partner's country number 1 or 2 (else the partner could subtract its own share);
-  - free text loses anything that looks like an email address;
-  - member rows carry the pseudonymous ``member_id`` only.
+  - every figure about another country or the network follows the one disclosure rule of
+    ``bsin.disclosure`` (k from programme.yaml ``min_respondents``): a foreign cell under
+    k answers is suppressed, and network figures are computed over the countries with at
+    least k answers only, so no subtraction recovers a small country;
+  - free text goes through ``bsin.text.safe_free_text`` (no address, no live link, one
+    line) for the email and ``bsin.text.redact_emails`` for the CSV;
+  - member rows carry a per-partner pseudonym (``bsin.pseudonymise.partner_member_id``).
 
 * ``render_report(ctx, language) -> RenderedReport``: subject, HTML (Jinja2 with autoescape,
   CSS inlined by css-inline, 600 px), plain text, PNG charts keyed by Content-ID and the CSV.
@@ -24,7 +26,6 @@ from __future__ import annotations
 
 import logging
 import math
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -32,18 +33,30 @@ from email.message import EmailMessage, MIMEPart
 from email.utils import format_datetime, formataddr, parseaddr
 from typing import TYPE_CHECKING, Any
 
+from bsin.disclosure import (
+    COUNT_COLUMNS,
+    DEFAULT_MIN_RESPONDENTS,
+    HIDDEN,
+    Cell,
+    for_viewer,
+    network_figures,
+    validate_k,
+)
+from bsin.disclosure import foreign_cell as _foreign_cell
 from bsin.months import month_start, parse_month
 from bsin.paths import TEMPLATES_DIR
 from bsin.report_csv import to_csv_bytes
 from bsin.report_i18n import Translator
+from bsin.text import EMAIL_REDACTION, redact_emails, safe_free_text
 
 if TYPE_CHECKING:
     from bsin.config import Partner, PartnersConfig
 
 log = logging.getLogger(__name__)
 
-#: Smallest number of respondents an aggregate shown outside their own country may have.
-MIN_RESPONDENTS = 3
+#: Default smallest number of answers behind a figure shown outside their own country
+#: (the configured value is ``programme.yaml`` ``min_respondents``).
+MIN_RESPONDENTS = DEFAULT_MIN_RESPONDENTS
 NETWORK = "NETWORK"
 PROGRAMME_NAME = "Baltic Sea Impact Network"
 
@@ -88,10 +101,7 @@ CSV_COLUMNS = (
     "suggestion",
 )
 FREE_TEXT_COLUMNS = ("challenges_other", "suggestion")
-
-# Anything shaped like an address: respondents sometimes sign a suggestion with theirs.
-_EMAIL_LIKE = re.compile(r"[^\s<>()\[\],;:\"']+@[^\s<>()\[\],;:\"']+\.[^\s<>()\[\],;:\"']+")
-EMAIL_REDACTION = "[email removed]"
+__all__ = ["EMAIL_REDACTION", "Cell", "redact_emails"]
 
 
 class ReportDataError(LookupError):
@@ -99,20 +109,6 @@ class ReportDataError(LookupError):
 
 
 # --------------------------------------------------------------------------- data model
-
-
-@dataclass(frozen=True)
-class Cell:
-    """One aggregate: its value, respondent count and whether privacy hides it."""
-
-    value: float | None
-    n: int | None
-    suppressed: bool = False
-
-    @property
-    def shown(self) -> float | None:
-        """The value a reader may see (None when suppressed or missing)."""
-        return None if self.suppressed else self.value
 
 
 @dataclass(frozen=True)
@@ -182,6 +178,7 @@ class ReportContext:
     suggestions: tuple[str, ...]
     csv_columns: tuple[str, ...] = CSV_COLUMNS
     member_rows: tuple[Mapping[str, Any], ...] = field(default_factory=tuple)
+    min_respondents: int = MIN_RESPONDENTS
 
     def line(self, key: str) -> IndicatorLine | None:
         """The indicator line ``key`` (None when the marts do not have it)."""
@@ -209,11 +206,6 @@ class RenderedReport:
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def redact_emails(text: str) -> str:
-    """``text`` with every email-like token replaced by a marker."""
-    return _EMAIL_LIKE.sub(EMAIL_REDACTION, text)
 
 
 def _num(value: Any) -> float | None:
@@ -245,26 +237,9 @@ def _to_date(value: Any) -> date:
     return date.fromisoformat(str(value)[:10])
 
 
-def foreign_cell(value: Any, n: Any) -> Cell:
-    """An aggregate of another country: hidden under ``MIN_RESPONDENTS``."""
-    n_int = _int(n)
-    return Cell(_num(value), n_int, suppressed=n_int is None or n_int < MIN_RESPONDENTS)
-
-
-def network_cell(value: Any, n: Any, own_n: Any) -> Cell:
-    """A network aggregate seen by one country.
-
-    Hidden when it covers fewer than ``MIN_RESPONDENTS`` respondents, or when 1 or 2 of
-    them are from other countries: network minus own would reveal their answers.
-    """
-    n_int, own = _int(n), _int(own_n) or 0
-    foreign = None if n_int is None else n_int - own
-    hidden = (
-        n_int is None
-        or n_int < MIN_RESPONDENTS
-        or (foreign is not None and 0 < foreign < MIN_RESPONDENTS)
-    )
-    return Cell(_num(value), n_int, suppressed=hidden)
+def foreign_cell(value: Any, n: Any, k: int = MIN_RESPONDENTS) -> Cell:
+    """An aggregate of another country: hidden under ``k`` answers (``bsin.disclosure``)."""
+    return _foreign_cell(value, n, k)
 
 
 def _indicator_sort_key(key: str) -> tuple[int, str]:
@@ -301,14 +276,19 @@ def build_report(
     month: date | datetime | str,
     programme_name: str = PROGRAMME_NAME,
     language: str | None = None,
+    min_respondents: int = MIN_RESPONDENTS,
+    pseudonym_key: bytes | str | None = None,
 ) -> ReportContext:
     """Read the marts and the country's own feedback into a ``ReportContext``.
 
     ``wh`` is a ``bsin.warehouse.Warehouse`` (anything with ``query_df(sql, params)``).
     ``language`` (default: the partner's ``report_language``) is the language of the
     signals' advice, which comes from configuration (signals.yaml) rather than templates.
+    ``min_respondents`` is k of the disclosure rule (``programme.yaml``);
+    ``pseudonym_key`` keys the partner's member pseudonyms (default: ``load_key()``).
     Raises ``ReportDataError`` when the marts have no row for the country and month.
     """
+    k = validate_k(min_respondents)
     m = _as_month(month)
     try:
         partner = partners.partner(country)
@@ -344,15 +324,24 @@ def build_report(
         (r["scope_country"], _to_date(r["month"]), r["indicator"]): r for r in values
     }
 
-    def own_n(month_: date, indicator: str) -> int:
-        row = by_key.get((country, month_, indicator))
-        return _int(row["n"]) if row else respondents.get((country, month_), 0)
+    # Network figures are never read from the marts' NETWORK rows (they include every
+    # country): bsin.disclosure recomputes them from the per-country counts, over the
+    # countries with at least k answers only.
+    network = network_figures(
+        _rows(
+            wh,
+            # Column names come from the COUNT_COLUMNS constant, never from input.
+            "select scope_country, month, "  # noqa: S608
+            + ", ".join(COUNT_COLUMNS)
+            + " from int_monthly_counts where month <= :m",
+            {"m": m},
+        ),
+        k,
+    )
 
     def net(month_: date, indicator: str) -> Cell:
-        row = by_key.get((NETWORK, month_, indicator))
-        if row is None:
-            return Cell(None, None, suppressed=False)
-        return network_cell(row["value"], row["n"], own_n(month_, indicator))
+        cell = network.get((month_, indicator), HIDDEN)
+        return for_viewer(cell, country)
 
     indicators = []
     for key in sorted(
@@ -384,10 +373,11 @@ def build_report(
     comparison = []
     scopes = [p.country for p in partners.partners] + [NETWORK]
     for scope in scopes:
-        if (scope, m) not in respondents:
-            continue
+        # Every configured country has its row, with or without answers: a country with
+        # none shows the same marker as one with 1 or 2, so not even "somebody answered"
+        # is disclosed.
         own = scope == country
-        n_resp = respondents[(scope, m)]
+        n_resp = respondents.get((scope, m), 0)
         cells: dict[str, Cell] = {}
         for key in COMPARISON_COLUMNS:
             row = by_key.get((scope, m, key))
@@ -395,15 +385,16 @@ def build_report(
             if own:
                 cells[key] = Cell(_num(value), _int(n))
             elif scope == NETWORK:
-                cells[key] = network_cell(value, n, own_n(m, key))
+                cells[key] = net(m, key)
             else:
-                cells[key] = foreign_cell(value, n)
+                cells[key] = foreign_cell(value, n, k)
         if own:
             resp_cell = Cell(n_resp, n_resp)
         elif scope == NETWORK:
-            resp_cell = network_cell(n_resp, n_resp, respondents[(country, m)])
+            count = net(m, "response_rate")
+            resp_cell = Cell(count.n, count.n, count.suppressed, count.scopes)
         else:
-            resp_cell = foreign_cell(n_resp, n_resp)
+            resp_cell = foreign_cell(n_resp, n_resp, k)
         name = "" if scope == NETWORK else partners.partner(scope).name
         comparison.append(ComparisonRow(scope, name, own, resp_cell, cells))
 
@@ -437,15 +428,26 @@ def build_report(
         "where country = :c and feedback_month = :m order by member_id",
         {"c": country, "m": m},
     )
+    if pseudonym_key is None:
+        from bsin.pseudonymise import load_key
+
+        pseudonym_key = load_key()
+    from bsin.pseudonymise import partner_member_id
+
     member_rows = []
     for r in member_rows_raw:
         clean = dict(r)
+        # Keyed per partner: a person answering two countries' forms cannot be linked
+        # across the two partners' files.
+        clean["member_id"] = partner_member_id(str(r["member_id"]), pseudonym_key, country)
         for col in FREE_TEXT_COLUMNS:
             if clean.get(col) is not None:
                 clean[col] = redact_emails(str(clean[col]))
         member_rows.append(clean)
+    # Sorted by the pseudonym the partner sees, not by the warehouse id.
+    member_rows.sort(key=lambda r: r["member_id"])
     suggestions = tuple(
-        str(r["suggestion"]).strip()
+        safe_free_text(str(r["suggestion"]))
         for r in member_rows
         if r.get("suggestion") is not None and str(r["suggestion"]).strip()
     )
@@ -466,6 +468,7 @@ def build_report(
         signals=signals,
         suggestions=suggestions,
         member_rows=tuple(member_rows),
+        min_respondents=k,
     )
 
 
@@ -595,7 +598,7 @@ def _view(ctx: ReportContext, t: Translator, charts: Sequence[str]) -> dict[str,
             for name in charts
         ],
         "csv_filename": _csv_filename(ctx),
-        "min_respondents": MIN_RESPONDENTS,
+        "min_respondents": ctx.min_respondents,
     }
 
 

@@ -7,7 +7,12 @@ show as plain text. Numbers stay numbers.
 
 Excel in the partners' locales (sv, et, lv, lt: decimal comma) splits a CSV on ``;``, not
 ``,``, so a text such as ``ok;=HYPERLINK(...)`` would open as two cells, the second a
-formula: a trigger character right after a ``;`` gets the apostrophe too.
+formula. A spreadsheet that imports the file with other separators, or breaks a quoted
+cell at its line breaks, starts a new cell after a ``,``, tab, ``|`` or any line break
+(``x\n=1+1;y``). So a trigger character after any of them (spaces in between
+included) gets the apostrophe too, and so does one at the start after leading spaces.
+Fullwidth ``＝ ＋ － ＠`` count as triggers: some locales' spreadsheets read them as
+formulas as well.
 """
 
 from __future__ import annotations
@@ -19,8 +24,12 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
 
-FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
-_AFTER_SEMICOLON = re.compile(r";(?=[=+\-@\t\r])")
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+_TRIGGER = "[" + re.escape("".join(FORMULA_TRIGGERS)) + "]"
+#: Where a spreadsheet may start a new cell inside one CSV field.
+_SEPARATORS = "[;,|\t\n\r\x0b\x0c\x85\u2028\u2029]"
+_AFTER_SEPARATOR = re.compile(rf"({_SEPARATORS}[ \u00a0\u3000]*)(?={_TRIGGER})")
+_LEADING = re.compile(rf"^[ \u00a0\u3000]*(?={_TRIGGER})")
 
 
 def safe_cell(value: object) -> str:
@@ -37,8 +46,8 @@ def safe_cell(value: object) -> str:
         return value.strftime("%Y-%m-%dT%H:%M:%SZ")
     if isinstance(value, date):
         return value.isoformat()
-    text = _AFTER_SEMICOLON.sub(";'", str(value))
-    if text.startswith(FORMULA_TRIGGERS):
+    text = _AFTER_SEPARATOR.sub(r"\1'", str(value))
+    if _LEADING.match(text):
         return "'" + text
     return text
 

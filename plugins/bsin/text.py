@@ -80,3 +80,68 @@ def guess_language(texts: list[str]) -> str | None:
         # No distinctive letter: plain ASCII text is most likely English.
         return "en" if joined and joined.isascii() else None
     return best
+
+
+# --------------------------------------------------------------------------- free text out
+# Respondents' free text leaves the warehouse in a partner's email (plain text and HTML)
+# and CSV. The rules below are the only place it is made safe for those channels;
+# ``bsin.report`` applies them where suggestions enter the report context, so templates
+# show the result as it is. docs/security.md, "Hostile answers", lists them.
+
+EMAIL_REDACTION = "[email removed]"
+
+# The "at" of an address, also as people hide it from harvesters: fullwidth or small
+# commercial at, URL-encoded, [at] (at) {at} <at>, each with optional spaces around.
+_AT = r"(?:\s*(?:@|\uff20|\ufe6b|%40)\s*|\s*[\[({<]\s*at\s*[\])}>]\s*)"
+# The dots of the domain: ASCII, fullwidth or ideographic, [dot] (dot), or " dot ".
+_DOT = r"(?:\s*[.\uff0e\u3002]\s*|\s*[\[({<]\s*dot\s*[\])}>]\s*|\s+dot\s+)"
+# A part of an address, either written normally or spaced out letter by letter
+# ("a n n a"): at least three single characters separated by single spaces, whole words.
+_LOCAL = r"(?<![\w.+\-])(?:(?:[\w+\-]\s){2,}[\w+\-](?![\w+\-])|[\w.+\-]+)"
+_LABEL = r"(?:(?:[\w\-]\s){2,}[\w\-](?![\w\-])|[\w\-]+)"
+_EMAIL_LIKE = re.compile(rf"{_LOCAL}{_AT}{_LABEL}(?:{_DOT}{_LABEL})+", re.IGNORECASE)
+
+# A URL with a scheme, or a host name a mail client would link by itself (www.*, or a
+# dotted name ending in an alphabetic top-level label: evil.example, login.bank.com).
+_SCHEME = re.compile(r"\b([a-z][a-z0-9+.\-]{1,15})://", re.IGNORECASE)
+_HOST = re.compile(r"\b(?:[\w\-]+\.)+[a-z]{2,24}\b", re.IGNORECASE)
+_DEFANGED_SCHEMES = {"http": "hxxp", "https": "hxxps", "ftp": "fxp"}
+# Every line and paragraph separator, so no member can start a line of their own.
+_LINE_BREAKS = re.compile(r"\s*(?:\r\n|[\n\r\x0b\x0c\x85\u2028\u2029])\s*")
+LINE_BREAK_MARK = " / "
+
+
+def redact_emails(text: str) -> str:
+    """``text`` with every address, also an obfuscated one, replaced by a marker.
+
+    Caught: plain addresses, fullwidth ``＠``/``．``, ``%40``, ``[at]``/``(at)``/``{at}``
+    with ``[dot]``/``(dot)``/`` dot ``, and addresses spaced out letter by letter.
+    """
+    return _EMAIL_LIKE.sub(EMAIL_REDACTION, text)
+
+
+def defang_urls(text: str) -> str:
+    """``text`` with links made inert: ``https://a.example/x`` -> ``hxxps[://]a[.]example/x``.
+
+    The scheme is rewritten (``hxxp``, ``hxxps``, ``fxp``; others keep their name) and
+    ``://`` becomes ``[://]``; every dot of a host name becomes ``[.]``. This is the usual
+    defanging convention of security advisories: a reader still sees where a link pointed,
+    but neither the HTML nor a mail client's auto-linking of plain text makes it clickable.
+    """
+
+    def scheme(m: re.Match[str]) -> str:
+        name = m.group(1)
+        return _DEFANGED_SCHEMES.get(name.lower(), name) + "[://]"
+
+    text = _SCHEME.sub(scheme, text)
+    return _HOST.sub(lambda m: m.group(0).replace(".", "[.]"), text)
+
+
+def flatten_lines(text: str) -> str:
+    """``text`` on one line: each line break (of any kind) becomes `` / ``."""
+    return _LINE_BREAKS.sub(LINE_BREAK_MARK, text.strip())
+
+
+def safe_free_text(text: str) -> str:
+    """A respondent's free text as shown in a report: no address, no live link, one line."""
+    return flatten_lines(defang_urls(redact_emails(text)))
