@@ -119,11 +119,20 @@ def test_forget_removes_every_trace_of_the_member(tmp_path, backend):
         assert ("raw_response", email) not in found  # the address never landed
         respondents = _respondents(h)
 
+        # Local output quoting rows (GX Data Docs pages, previews) goes too.
+        docs = tmp_path / "data" / "gx" / "data_docs" / "validations"
+        docs.mkdir(parents=True)
+        (docs / "run.html").write_text(f"<td>{member}</td>", encoding="utf-8")
+        (docs / "other.html").write_text("<td>m_00000000000000000000</td>", encoding="utf-8")
+
         result = forget_member(
             h.wh,
             resolve_member(email=email, member=None, key=KEY),
             rebuild_marts=lambda: pipeline.rebuild_marts(h.ctx),
+            files_root=tmp_path / "data",
         )
+        assert not (docs / "run.html").exists() and (docs / "other.html").exists()
+        assert result.rows_removed["local_files"] == 1
 
         assert _traces(h, needles) == []
         assert _respondents(h) == respondents - 1
