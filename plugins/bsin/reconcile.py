@@ -73,25 +73,55 @@ def remove_responses(wh: Warehouse, gone: pd.DataFrame) -> dict[str, int]:
     return counts
 
 
+# A landed row r that an incoming row (raw_response_incoming) clashes with; the same
+# condition selects the clashes and then removes them from the staging table.
+_CLASH_SELECT = """
+select i.form_id, i.response_id, i.country, i.form_kind, i.report_month,
+       r.form_id, r.country, r.form_kind, r.report_month, r.create_time, i.create_time
+  from raw_response_incoming as i
+  join raw_response as r
+    on r.response_id = i.response_id
+   and ((r.form_id = i.form_id
+         and (r.country <> i.country or r.form_kind <> i.form_kind
+              or (r.create_time is not null and i.create_time is not null
+                  and r.create_time <> i.create_time)))
+     or (r.form_id <> i.form_id and r.country = i.country and r.form_kind = i.form_kind))
+"""
+_CLASH_DELETE = """
+delete from raw_response_incoming as i
+ where exists (
+       select 1
+         from raw_response as r
+        where r.response_id = i.response_id
+          and ((r.form_id = i.form_id
+                and (r.country <> i.country or r.form_kind <> i.form_kind
+                     or (r.create_time is not null and i.create_time is not null
+                         and r.create_time <> i.create_time)))
+            or (r.form_id <> i.form_id and r.country = i.country and r.form_kind = i.form_kind))
+ )
+"""
+
+
 def quarantine_clashes(wh: Warehouse) -> pd.DataFrame:
     """Take clashing rows out of staging ``raw_response_incoming``; their quarantine rows.
 
     A clash: the (form, response id) is already landed for another country or form kind,
     or with another ``createTime`` (an edit keeps createTime, so this is a different
-    response under a reused id). The landed row stays as it is.
+    response under a reused id); or the country's other form of the same kind (a partner
+    who switched forms) already gave that id, which the harmonised tables, keyed by
+    country and kind, could not tell apart. The landed row stays as it is.
     """
-    rows = wh.query(
-        "select i.form_id, i.response_id, i.country, i.form_kind, i.report_month,"
-        " r.country, r.form_kind, r.report_month, r.create_time, i.create_time"
-        " from raw_response_incoming as i join raw_response as r"
-        " on r.form_id = i.form_id and r.response_id = i.response_id"
-        " where r.country <> i.country or r.form_kind <> i.form_kind"
-        " or (r.create_time is not null and i.create_time is not null"
-        "     and r.create_time <> i.create_time)"
-    )
-    out = []
-    for fid, rid, country, kind, month, l_country, l_kind, l_month, l_created, created in rows:
-        if (l_country, l_kind) != (country, kind):
+    rows = wh.query(_CLASH_SELECT)
+    out = {}
+    for row in rows:
+        fid, rid, country, kind, month, l_fid, l_country, l_kind, l_month, l_created, created = row
+        if l_fid != fid:
+            reason = (
+                f"response id {rid} of form {fid} was already landed for {country} {kind} "
+                f"from form {l_fid} ({l_month:%Y-%m}); response ids must be unique per country "
+                "and kind, so the landed response is kept"
+            )
+        elif (l_country, l_kind) != (country, kind):
             reason = (
                 f"response {rid} of form {fid} is already landed for {l_country} {l_kind}: "
                 f"a form belongs to one country and kind, so it is not counted for {country} "
@@ -104,30 +134,20 @@ def quarantine_clashes(wh: Warehouse) -> pd.DataFrame:
                 f"{l_created:%Y-%m-%d %H:%M:%S}); the landed response is kept"
             )
         log.warning("%s %s: response %s quarantined: %s", country, kind, rid, reason)
-        out.append(
-            {
-                "country": country,
-                "form_kind": kind,
-                "report_month": month,
-                "response_id": rid,
-                "rule": CLASH_RULE,
-                "field": "response_id",
-                "reason": reason,
-                "value": rid,
-                "stage": "extract",
-            }
-        )
+        out[(country, kind, rid)] = {
+            "country": country,
+            "form_kind": kind,
+            "report_month": month,
+            "response_id": rid,
+            "rule": CLASH_RULE,
+            "field": "response_id",
+            "reason": reason,
+            "value": rid,
+            "stage": "extract",
+        }
     if out:
-        wh.execute(
-            "delete from raw_response_incoming where exists (select 1 from raw_response as r"
-            " where r.form_id = raw_response_incoming.form_id"
-            " and r.response_id = raw_response_incoming.response_id"
-            " and (r.country <> raw_response_incoming.country"
-            "  or r.form_kind <> raw_response_incoming.form_kind"
-            "  or (r.create_time is not null and raw_response_incoming.create_time is not null"
-            "      and r.create_time <> raw_response_incoming.create_time)))"
-        )
-    return pd.DataFrame(out)
+        wh.execute(_CLASH_DELETE)
+    return pd.DataFrame(list(out.values()))
 
 
 def reconcile_deleted(
