@@ -98,3 +98,10 @@ def test_quick_bench_prints_every_stage_with_sane_figures(tmp_path):
     assert per["monthly_lists"] == max(1, math.ceil(monthly / 5000))
     assert per["self_assessment_returned"] == MEMBERS
     assert per["self_assessment_lists"] == math.ceil(MEMBERS / 5000) == 2
+    # Reconciliation (issue 10): at most one ids-only list per form and page of 5,000.
+    for kind in ("monthly", "self_assessment"):
+        assert per.get(f"{kind}_id_lists", 0) <= max(
+            1, math.ceil(per.get(f"{kind}_id_returned", 0) / 5000)
+        )
+    # The month's own self-assessment listing already covers them on a first run: no extra.
+    assert per["monthly_id_lists"] == 1 and per.get("self_assessment_id_lists", 0) == 0

@@ -123,6 +123,9 @@ class ProgrammeConfig(_Strict):
     first_month: date
     last_month: date
     grace_days: int = Field(7, ge=0, le=27)
+    # Earlier report months whose landed responses every run checks against the form's
+    # id listing, so that a response deleted in Google Forms leaves the warehouse too.
+    reconcile_months: int = Field(3, ge=0, le=24)
     alert_recipients: list[str] = Field(default_factory=list)
     sender: str
     validation: ValidationLimits = ValidationLimits()

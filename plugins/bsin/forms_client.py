@@ -147,15 +147,19 @@ def iter_response_pages(
     num_retries: int = DEFAULT_NUM_RETRIES,
     *,
     inclusive: bool = True,
+    fields: str | None = None,
 ) -> Iterator[list[dict[str, Any]]]:
     """Pages of ``forms.responses.list`` submitted at/after ``since_utc`` (all when None).
 
     ``inclusive`` chooses ``timestamp >= T`` (default) or ``timestamp > T``. One API call per
-    page: with the maximum page size that is ``ceil(responses / 5000)`` calls.
+    page: with the maximum page size that is ``ceil(responses / 5000)`` calls. ``fields`` is
+    the standard partial-response mask (e.g. ``RESPONSE_ID_FIELDS``).
     """
     if not 1 <= page_size <= MAX_PAGE_SIZE:
         raise ValueError(f"page_size must be 1..{MAX_PAGE_SIZE}, got {page_size}")
     kwargs: dict[str, Any] = {"formId": form_id, "pageSize": page_size}
+    if fields:
+        kwargs["fields"] = fields
     if since_utc is not None:
         if since_utc.tzinfo is None:
             raise ValueError("since_utc must be timezone-aware (UTC)")
@@ -217,6 +221,29 @@ def iter_responses(
         service, form_id, since_utc, page_size, num_retries, inclusive=inclusive
     ):
         yield from page
+
+
+#: Partial-response mask of an id listing: what reconciliation needs, not the answers.
+RESPONSE_ID_FIELDS = "nextPageToken,responses(responseId,lastSubmittedTime)"
+
+
+def list_response_ids(
+    service: Any,
+    form_id: str,
+    since_utc: datetime | None,
+    num_retries: int = DEFAULT_NUM_RETRIES,
+) -> set[str]:
+    """Ids of every response the form lists, submitted at/after ``since_utc`` (all when None).
+
+    One ``responses.list`` call per page of 5,000 with only ids and times in each page, so
+    it costs one extra call per page, and little data, next to the month's own listing.
+    """
+    ids: set[str] = set()
+    for page in iter_response_pages(
+        service, form_id, since_utc, num_retries=num_retries, fields=RESPONSE_ID_FIELDS
+    ):
+        ids.update(r["responseId"] for r in page if isinstance(r, dict) and r.get("responseId"))
+    return ids
 
 
 def submitted_at(response: dict[str, Any], form_id: str | None = None) -> datetime:

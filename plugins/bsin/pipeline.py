@@ -149,6 +149,8 @@ def extract_country(
     forms: list[dict] = []
     responses: list[dict] = []
     extract_quarantine: list[dict] = []
+    reconcile_plan: list[dict] = []
+    forgotten = _forgotten_members(wh)
     for kind in FORM_KINDS:
         form_id = partner.form_id(kind)
         try:
@@ -187,6 +189,7 @@ def extract_country(
                 "payload": json.dumps(form, ensure_ascii=False, sort_keys=True),
             }
         )
+        first_start = None
         if kind == "monthly":
             start, end = month_window(month, partner.timezone, ctx.programme.grace_days)
         else:
@@ -194,18 +197,38 @@ def extract_country(
             # new since the latest one landed (inclusive, so an edit at the same instant is
             # not missed), from three months before the programme on the first run.
             start, _ = month_window(add_months(ctx.programme.first_month, -3), partner.timezone, 0)
+            first_start = start
             latest = _latest_landed(wh, form_id)
             if latest is not None:
                 start = max(start, latest)
             _, end = month_window(month, partner.timezone, ctx.programme.grace_days)
+        listed: set[str] = set()
         try:
             pulled, unusable = cut_window(
-                iter_responses(service, form_id, since_utc=start, num_retries=num_retries),
+                _collect_ids(
+                    iter_responses(service, form_id, since_utc=start, num_retries=num_retries),
+                    listed,
+                ),
                 start,
                 end,
             )
+            reconcile_plan.append(
+                _reconcile_listing(
+                    service,
+                    form_id,
+                    kind,
+                    month,
+                    partner,
+                    ctx.programme,
+                    listed_since=start,
+                    listed=listed,
+                    since_all=first_start,
+                    num_retries=num_retries,
+                )
+            )
         except FormsApiError as exc:
             raise PipelineError(f"{country} {kind} form: {exc}") from exc
+        pulled, summary[f"{kind}_forgotten"] = _drop_forgotten(pulled, forgotten, ctx.key)
         for response_id, rule, field, reason, value in unusable:
             log.warning(
                 "%s %s form: response %s quarantined: %s", country, kind, response_id, reason
@@ -261,7 +284,8 @@ def extract_country(
             {"country": country, "report_month": month, "stage": "extract"},
             pd.DataFrame(extract_quarantine, columns=_Q_COLUMNS),
         )
-        _land_responses(wh, pd.DataFrame(responses, columns=_RAW_COLUMNS))
+        summary["removed_at_source"] = _reconcile_deleted(wh, reconcile_plan)
+        summary["clashes"] = _land_responses(wh, pd.DataFrame(responses, columns=_RAW_COLUMNS))
     summary["drift_findings"] = len(drift_rows)
     summary["unusable_responses"] = len(extract_quarantine)
     return summary
@@ -302,11 +326,20 @@ def _latest_landed(wh, form_id: str) -> datetime | None:
     return None if value is None else value.replace(tzinfo=UTC)
 
 
-def _land_responses(wh, df) -> None:
-    """Upsert raw responses by (form_id, response_id); keep superseded versions in history."""
+def _land_responses(wh, df) -> int:
+    """Upsert raw responses by (form_id, response_id); keep superseded versions in history.
+
+    A response id that clashes with a landed one (bsin.reconcile.quarantine_clashes) is
+    quarantined instead; returns how many.
+    """
+    from bsin.reconcile import quarantine_clashes
+
     if df.empty:
-        return
+        return 0
     wh.replace_staging("raw_response_incoming", df)
+    clashes = quarantine_clashes(wh)
+    if len(clashes):
+        wh.insert("quarantine", clashes[_Q_COLUMNS])
     # Comparing keys first spares reading every stored payload when nothing was edited,
     # which is almost every run.
     edited = wh.query(
@@ -317,6 +350,77 @@ def _land_responses(wh, df) -> None:
     if edited:
         wh.run_sql_file("load/raw_response_history.sql")
     wh.run_sql_file("load/raw_response_upsert.sql")
+    return len(clashes)
+
+
+def _collect_ids(responses, ids: set[str]):
+    """Pass ``responses`` through, adding each response id to ``ids`` (the full listing)."""
+    for r in responses:
+        if isinstance(r, dict) and isinstance(r.get("responseId"), str):
+            ids.add(r["responseId"])
+        yield r
+
+
+def _reconcile_listing(
+    service,
+    form_id: str,
+    kind: str,
+    month: date,
+    partner: Partner,
+    programme: ProgrammeConfig,
+    *,
+    listed_since: datetime | None,
+    listed: set[str],
+    since_all: datetime | None,
+    num_retries: int,
+) -> dict:
+    """Which landed responses of the form to check against which id listing (docs/security.md).
+
+    Monthly form: the report months ``programme.reconcile_months`` back to this one; the
+    month's own listing covers them when the window is this month only, otherwise one id
+    listing (one call per page of 5,000, ids and times only) from the window's start.
+    Self-assessment form: every landed response, against one id listing of the form.
+    """
+    from bsin.forms_client import list_response_ids
+
+    if kind == "monthly":
+        first = add_months(month, -programme.reconcile_months)
+        since, _ = month_window(first, partner.timezone, programme.grace_days)
+        months = (first, month)
+    else:
+        since, months = since_all, None
+    if listed_since is not None and listed_since <= since:
+        ids = listed  # the month's own listing already covers the window
+    else:
+        ids = list_response_ids(service, form_id, since, num_retries=num_retries)
+    return {"form_id": form_id, "listed_ids": ids, "months": months}
+
+
+def _reconcile_deleted(wh, plan: list[dict]) -> int:
+    """Remove landed responses their form no longer lists (bsin.reconcile); how many."""
+    from bsin.reconcile import reconcile_deleted
+
+    return sum(len(reconcile_deleted(wh, **item)) for item in plan)
+
+
+def _forgotten_members(wh) -> set[str]:
+    from bsin.erasure import forgotten_member_hashes
+
+    return forgotten_member_hashes(wh)
+
+
+def _drop_forgotten(pulled: list[dict], forgotten: set[str], key: bytes) -> tuple[list[dict], int]:
+    """``pulled`` without the responses of erased members (``make forget``); and how many.
+
+    A member who asked to be forgotten stays forgotten when a later run lists their response
+    again (the partner has not deleted it at the source yet).
+    """
+    from bsin.erasure import response_member_hash
+
+    if not forgotten:
+        return pulled, 0
+    kept = [r for r in pulled if response_member_hash(r, key) not in forgotten]
+    return kept, len(pulled) - len(kept)
 
 
 # --------------------------------------------------------------------------- harmonise
@@ -580,6 +684,24 @@ def build_marts_for_month(data_interval_start: datetime | date, ctx: Context | N
     return {"month": month.isoformat(), "signals": len(fired)}
 
 
+def rebuild_marts(ctx: Context | None = None) -> dict:
+    """Rebuild every mart, and the signals of every month with indicators, from current rows.
+
+    Called after rows left the warehouse outside a monthly run (``make forget``). The one
+    place that says how marts are built outside the DAG: re-point it when that changes.
+    """
+    from bsin.marts import build_marts
+    from bsin.signals import evaluate_signals
+
+    ctx = ctx or Context.load()
+    wh = ctx.warehouse
+    build_marts(wh)
+    months = sorted(r[0] for r in wh.query("select distinct month from indicators_monthly"))
+    for month in months:
+        evaluate_signals(wh, month)
+    return {"signal_months": len(months)}
+
+
 # --------------------------------------------------------------------------- report
 
 
@@ -634,7 +756,8 @@ def summarise_run(data_interval_start: datetime | date, ctx: Context | None = No
                  where r.country = c.country and r.report_month = :month
                    and r.form_kind = 'monthly') as responses_read,
                (select count(*) from feedback f
-                  join feedback_candidate fc on fc.response_id = f.response_id
+                  join feedback_candidate fc
+                    on fc.country = f.country and fc.response_id = f.response_id
                  where fc.country = c.country and fc.report_month = :month) as loaded,
                (select count(distinct q.response_id) from quarantine q
                  where q.country = c.country and q.report_month = :month) as quarantined,

@@ -164,10 +164,9 @@ def feedback_expectations(
             "ExpectCompoundColumnsToBeUnique",
             {"column_list": ["country", "feedback_month", "member_id"]},
         ),
+        # Response ids are unique per form (one monthly form per country), not across
+        # forms: two countries' forms may return the same id and both rows load.
         Expectation("ExpectCompoundColumnsToBeUnique", {"column_list": ["country", "response_id"]}),
-        # feedback.response_id is unique across countries: two forms returning one id would
-        # otherwise fail the whole month's load on the constraint.
-        Expectation("ExpectColumnValuesToBeUnique", {"column": "response_id"}),
     ]
     for spec in MONTHLY_FIELDS.values():
         if spec.name != "feedback_month":
@@ -350,7 +349,7 @@ def _reason(rule: str, kwargs: dict[str, Any], column: str, entry: dict[str, Any
     if rule == "expect_column_values_to_match_regex":
         return f"{column} = {value!r} does not match {kwargs.get('regex')}"
     if rule == "expect_column_values_to_be_unique":
-        return f"{column} = {value!r} occurs in more than one row (two forms returned the same id)"
+        return f"{column} = {value!r} occurs in more than one row"
     if rule == "expect_compound_columns_to_be_unique":
         return f"more than one row with the same {column} ({value})"
     return f"{column}: failed {rule}"

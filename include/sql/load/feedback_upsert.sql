@@ -3,11 +3,14 @@
 --
 -- 1. Every row that came from this month's candidates before goes: a response that is now
 --    quarantined, or that an edit moved to another feedback month, must not linger.
+--    Response ids are unique per form only: match them within the country (its form).
 delete from feedback
- where response_id in (
-       select response_id
-         from feedback_candidate
-        where report_month = :month
+ where exists (
+       select 1
+         from feedback_candidate as c
+        where c.report_month = :month
+          and c.country = feedback.country
+          and c.response_id = feedback.response_id
  );
 
 -- 2. Another response of the same member for the same month, loaded by another run, loses
@@ -139,4 +142,5 @@ select s.country,
    and f.feedback_month = s.feedback_month
    and f.member_id = s.member_id
   join feedback_incoming as i
-    on i.response_id = f.response_id;
+    on i.country = f.country
+   and i.response_id = f.response_id;

@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 
 MAX_PAGE_SIZE = 5000
 _ROUTE = re.compile(r"^/v1/forms/([^/]+)(/responses(?:/([^/]+))?)?$")
+_ADMIN_RESPONSE = re.compile(r"^forms/([^/]+)/responses/([^/]+)$")
 _FILTER = re.compile(r"^\s*timestamp\s*(>=|>)\s*(\S+)\s*$")
 # Standard query parameters every Google API accepts besides a method's own.
 _SYSTEM_PARAMS = {
@@ -139,10 +140,67 @@ def parse_page_size(text: str | None) -> int:
     return min(value, MAX_PAGE_SIZE) if value else MAX_PAGE_SIZE
 
 
+_FIELDS_ITEM = re.compile(r"\s*([A-Za-z]+)\s*(?:\(([^()]*)\))?\s*(?:,|$)")
+# Response fields the emulator can project without parsing the stored bodies.
+_CHEAP_FIELDS = ("responseId", "lastSubmittedTime")
+
+
+def parse_fields(text: str | None) -> dict[str, tuple[str, ...] | None] | None:
+    """A ``fields`` mask of responses.list as ``{top-level field: subfields or None}``.
+
+    Only the partial-response syntax a list call needs is understood (``a,b(c,d)``); None
+    means "every field". Anything else is refused with 400 as Google refuses a bad mask.
+    """
+    if text is None or not text.strip():
+        return None
+    out: dict[str, tuple[str, ...] | None] = {}
+    pos = 0
+    while pos < len(text):
+        m = _FIELDS_ITEM.match(text, pos)
+        if not m or m.end() == pos:
+            raise ApiError(400, f"Invalid field selection {text!r}.")
+        name, sub = m.group(1), m.group(2)
+        out[name] = tuple(f.strip() for f in sub.split(",") if f.strip()) if sub else None
+        pos = m.end()
+    unknown = set(out) - {"responses", "nextPageToken"}
+    if unknown:
+        raise ApiError(400, f"Invalid field selection {text!r}: unknown {sorted(unknown)}.")
+    return out
+
+
+def _format_ns(ns: int) -> str:
+    secs, frac = divmod(ns, 1_000_000_000)
+    head = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs))
+    return head + (f".{frac:09d}".rstrip("0") if frac else "") + "Z"
+
+
+def _project(rs: ResponseSet, index: int, subfields: tuple[str, ...] | None) -> bytes:
+    if subfields is None:
+        return rs.bodies[index]
+    if set(subfields) <= set(_CHEAP_FIELDS):
+        # Ids and times are kept next to the bodies: an id listing costs no JSON parsing.
+        values = {
+            "responseId": rs.ids[index],
+            "lastSubmittedTime": _format_ns(rs.timestamps[index]),
+        }
+    else:
+        values = json.loads(rs.bodies[index])
+    return json.dumps({f: values[f] for f in subfields if f in values}).encode("utf-8")
+
+
 def list_page(
-    rs: ResponseSet, form_id: str, filter_text: str, page_size: int, token: str | None
+    rs: ResponseSet,
+    form_id: str,
+    filter_text: str,
+    page_size: int,
+    token: str | None,
+    fields: str | None = None,
 ) -> tuple[bytes, int, str | None]:
-    """Body of one responses.list page, how many responses it holds and its next token."""
+    """Body of one responses.list page, how many responses it holds and its next token.
+
+    ``fields`` is the partial-response mask (e.g. ``nextPageToken,responses(responseId)``).
+    """
+    mask = parse_fields(fields)
     op, ts = parse_filter(filter_text)
     offset = decode_page_token(token, form_id, filter_text) if token else 0
     first = rs.first_index(op, ts)
@@ -151,12 +209,19 @@ def list_page(
     if start == end:
         # proto3 JSON omits empty fields: an empty page is "{}".
         return b"{}", 0, None
-    body = b'{"responses":[' + b",".join(rs.bodies[start:end]) + b"]"
     next_token = None
     if end < len(rs):
         next_token = encode_page_token(form_id, filter_text, end - first)
-        body += b',"nextPageToken":' + json.dumps(next_token).encode()
-    return body + b"}", end - start, next_token
+    if mask is None:
+        items = rs.bodies[start:end]
+    elif "responses" in mask:
+        items = [_project(rs, i, mask["responses"]) for i in range(start, end)]
+    else:
+        items = None
+    parts = [b'"responses":[' + b",".join(items) + b"]"] if items is not None else []
+    if next_token and (mask is None or "nextPageToken" in mask):
+        parts.append(b'"nextPageToken":' + json.dumps(next_token).encode())
+    return b"{" + b",".join(parts) + b"}", end - start, next_token
 
 
 class EmulatorState:
@@ -264,6 +329,13 @@ class _Handler(BaseHTTPRequestHandler):
             elif what == "requests" and method == "DELETE":
                 state.reset_requests()
                 self._send_json(200, {"requests": []})
+            elif (m := _ADMIN_RESPONSE.match(what)) and method == "DELETE":
+                # Google Forms has no API to delete a response (a form owner deletes it in
+                # the UI); tests simulate that here.
+                form_id, response_id = unquote(m.group(1)), unquote(m.group(2))
+                if not state.store.delete_response(form_id, response_id):
+                    raise ApiError(404, f"form {form_id} has no response {response_id}")
+                self._send_json(200, {"deleted": response_id})
             else:
                 raise ApiError(404, f"no admin endpoint {method} /_emulator/{what}")
         except ApiError as err:
@@ -290,6 +362,7 @@ class _Handler(BaseHTTPRequestHandler):
             "op": op or "unknown",
             "form_id": form_id,
             "path": path,
+            "fields": None,
             "filter": None,
             "page_size": None,
             "page_token": False,
@@ -304,6 +377,7 @@ class _Handler(BaseHTTPRequestHandler):
                 raise ApiError(404, f"Method not found: {method} {path}")
             params = self._params(op, query)
             entry.update(
+                fields=params.get("fields"),
                 filter=params.get("filter"),
                 page_size=params.get("pageSize"),
                 page_token=bool(params.get("pageToken")),
@@ -380,7 +454,7 @@ class _Handler(BaseHTTPRequestHandler):
         filter_text = params.get("filter", "")
         page_size = parse_page_size(params.get("pageSize"))
         body, count, next_token = list_page(
-            rs, form_id, filter_text, page_size, params.get("pageToken")
+            rs, form_id, filter_text, page_size, params.get("pageToken"), params.get("fields")
         )
         if fault and fault.kind == "bad_page_token" and next_token:
             body = body.replace(next_token.encode(), next_token[:-4].encode() + b"XXXX")
@@ -464,6 +538,11 @@ class EmulatorHandle:
     def set_data_dir(self, data_dir: str | Path) -> None:
         """Serve another data directory from the next request on."""
         self.state.store.set_data_dir(data_dir)
+
+    def delete_response(self, form_id: str, response_id: str) -> None:
+        """Delete one response, as a form owner does in Google Forms (KeyError if unknown)."""
+        if not self.state.store.delete_response(form_id, response_id):
+            raise KeyError(f"form {form_id} has no response {response_id}")
 
     def invalidate(self) -> None:
         """Re-read every data file on the next request (after editing files in place)."""

@@ -61,6 +61,17 @@ class ResponseSet:
     by_id: dict[str, int]
     nbytes: int = 0
 
+    @property
+    def ids(self) -> list[str]:
+        """Response ids in list order (built on first use)."""
+        cached = self.__dict__.get("_ids")
+        if cached is None:
+            cached = [""] * len(self.bodies)
+            for rid, idx in self.by_id.items():
+                cached[idx] = rid
+            object.__setattr__(self, "_ids", cached)
+        return cached
+
     def __len__(self) -> int:
         return len(self.bodies)
 
@@ -226,6 +237,33 @@ class DataStore:
         with self._lock:
             self._forms[form_id] = (key, body)
         return body
+
+    def delete_response(self, form_id: str, response_id: str) -> bool:
+        """Remove one response from the form's data file, as deleting it in Google Forms does.
+
+        The file is rewritten one response per line (the layout the generators write); the
+        next request re-reads it. Returns False when the form has no such response.
+        """
+        if not FORM_ID_RE.match(form_id):
+            return False
+        path = self._dir / "responses" / f"{form_id}.json"
+        with self._lock:
+            if not path.exists():
+                return False
+            items, _ = read_responses(path)
+            if not isinstance(items, list):
+                raise DataError(f"{path}: expected a JSON list of FormResponse objects")
+            kept = [
+                r for r in items if not (isinstance(r, dict) and r.get("responseId") == response_id)
+            ]
+            if len(kept) == len(items):
+                return False
+            lines = ",\n".join(json.dumps(r, ensure_ascii=False) for r in kept)
+            tmp = path.with_suffix(".json.tmp")
+            tmp.write_text(f"[\n{lines}\n]\n" if kept else "[]\n", encoding="utf-8")
+            os.replace(tmp, path)
+            self._responses.pop(form_id, None)
+        return True
 
     def responses(self, form_id: str) -> ResponseSet | None:
         """The form's responses (empty when it has no responses file), None for no such form."""
