@@ -26,6 +26,11 @@ from bsin.months import month_range, month_run_id, parse_month  # noqa: E402
 from bsin.paths import SAMPLE_DIR, data_dir  # noqa: E402
 
 
+def _error(message: str) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return 2
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--month", default="2023-03", help="report month, YYYY-MM")
@@ -43,14 +48,14 @@ def main(argv: list[str] | None = None) -> int:
     from bsin.smtp_sink import start_sink
 
     programme = load_programme()
+    months = month_range(programme.first_month, programme.last_month)
     try:
         report_month = parse_month(args.month)
-    except ValueError as exc:
-        parser.error(f"--month: {exc}")
-    months = month_range(programme.first_month, programme.last_month)
+    except ValueError:
+        return _error(f"MONTH {args.month!r} is not a month: write YYYY-MM, e.g. 2023-03")
     if report_month not in months:
-        parser.error(
-            f"--month {args.month} is outside the programme ({months[0]:%Y-%m}..{months[-1]:%Y-%m})"
+        return _error(
+            f"MONTH {args.month} is outside the programme ({months[0]:%Y-%m}..{months[-1]:%Y-%m})"
         )
 
     from bsin.warehouse import Warehouse, WarehouseError
@@ -61,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             Warehouse.from_conn_id("warehouse_default")
         except WarehouseError as exc:
-            parser.error(f"--warehouse / AIRFLOW_CONN_WAREHOUSE_DEFAULT: {exc}")
+            return _error(f"WAREHOUSE / AIRFLOW_CONN_WAREHOUSE_DEFAULT: {exc}")
 
     data = data_dir()
     outbox = data / "outbox"
