@@ -85,6 +85,18 @@ def test_monthly_dag_shape(dagbag):
             pendulum.datetime(2023, 3, 1, tz="UTC"),
             pendulum.datetime(2023, 4, 1, tz="UTC"),
         )
+    # Runs Airflow names itself say their report month too.
+    from airflow.utils.types import DagRunType
+
+    march = dag.timetable.infer_manual_data_interval(run_after=pendulum.parse("2023-03-01"))
+    after = pendulum.datetime(2023, 4, 8, 1, 2, 3, tz="UTC")
+    name = dag.timetable.generate_run_id
+    scheduled = name(run_type=DagRunType.SCHEDULED, run_after=after, data_interval=march)
+    manual = name(run_type=DagRunType.MANUAL, run_after=after, data_interval=march)
+    backfill = name(run_type=DagRunType.BACKFILL_JOB, run_after=after, data_interval=march)
+    assert scheduled == "month__2023-03"
+    assert manual == "month__2023-03__manual_20230408T010203"
+    assert backfill == "month__2023-03__backfill_20230408T010203"
 
 
 @pytest.mark.parametrize("path", DAG_FILES, ids=[p.name for p in DAG_FILES])
