@@ -17,6 +17,7 @@ DAG parsing and the other tasks do not pay for it.
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from collections.abc import Iterable
@@ -37,7 +38,7 @@ from bsin.harmonise import (
     SELF_ASSESSMENT_DTYPES,
 )
 from bsin.mapping import MONTHLY_FIELDS, SELF_ASSESSMENT_FIELDS, FieldSpec
-from bsin.months import add_months
+from bsin.months import add_months, month_run_id
 from bsin.paths import data_dir
 from bsin.text import QUARANTINE_VALUE_LIMIT, truncate
 
@@ -230,16 +231,13 @@ GX_LOG_LEVEL_ENV = "BSIN_GX_LOG_LEVEL"
 def quiet_gx_logging() -> None:
     """Keep GX's own loggers at WARNING (``BSIN_GX_LOG_LEVEL=INFO`` or ``DEBUG`` turns them up).
 
-    Call before and after importing GX. At INFO, GX logs every store, data source and renderer it sets up: some 200 lines per
-    validate task that drown the pipeline's own lines.
+    Call before and after importing GX. At INFO, GX logs every store, data source and
+    renderer it sets up: some 200 lines per validate task that drown the pipeline's own.
     """
-    import logging
-
     wanted = os.environ.get(GX_LOG_LEVEL_ENV, "WARNING").strip().upper() or "WARNING"
     level = logging.getLevelName(wanted)
     if not isinstance(level, int):
-        log = logging.getLogger(__name__)
-        log.warning(
+        logging.getLogger(__name__).warning(
             "%s=%r is not a log level (DEBUG, INFO, WARNING, ERROR); using WARNING",
             GX_LOG_LEVEL_ENV,
             wanted,
@@ -311,7 +309,7 @@ class DataDocsSite:
 
     def run_name(self) -> str:
         """GX run name of the site's validations: the report month, as Airflow's run id."""
-        return f"month__{self.month:%Y-%m}"
+        return month_run_id(self.month)
 
     def build(self) -> str:
         """Write the site (offline, titled with month and countries); return the index URI."""
