@@ -2,6 +2,14 @@
 the backfill target and the end-to-end tests.
 
 Import only after the environment of :mod:`bsin.localenv` is in ``os.environ``.
+
+``dag.test`` is Airflow's supported way to run a DAG in one process, but it names the run
+``manual__<wall clock>``, starts it at its logical date (in 2023: the UI showed runs of
+1,400 days) and prints task logs instead of writing the files the UI reads. It offers no
+parameter for either, so :func:`run_month` wraps two of its helpers for the call: the one
+that creates the run (run id ``month__YYYY-MM``, start now) and the one that runs a task
+(its log also goes to the task's log file). Should Airflow rename them, the patch fails
+loudly; ``tests/test_e2e_monthly.py`` checks run id, duration and log files.
 """
 
 from __future__ import annotations
