@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import os
+import secrets
 import subprocess
 import sys
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 from bsin.localenv import duckdb_uri
 from bsin.warehouse import Warehouse
+from tests.services import require_postgres
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -94,3 +97,31 @@ def test_sql_bad_input_is_one_line_error_without_traceback(tmp_path):
         assert "Traceback" not in proc.stderr
     empty = _sql(tmp_path, "--query", "-- only a comment")
     assert empty.returncode == 2 and "no SQL statement" in empty.stderr
+
+
+@pytest.mark.postgres
+def test_sql_runs_every_statement_on_postgresql(tmp_path):
+    import psycopg
+
+    dsn = require_postgres()
+    schema = f"sqlcli_{secrets.token_hex(4)}"
+    env = {**os.environ, "AIRFLOW_CONN_WAREHOUSE_DEFAULT": f"{dsn}?search_path={schema}"}
+    text = (
+        "create table t (x integer); insert into t values (1), (2);"
+        " select $$a;b$$ as dollar_quoted; select sum(x) as total from t;"
+    )
+    try:
+        done = subprocess.run(
+            [sys.executable, str(ROOT / "scripts" / "sql.py"), "--query", text],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr
+        assert "-- [4/4]" in done.stdout and "ok, 2 rows" in done.stdout
+        assert "a;b" in done.stdout
+        assert ["3"] in [ln.split() for ln in done.stdout.splitlines()]
+    finally:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute(f"drop schema if exists {schema} cascade")
