@@ -49,6 +49,15 @@ def _subject(path: Path) -> str:
     return str(headers.get("Subject", "")).strip()
 
 
+def _print_where_to_look() -> None:
+    from bsin.paths import data_dir
+
+    docs = data_dir() / "gx" / "data_docs" / "index.html"
+    if docs.exists():
+        print(f"  data quality pages (last month validated): {docs}")
+    print("  runs and task logs: `make airflow`, DAG bsin_monthly_feedback, runs month__YYYY-MM")
+
+
 def _print_emails(outbox: Path, emails: Sequence[Path]) -> None:
     reports, others = split_messages(emails)
     print(f"  report emails ({len(reports)}) in {outbox}/")
@@ -76,6 +85,7 @@ def print_summary(month: date, outbox: Path, emails: Sequence[Path] | None = Non
     print(f"Report month {month:%Y-%m}")
     print(f"  warehouse: {wh}")
     _print_emails(outbox, sorted(outbox.glob("*.eml")) if emails is None else emails)
+    _print_where_to_look()
     print("  headline indicators:")
     for r in rows:
         name = r["scope_country"]
@@ -172,5 +182,6 @@ def print_backfill_summary(
         total = sum(r["respondents"] or 0 for r in rows.values())
         print(f"  responses loaded over the backfill: {total}")
         _print_emails(outbox, emails)
+        _print_where_to_look()
     finally:
         wh.close()
