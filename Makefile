@@ -14,16 +14,9 @@ export BSIN_PROJECT_ROOT := $(CURDIR)
 
 .PHONY: help venv demo test lint format lock bench airflow sql preview backfill sample-data clean forget
 
-help:
-	@echo "make demo     run the monthly pipeline through Airflow on the built-in sample data (MONTH=$(MONTH))"
-	@echo "make test     run the whole test suite"
-	@echo "make bench    benchmark at network scale (QUICK=1 for a one-minute run)"
-	@echo "make airflow  local Airflow UI with emulator and SMTP sink"
-	@echo "make sql      SQL prompt on the configured warehouse (QUERY=file.sql to run a file)"
-	@echo "make preview  render one report to files: make preview COUNTRY=LV MONTH=2023-03"
-	@echo "make backfill rebuild the whole programme through Airflow"
-	@echo "make forget   erase one member everywhere: make forget EMAIL=a@b.org (or MEMBER=m_...)"
-	@echo "make lint     ruff"
+# `make help` lists every target that has a `## options | description` comment.
+help: ## | this list
+	@awk 'BEGIN {FS = ":[^#]*## "} /^[a-z-]+:.*## / { split($$2, d, "[|]"); gsub(/^ +| +$$/, "", d[1]); gsub(/^ +| +$$/, "", d[2]); printf "make %-12s %-34s %s\n", $$1, d[1], d[2] }' $(MAKEFILE_LIST)
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	@command -v $(PY) >/dev/null || { echo "error: $(PY) not found; install Python 3.11 or pass PY=/path/to/python3.11"; exit 1; }
@@ -34,51 +27,51 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	rm -f $(VENV)/.installed-*
 	touch $@
 
-venv: $(STAMP)
+venv: $(STAMP) ## | build .venv from the pinned requirements (other targets do it when needed)
 
-demo: $(STAMP)
-	$(BIN)/python scripts/demo.py --month $(MONTH)
+demo: $(STAMP) ## [MONTH=2023-03] [WAREHOUSE=uri] | the monthly pipeline through Airflow on the sample data
+	$(BIN)/python scripts/demo.py --month '$(MONTH)' $(if $(WAREHOUSE),--warehouse '$(WAREHOUSE)',)
 
-test: $(STAMP)
+test: $(STAMP) ## [PYTEST_ARGS=...] | the test suite
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-lint: $(STAMP)
+lint: $(STAMP) ## | ruff check and format check
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-format: $(STAMP)
+format: $(STAMP) ## | ruff format and autofix
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
 # Re-resolve the pinned requirements from requirements.in.
-lock: $(STAMP)
+lock: $(STAMP) ## | re-resolve requirements*.txt from requirements*.in
 	$(BIN)/uv pip compile requirements.in --python-version 3.11 -o requirements.txt
 	$(BIN)/uv pip compile requirements-dev.in --python-version 3.11 -o requirements-dev.txt
 
-bench: $(STAMP)
+bench: $(STAMP) ## [QUICK=1] | benchmark at network scale (QUICK=1: about a minute)
 	$(BIN)/python bench/run.py $(if $(QUICK),--quick,)
 
-airflow: $(STAMP)
+airflow: $(STAMP) ## [AIRFLOW_PORT=8080] | local Airflow UI with Forms emulator and SMTP sink
 	bash scripts/airflow_local.sh
 
-sql: $(STAMP)
-	$(BIN)/python scripts/sql.py $(if $(QUERY),--file $(QUERY),)
+sql: $(STAMP) ## [QUERY=file.sql] | SQL prompt on the warehouse, or run a file's statements
+	$(BIN)/python scripts/sql.py $(if $(QUERY),--file '$(QUERY)',)
 
-preview: $(STAMP)
-	$(BIN)/python scripts/preview_report.py --country $(COUNTRY) --month $(MONTH) --out data/preview
+preview: $(STAMP) ## [COUNTRY=LV] [MONTH=2023-03] | render one partner report to data/preview/, send nothing
+	$(BIN)/python scripts/preview_report.py --country '$(COUNTRY)' --month '$(MONTH)' --out data/preview
 
-backfill: $(STAMP)
-	$(BIN)/python scripts/demo.py --backfill $(if $(DELIVER),--deliver,)
+backfill: $(STAMP) ## [DELIVER=1] [WAREHOUSE=uri] | every programme month through Airflow, then a summary
+	$(BIN)/python scripts/demo.py --backfill $(if $(DELIVER),--deliver,) $(if $(WAREHOUSE),--warehouse '$(WAREHOUSE)',)
 
 # Only values given on the command line count: an EMAIL variable that happens to be in the
 # environment (some mail tools set one) must never pick whom to erase.
 forget_arg = $(if $(filter command line,$(origin $(1))),$(2) '$(subst ','\'',$($(1)))')
 
-forget: $(STAMP)
+forget: $(STAMP) ## EMAIL=a@b.org or MEMBER=m_... | erase one member from every table, rebuild the marts
 	@$(BIN)/python scripts/forget.py $(call forget_arg,EMAIL,--email) $(call forget_arg,MEMBER,--member)
 
-sample-data: $(STAMP)
+sample-data: $(STAMP) ## | regenerate the sample Forms data in include/sample/emulator
 	$(BIN)/python -m bsin.sample_data --out include/sample/emulator
 
-clean:
+clean: ## | remove data/, airflow_home/ and caches
 	rm -rf data airflow_home .pytest_cache

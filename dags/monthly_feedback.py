@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pendulum
 from airflow.providers.standard.sensors.time_delta import TimeDeltaSensor
-from airflow.sdk import CronDataIntervalTimetable, Param, dag, task, task_group
+from airflow.sdk import Param, dag, task, task_group
 
 from bsin.airflow_support import (
     COUNTRY_LABEL,
@@ -16,13 +16,16 @@ from bsin.airflow_support import (
     label_map_index,
     load_dag_config,
 )
+from bsin.timetables import ReportMonthTimetable
 
 PARTNERS, PROGRAMME = load_dag_config()
 
 DOC_MD = """
 ### Baltic Sea Impact Network: monthly feedback
 
-One run is one **report month** (its data interval). For every partner country it pulls
+One run is one **report month** (its data interval), named `month__YYYY-MM`; its logical
+date is the month's first day, for scheduled and manual runs alike (trigger March 2023
+with logical date 2023-03-01). For every partner country it pulls
 the month's Google Forms responses, harmonises them into the canonical schema, validates
 them with Great Expectations, rebuilds the indicator marts and emails each partner its report.
 
@@ -44,7 +47,7 @@ See README.md and docs/operations.md.
 
 @dag(
     dag_id="bsin_monthly_feedback",
-    schedule=CronDataIntervalTimetable("0 0 1 * *", timezone="UTC"),
+    schedule=ReportMonthTimetable("0 0 1 * *", timezone="UTC"),
     start_date=pendulum.datetime(
         PROGRAMME.first_month.year, PROGRAMME.first_month.month, 1, tz="UTC"
     ),

@@ -174,8 +174,9 @@ cat <<EOF
   SMTP        $( ((start_sink)) && echo "sink on 127.0.0.1:$SMTP_PORT, messages in data/outbox/" || echo "from AIRFLOW_CONN_SMTP_DEFAULT")
   warehouse   $(sed -E 's#(://[^:/@]*):[^@]*@#\1:***@#' <<<"${AIRFLOW_CONN_WAREHOUSE_DEFAULT%%\?*}")
 
-  Trigger a month: the UI's Trigger button with a logical date in the month after it,
-  or see docs/operations.md. Ctrl-C stops Airflow and the local services.
+  Trigger a month: the UI's Trigger button with logical date = the month's first day
+  (2023-03-01) and run id month__2023-03, or see docs/operations.md.
+  Ctrl-C stops Airflow and the local services.
 
 EOF
 

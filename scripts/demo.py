@@ -4,14 +4,17 @@ Starts the Forms API emulator and a local SMTP server that saves every email und
 data/outbox/, loads the months before the report month without sending (the report needs
 their trend), runs the report month with delivery, and prints where everything is.
 `--backfill` runs every programme month instead (without sending, unless --deliver).
+
+The warehouse is ``--warehouse URI`` (``make demo WAREHOUSE=...``), else an exported
+``AIRFLOW_CONN_WAREHOUSE_DEFAULT``, else the DuckDB file data/warehouse.duckdb.
 """
 
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import sys
+import time
 import warnings
 from pathlib import Path
 
@@ -19,8 +22,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "plugins"), str(ROOT)]
 
 from bsin.localenv import local_environment  # noqa: E402
-from bsin.months import month_range, parse_month  # noqa: E402
+from bsin.months import month_range, month_run_id, parse_month  # noqa: E402
 from bsin.paths import SAMPLE_DIR, data_dir  # noqa: E402
+
+
+def _error(message: str) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return 2
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -29,6 +37,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--backfill", action="store_true", help="run every programme month")
     parser.add_argument("--deliver", action="store_true", help="with --backfill: send reports")
     parser.add_argument("--verbose", action="store_true", help="show Airflow's task logs")
+    parser.add_argument(
+        "--warehouse",
+        help="warehouse URI (default: AIRFLOW_CONN_WAREHOUSE_DEFAULT, else data/warehouse.duckdb)",
+    )
     args = parser.parse_args(argv)
 
     from bsin.config import load_programme
@@ -36,20 +48,37 @@ def main(argv: list[str] | None = None) -> int:
     from bsin.smtp_sink import start_sink
 
     programme = load_programme()
-    report_month = parse_month(args.month)
     months = month_range(programme.first_month, programme.last_month)
+    try:
+        report_month = parse_month(args.month)
+    except ValueError:
+        return _error(f"MONTH {args.month!r} is not a month: write YYYY-MM, e.g. 2023-03")
     if report_month not in months:
-        parser.error(
-            f"--month {args.month} is outside the programme ({months[0]:%Y-%m}..{months[-1]:%Y-%m})"
+        return _error(
+            f"MONTH {args.month} is outside the programme ({months[0]:%Y-%m}..{months[-1]:%Y-%m})"
         )
+
+    from bsin.warehouse import Warehouse, WarehouseError
+
+    warehouse = args.warehouse or os.environ.get("AIRFLOW_CONN_WAREHOUSE_DEFAULT") or None
+    if warehouse:
+        os.environ["AIRFLOW_CONN_WAREHOUSE_DEFAULT"] = warehouse
+        try:
+            Warehouse.from_conn_id("warehouse_default")
+        except WarehouseError as exc:
+            return _error(f"WAREHOUSE / AIRFLOW_CONN_WAREHOUSE_DEFAULT: {exc}")
 
     data = data_dir()
     outbox = data / "outbox"
     outbox.mkdir(parents=True, exist_ok=True)
     emulator = start_emulator(SAMPLE_DIR)
     sink = start_sink(outbox)
-    env = local_environment(forms_endpoint=emulator.url, smtp_port=sink.port)
+    env = local_environment(
+        forms_endpoint=emulator.url, smtp_port=sink.port, warehouse_uri=warehouse
+    )
     os.environ.update(env)
+    print(f"warehouse: {Warehouse.from_conn_id('warehouse_default')}", flush=True)
+    before = set(outbox.glob("*.eml"))
     if not args.verbose:
         # Task logs stay in Airflow's log folder; the terminal gets the results.
         os.environ["AIRFLOW__LOGGING__LOGGING_LEVEL"] = "ERROR"
@@ -59,26 +88,28 @@ def main(argv: list[str] | None = None) -> int:
         from bsin.airflow_runner import migrate_metadata_db, run_month
 
         migrate_metadata_db(Path(env["AIRFLOW_HOME"]), {**os.environ})
-        if not args.verbose:
-            logging.disable(logging.ERROR)
         if args.backfill:
             plan = [(m, args.deliver) for m in months]
         else:
             plan = [(m, False) for m in months if m < report_month] + [(report_month, True)]
-        failed = []
+        runs = []
         for month, deliver in plan:
+            started = time.monotonic()
             state = run_month(month, deliver=deliver)
+            runs.append((month, state))
             print(
-                f"  run {month:%Y-%m} ({'with' if deliver else 'without'} reports): {state}",
+                f"  run {month_run_id(month)} ({'with' if deliver else 'without'} reports):"
+                f" {state} in {time.monotonic() - started:.0f} s",
                 flush=True,
             )
-            if state != "success":
-                failed.append(month)
-        logging.disable(logging.NOTSET)
-        from bsin.demo_summary import print_summary
+        from bsin.demo_summary import print_backfill_summary, print_summary
 
-        print_summary(report_month, outbox)
-        return 1 if failed else 0
+        emails = sorted(set(outbox.glob("*.eml")) - before)
+        if args.backfill:
+            print_backfill_summary(runs, outbox, emails)
+        else:
+            print_summary(report_month, outbox, emails)
+        return 1 if any(state != "success" for _, state in runs) else 0
     finally:
         sink.stop()
         emulator.stop()

@@ -23,7 +23,12 @@ sys.path.insert(0, str(ROOT / "plugins"))
 
 from bsin.config import LANGUAGES, ConfigError, load_partners, load_programme  # noqa: E402
 from bsin.localenv import open_local_warehouse  # noqa: E402
+from bsin.months import parse_month  # noqa: E402
 from bsin.paths import data_dir  # noqa: E402
+
+
+class PreviewError(Exception):
+    """Bad input for a preview: printed as one ``error:`` line, exit status 2."""
 
 
 def preview(
@@ -34,18 +39,31 @@ def preview(
 
     partners = load_partners()
     programme = load_programme()
+    if country not in partners.countries:
+        raise PreviewError(
+            f"unknown COUNTRY {country!r}: partners.yaml has {', '.join(partners.countries)}"
+        )
+    try:
+        first = parse_month(month)
+    except ValueError:
+        raise PreviewError(f"MONTH {month!r} is not a month: write YYYY-MM, e.g. 2023-03") from None
+    if not programme.first_month <= first <= programme.last_month:
+        raise PreviewError(
+            f"MONTH {month} is outside the programme "
+            f"({programme.first_month:%Y-%m}..{programme.last_month:%Y-%m})"
+        )
     with open_local_warehouse(uri) as wh:
         try:
             ctx = build_report(
                 wh,
                 partners,
                 country,
-                month,
+                first,
                 programme_name=programme.name,
                 min_respondents=programme.min_respondents,
             )
         except ReportDataError as exc:
-            raise SystemExit(f"error: {exc}") from None
+            raise PreviewError(str(exc)) from None
         rendered = render_report(ctx, language)
     folder = out / (f"{country}_{ctx.month_label}" + (f"_{language}" if language else ""))
     folder.mkdir(parents=True, exist_ok=True)
@@ -74,12 +92,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--eml", action="store_true", help="also write the complete message")
     parser.add_argument("--warehouse", help="warehouse URI (default: warehouse_default)")
     args = parser.parse_args(argv)
+    from bsin.warehouse import WarehouseError
+
     try:
         folder = preview(
-            args.country.upper(), args.month, args.out, args.language, args.eml, args.warehouse
+            args.country.strip().upper(),
+            args.month,
+            args.out,
+            args.language,
+            args.eml,
+            args.warehouse,
         )
-    except ConfigError as exc:
+    except ConfigError as exc:  # names file, key and fix, possibly over several lines
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except (PreviewError, WarehouseError) as exc:
+        print(f"error: {str(exc).strip().splitlines()[0]}", file=sys.stderr)
         return 2
     print(f"preview written to {folder}")
     for path in sorted(folder.iterdir()):

@@ -406,18 +406,16 @@ class AirflowHarness:
         self,
         dag_id: str,
         logical_date: str,
-        data_interval_start: str,
-        data_interval_end: str,
+        data_interval_start: str | None = None,
+        data_interval_end: str | None = None,
         conf: Mapping[str, Any] | None = None,
         run_id: str | None = None,
     ) -> dict:
-        """POST a manual DAG run with an explicit logical date and data interval."""
-        body: dict[str, Any] = {
-            "logical_date": logical_date,
-            "data_interval_start": data_interval_start,
-            "data_interval_end": data_interval_end,
-            "conf": dict(conf or {}),
-        }
+        """POST a manual DAG run; without an interval the DAG's timetable infers it."""
+        body: dict[str, Any] = {"logical_date": logical_date, "conf": dict(conf or {})}
+        if data_interval_start and data_interval_end:
+            body["data_interval_start"] = data_interval_start
+            body["data_interval_end"] = data_interval_end
         if run_id:
             body["dag_run_id"] = run_id
         return self.api_json("POST", f"/dags/{dag_id}/dagRuns", expect=200, json=body)
@@ -528,20 +526,26 @@ def project_services(tmp: Path, admin_dsn: str) -> Iterator[ProjectServices]:
 
 
 def month_interval(month: str) -> dict[str, str]:
-    """``trigger_run`` keyword arguments for report month ``YYYY-MM``.
+    """``trigger_run`` keyword arguments for report month ``YYYY-MM``, as data staff trigger it.
 
-    The logical date is the interval start, as for the scheduled and backfill runs of the
-    monthly ``CronDataIntervalTimetable``; the interval is given explicitly so the run is
-    about exactly that month whatever the timetable would infer.
+    The run id names the month (``month__2023-03``) and the logical date is the month's
+    first day, as for scheduled runs; no data interval is given, so the DAG's timetable
+    (bsin.timetables) must infer exactly that month.
     """
+    from bsin.months import month_run_id, parse_month
+
+    first = parse_month(month)
+    return {"logical_date": f"{first:%Y-%m}-01T00:00:00Z", "run_id": month_run_id(first)}
+
+
+def check_run_names_month(run: Mapping[str, Any], month: str) -> None:
+    """Assert the run's id, logical date and data interval all say report ``month``."""
     year, mon = (int(x) for x in month.split("-"))
-    end_year, end_mon = (year + 1, 1) if mon == 12 else (year, mon + 1)
-    start = f"{year:04d}-{mon:02d}-01T00:00:00Z"
-    return {
-        "logical_date": start,
-        "data_interval_start": start,
-        "data_interval_end": f"{end_year:04d}-{end_mon:02d}-01T00:00:00Z",
-    }
+    end = f"{year + mon // 12:04d}-{mon % 12 + 1:02d}-01"
+    assert run["dag_run_id"] == f"month__{month}", run
+    assert run["logical_date"].startswith(f"{month}-01T00:00:00"), run
+    assert run["data_interval_start"].startswith(f"{month}-01T00:00:00"), run
+    assert run["data_interval_end"].startswith(f"{end}T00:00:00"), run
 
 
 def check_month_run(

@@ -25,6 +25,7 @@ from tests.airflow_harness import (
     AirflowHarness,
     AirflowHarnessError,
     check_month_run,
+    check_run_names_month,
     create_database,
     drop_database,
     month_interval,
@@ -118,6 +119,7 @@ def test_dag_runs_on_celery_worker(celery_airflow):
         harness.wait_for_dag(REAL_DAG_ID)
     harness.unpause(REAL_DAG_ID)
     run = harness.trigger_run(REAL_DAG_ID, **month_interval(MONTH))
+    check_run_names_month(run, MONTH)
     with harness.timed("run"):
         final = harness.wait_for_run(REAL_DAG_ID, run["dag_run_id"], timeout=240)
     assert final["state"] == "success", harness.diagnostics()

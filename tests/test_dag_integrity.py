@@ -8,6 +8,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pendulum
 import pytest
 import yaml
 
@@ -70,8 +71,32 @@ def test_monthly_dag_shape(dagbag):
         "finish",
     } <= ids
     assert dag.get_task("country.extract").map_index_template
-    # Monthly data intervals, not cron trigger points.
-    assert type(dag.timetable).__name__ == "CronDataIntervalTimetable"
+    # Monthly data intervals, not cron trigger points; a manual run is the month of its
+    # logical date, like a scheduled run (bsin.timetables).
+    from airflow.timetables.interval import CronDataIntervalTimetable
+
+    from bsin.timetables import ReportMonthTimetable
+
+    assert isinstance(dag.timetable, ReportMonthTimetable)
+    assert isinstance(dag.timetable, CronDataIntervalTimetable)
+    for run_after in ("2023-03-01T00:00:00Z", "2023-03-31T23:59:00Z"):
+        interval = dag.timetable.infer_manual_data_interval(run_after=pendulum.parse(run_after))
+        assert (interval.start, interval.end) == (
+            pendulum.datetime(2023, 3, 1, tz="UTC"),
+            pendulum.datetime(2023, 4, 1, tz="UTC"),
+        )
+    # Runs Airflow names itself say their report month too.
+    from airflow.utils.types import DagRunType
+
+    march = dag.timetable.infer_manual_data_interval(run_after=pendulum.parse("2023-03-01"))
+    after = pendulum.datetime(2023, 4, 8, 1, 2, 3, tz="UTC")
+    name = dag.timetable.generate_run_id
+    scheduled = name(run_type=DagRunType.SCHEDULED, run_after=after, data_interval=march)
+    manual = name(run_type=DagRunType.MANUAL, run_after=after, data_interval=march)
+    backfill = name(run_type=DagRunType.BACKFILL_JOB, run_after=after, data_interval=march)
+    assert scheduled == "month__2023-03"
+    assert manual == "month__2023-03__manual_20230408T010203"
+    assert backfill == "month__2023-03__backfill_20230408T010203"
 
 
 @pytest.mark.parametrize("path", DAG_FILES, ids=[p.name for p in DAG_FILES])

@@ -21,6 +21,7 @@ import yaml
 from bsin.config import load_partners
 from bsin.emulator import start_emulator
 from bsin.localenv import duckdb_uri, local_environment
+from bsin.months import month_run_id
 from bsin.paths import SAMPLE_DIR, config_dir
 from bsin.report_i18n import Translator
 from bsin.smtp_sink import start_sink
@@ -116,6 +117,8 @@ def month_run(tmp_path_factory):
             "messages": list(sink.messages),
             "outbox": outbox,
             "warehouse": tmp / "warehouse.duckdb",
+            "airflow_home": tmp / "airflow_home",
+            "data": tmp / "data",
         }
     finally:
         sink.stop()
@@ -143,6 +146,39 @@ def test_run_succeeds_with_every_task_green_and_countries_named(month_run):
         assert tasks[f"country.harmonise[{country}]"] == "success"
         assert tasks[f"send_report[{country}]"] == "success"
     assert tasks["validate"] == tasks["build_marts"] == tasks["finish"] == "success"
+
+
+def test_run_is_named_by_month_with_real_duration_task_logs_and_data_docs(month_run):
+    run = _result(month_run["first"])["run"]
+    assert run["run_id"] == month_run_id(MONTH) == "month__2022-08"
+    # One convention for manual and scheduled runs: logical date = report month = interval.
+    assert run["logical_date"].startswith("2022-08-01T00:00:00")
+    assert run["data_interval_start"].startswith("2022-08-01T00:00:00")
+    assert run["data_interval_end"].startswith("2022-09-01T00:00:00")
+    # Measured from when the run started, not from its logical date in 2022.
+    assert 0 < run["duration_seconds"] < 900, run
+    logs = month_run["airflow_home"] / "logs" / "dag_id=bsin_monthly_feedback"
+    run_logs = logs / f"run_id={run['run_id']}"
+    tasks = _result(month_run["first"])["tasks"]
+    files = sorted(run_logs.glob("task_id=*/**/attempt=1.log"))
+    assert len(files) == len(tasks), [str(f.relative_to(run_logs)) for f in files]
+    validate = [
+        json.loads(line)
+        for line in (run_logs / "task_id=validate" / "attempt=1.log")
+        .read_text(encoding="utf-8")
+        .splitlines()
+    ]
+    assert any(e["event"].startswith("validated 2022-08") for e in validate), validate
+    # Great Expectations stays at WARNING: its INFO chatter is not in the task log.
+    assert not [e for e in validate if e["logger"].startswith("great_expectations")], validate
+    extract = (run_logs / "task_id=country.extract" / "map_index=0" / "attempt=1.log").read_text(
+        encoding="utf-8"
+    )
+    assert "responses submitted" in extract
+    index = (month_run["data"] / "gx" / "data_docs" / "index.html").read_text(encoding="utf-8")
+    assert "bsin_feedback" in index and "bsin_self_assessment" in index
+    # The site shows the latest month validated (the fixture's last run is NEXT).
+    assert f"Data quality {NEXT:%Y-%m}" in index
 
 
 def test_one_email_per_partner_to_its_recipients_only(month_run):

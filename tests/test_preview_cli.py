@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from bsin.localenv import duckdb_uri
 from tests.pipeline_harness import MONTH, copy_golden
 
@@ -49,3 +51,34 @@ def test_preview_writes_html_text_charts_and_csv(tmp_path):
     for png in folders[0].glob("*.png"):
         assert png.name in html
         assert png.read_bytes().startswith(b"\x89PNG")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--country", "LV", "--month", "2023-13"], "MONTH '2023-13' is not a month"),
+        (["--country", "LV", "--month", "March"], "MONTH 'March' is not a month"),
+        (["--country", "XX", "--month", "2023-03"], "unknown COUNTRY 'XX': partners.yaml has"),
+        (["--country", "LV", "--month", "2031-01"], "MONTH 2031-01 is outside the programme"),
+    ],
+)
+def test_preview_bad_arguments_are_one_line_errors(tmp_path, args, message):
+    # Arguments are checked before the warehouse is opened: none is needed here.
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "scripts" / "preview_report.py"),
+            *args,
+            "--out",
+            str(tmp_path / "preview"),
+            "--warehouse",
+            duckdb_uri(tmp_path / "wh.duckdb"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [proc.stderr.strip()], proc.stderr
+    assert proc.stderr.startswith(f"error: {message}"), proc.stderr
+    assert not (tmp_path / "preview").exists()

@@ -73,3 +73,15 @@ def feedback_month_for(submitted: datetime, tz: str, grace_days: int) -> date:
     """Default feedback month of a submission: its local date minus ``grace_days``."""
     local = submitted.astimezone(ZoneInfo(tz)) - timedelta(days=grace_days)
     return month_start(local)
+
+
+MONTH_RUN_PREFIX = "month__"
+
+
+def month_run_id(month: date) -> str:
+    """Airflow run id of the run for report ``month``: ``month__2023-03``.
+
+    Every run the project starts (demo, backfill, tests, the documented trigger) uses it,
+    so the UI's run list says which month each run covers.
+    """
+    return f"{MONTH_RUN_PREFIX}{month:%Y-%m}"

@@ -564,7 +564,12 @@ def validate_month(data_interval_start: datetime | date, ctx: Context | None = N
 
     from bsin.harmonise import feedback_selections
     from bsin.paths import data_dir
-    from bsin.validation import ValidationFailed, validate_feedback_month, validate_self_assessment
+    from bsin.validation import (
+        DataDocsSite,
+        ValidationFailed,
+        validate_feedback_month,
+        validate_self_assessment,
+    )
 
     ctx = ctx or Context.load()
     month = report_month(data_interval_start)
@@ -604,13 +609,15 @@ def validate_month(data_interval_start: datetime | date, ctx: Context | None = N
         log.warning("%s: responses landed but not harmonised for %s; left out", country, month)
     expected = [c for c in landed if c not in unharmonised]
     docs = data_dir() / "gx" / "data_docs"
+    # Both suites in one site: built once below, its index lists the month's two validations.
+    site = DataDocsSite(docs, month, expected)
     failure: ValidationFailed | None = None
     try:
         outcome = validate_feedback_month(
             candidates,
             ctx.partners,
             month,
-            docs,
+            site,
             countries=expected,
             limits=ctx.programme.validation,
             prior_quarantined=dict(zip(prior["country"], prior["n"].astype(int), strict=True)),
@@ -622,9 +629,10 @@ def validate_month(data_interval_start: datetime | date, ctx: Context | None = N
         "select * from self_assessment order by country, wave, member_id", {}
     )
     try:
-        sa_outcome = validate_self_assessment(self_assessments, ctx.partners, month, docs)
+        sa_outcome = validate_self_assessment(self_assessments, ctx.partners, month, site)
     except ValidationFailed as exc:
         failure, sa_outcome = failure or exc, exc.outcome
+    site.build()
     quarantine = pd.concat(
         [q for q in (outcome.quarantine_df, sa_outcome.quarantine_df) if len(q)]
         or [pd.DataFrame(columns=_Q_COLUMNS[:-1])],

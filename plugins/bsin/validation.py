@@ -17,6 +17,7 @@ DAG parsing and the other tasks do not pay for it.
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from collections.abc import Iterable
@@ -37,7 +38,7 @@ from bsin.harmonise import (
     SELF_ASSESSMENT_DTYPES,
 )
 from bsin.mapping import MONTHLY_FIELDS, SELF_ASSESSMENT_FIELDS, FieldSpec
-from bsin.months import add_months
+from bsin.months import add_months, month_run_id
 from bsin.paths import data_dir
 from bsin.text import QUARANTINE_VALUE_LIMIT, truncate
 
@@ -223,10 +224,38 @@ def _conform(df: pd.DataFrame, columns: list[str], dtypes: dict[str, str]) -> pd
     return out
 
 
+GX_LOG_LEVEL_ENV = "BSIN_GX_LOG_LEVEL"
+
+
+def quiet_gx_logging() -> None:
+    """Keep GX's own loggers at WARNING (``BSIN_GX_LOG_LEVEL=INFO`` or ``DEBUG`` turns them up).
+
+    Call before and after importing GX. At INFO, GX logs every store, data source and
+    renderer it sets up: some 200 lines per validate task that drown the pipeline's own.
+    """
+    wanted = os.environ.get(GX_LOG_LEVEL_ENV, "WARNING").strip().upper() or "WARNING"
+    level = logging.getLevelName(wanted)
+    if not isinstance(level, int):
+        logging.getLogger(__name__).warning(
+            "%s=%r is not a log level (DEBUG, INFO, WARNING, ERROR); using WARNING",
+            GX_LOG_LEVEL_ENV,
+            wanted,
+        )
+        level = logging.WARNING
+    logging.getLogger("great_expectations").setLevel(level)
+    # Some GX modules pin their own logger to INFO at import; let them follow the parent.
+    for name, logger in list(logging.root.manager.loggerDict.items()):
+        if name.startswith("great_expectations.") and isinstance(logger, logging.Logger):
+            logger.setLevel(logging.NOTSET)
+
+
 def _gx_context(data_docs_dir: Path | None) -> Any:
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")  # no network calls from tasks
+    quiet_gx_logging()  # GX logs at INFO while it is being imported
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    quiet_gx_logging()
 
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
@@ -235,6 +264,8 @@ def _gx_context(data_docs_dir: Path | None) -> Any:
             "bsin",
             {
                 "class_name": "SiteBuilder",
+                # No "how to" footer: it links to GX tutorials and needs Bootstrap's script.
+                "show_how_to_buttons": False,
                 "store_backend": {
                     "class_name": "TupleFilesystemStoreBackend",
                     "base_directory": str(data_docs_dir),
@@ -245,23 +276,78 @@ def _gx_context(data_docs_dir: Path | None) -> Any:
     return context
 
 
+class DataDocsSite:
+    """One Data Docs site for one report month: every suite run through it is on its index.
+
+    GX keeps validation results in its (here ephemeral) context, and a site build lists
+    only what that context holds, so the suites of a month share one context and the site
+    is built once, after the last suite, by :meth:`build`. The build replaces the previous
+    site in ``directory``: the index shows each suite's latest validation.
+    """
+
+    def __init__(self, directory: Path | str, month: date, countries: Iterable[str]) -> None:
+        self.directory = Path(directory)
+        self.month = month
+        self.countries = sorted(countries)
+        self.suites: list[str] = []
+        self._context: Any = None
+        self._source: Any = None
+
+    @property
+    def context(self) -> Any:
+        """The GX context the suites of this site run in (created on first use)."""
+        if self._context is None:
+            self._context = _gx_context(self.directory)
+        return self._context
+
+    def data_source(self) -> Any:
+        """The pandas data source every suite's asset of this site hangs off."""
+        if self._source is None:
+            self._source = self.context.data_sources.add_pandas("bsin")
+        return self._source
+
+    def run_name(self) -> str:
+        """GX run name of the site's validations: the report month, as Airflow's run id."""
+        return month_run_id(self.month)
+
+    def build(self) -> str:
+        """Write the site (offline, titled with month and countries); return the index URI."""
+        from bsin.data_docs import clear_site, make_offline
+
+        self.directory.mkdir(parents=True, exist_ok=True)
+        clear_site(self.directory)
+        self.context.build_data_docs(site_names=["bsin"])
+        make_offline(self.directory, f"{self.month:%Y-%m}", self.countries)
+        return (self.directory / "index.html").resolve().as_uri()
+
+
 def run_suite(
     df: pd.DataFrame,
     suite_name: str,
     expectations: list[Expectation],
-    data_docs_dir: Path | None = None,
+    site: DataDocsSite | None = None,
 ) -> tuple[list[dict[str, Any]], list[str], dict[str, Any]]:
     """Run ``expectations`` on ``df`` with GX; return (row failures, batch failures, info).
 
-    A row failure is ``{country, response_id, rule, field, reason, value}``.
+    A row failure is ``{country, response_id, rule, field, reason, value}``. With ``site``
+    the validation is recorded for that Data Docs site (built later by ``site.build()``).
     """
     started = time.perf_counter()
+    quiet_gx_logging()
     import great_expectations as gx
     import great_expectations.expectations as gxe
+    from great_expectations.core.run_identifier import RunIdentifier
 
     imported = time.perf_counter()
-    context = _gx_context(data_docs_dir)
-    asset = context.data_sources.add_pandas("bsin").add_dataframe_asset(suite_name)
+    if site is not None:
+        context, source = site.context, site.data_source()
+        run_id = RunIdentifier(run_name=site.run_name())
+        site.suites.append(suite_name)
+    else:
+        context = _gx_context(None)
+        source = context.data_sources.add_pandas("bsin")
+        run_id = None
+    asset = source.add_dataframe_asset(suite_name)
     batch = asset.add_batch_definition_whole_dataframe("month")
     suite = context.suites.add(gx.ExpectationSuite(name=suite_name))
     for e in expectations:
@@ -276,6 +362,7 @@ def run_suite(
             "unexpected_index_column_names": INDEX_COLUMNS,
             "return_unexpected_index_query": False,
         },
+        run_id=run_id,
     )
     rows: list[dict[str, Any]] = []
     batch_failures: list[str] = []
@@ -317,9 +404,6 @@ def run_suite(
         "failed_expectations": sum(1 for r in result.results if not r.success),
         "gx_import_seconds": round(imported - started, 3),
     }
-    if data_docs_dir is not None:
-        urls = context.build_data_docs(site_names=["bsin"])
-        info["data_docs"] = urls.get("bsin")
     info["gx_seconds"] = round(time.perf_counter() - started, 3)
     return rows, batch_failures, info
 
@@ -363,12 +447,16 @@ def _quarantine(rows: list[dict[str, Any]], form_kind: str, report_month: date) 
     return df.sort_values(["country", "response_id", "rule", "field"]).reset_index(drop=True)
 
 
-def _docs_dir(data_docs_dir: Path | str | bool | None) -> Path | None:
+def _docs_site(
+    data_docs_dir: Path | str | bool | DataDocsSite | None, month: date, countries: Iterable[str]
+) -> tuple[DataDocsSite | None, bool]:
+    """(site, whether this call builds it): a caller's site is built by the caller."""
+    if isinstance(data_docs_dir, DataDocsSite):
+        return data_docs_dir, False
     if data_docs_dir is None or data_docs_dir is False:
-        return None
-    if data_docs_dir is True:
-        return data_dir() / "gx" / "data_docs"
-    return Path(data_docs_dir)
+        return None, False
+    folder = data_dir() / "gx" / "data_docs" if data_docs_dir is True else Path(data_docs_dir)
+    return DataDocsSite(folder, month, countries), True
 
 
 def _batch_checks(
@@ -448,7 +536,7 @@ def validate_feedback_month(
     df: pd.DataFrame,
     partners: PartnersConfig,
     month: date,
-    data_docs_dir: Path | str | bool | None = None,
+    data_docs_dir: Path | str | bool | DataDocsSite | None = None,
     *,
     countries: Iterable[str] | None = None,
     limits: ValidationLimits | None = None,
@@ -463,17 +551,20 @@ def validate_feedback_month(
     ``countries``: the countries expected this month (default: every partner); one with
     active members but no rows fails the batch. ``prior_quarantined`` counts responses each
     country already lost in harmonisation, so the quarantined share covers both steps.
-    ``data_docs_dir``: a folder (or True for data/gx/data_docs) to build Data Docs into.
+    ``data_docs_dir``: a folder (or True for data/gx/data_docs) to build Data Docs into, or
+    a :class:`DataDocsSite` the caller builds after its other suites of the month.
     Raises ValidationFailed (with the outcome attached) when a batch-level check fails.
     """
     expected = sorted(countries) if countries is not None else partners.countries
     limits = limits or ValidationLimits()
     _require_index(df, FEEDBACK_SUITE, month)
     frame = _conform(df, FEEDBACK_COLUMNS, FEEDBACK_DTYPES)
-    docs = _docs_dir(data_docs_dir)
+    site, build = _docs_site(data_docs_dir, month, expected)
     rows, batch_failures, info = run_suite(
-        frame, FEEDBACK_SUITE, feedback_expectations(partners.countries, month, first_month), docs
+        frame, FEEDBACK_SUITE, feedback_expectations(partners.countries, month, first_month), site
     )
+    if site is not None and build:
+        info["data_docs"] = site.build()
     quarantine = _quarantine(rows, "monthly", month)
     bad = set(zip(quarantine["country"], quarantine["response_id"], strict=True))
     keep = [(c, r) not in bad for c, r in zip(frame["country"], frame["response_id"], strict=True)]
@@ -502,7 +593,7 @@ def validate_self_assessment(
     df: pd.DataFrame,
     partners: PartnersConfig,
     month: date,
-    data_docs_dir: Path | str | bool | None = None,
+    data_docs_dir: Path | str | bool | DataDocsSite | None = None,
 ) -> ValidationOutcome:
     """Validate self-assessment rows (all countries); quarantine rows carry ``month``.
 
@@ -511,12 +602,12 @@ def validate_self_assessment(
     """
     _require_index(df, SELF_ASSESSMENT_SUITE, month)
     frame = _conform(df, SELF_ASSESSMENT_COLUMNS, SELF_ASSESSMENT_DTYPES)
+    site, build = _docs_site(data_docs_dir, month, partners.countries)
     rows, batch_failures, info = run_suite(
-        frame,
-        SELF_ASSESSMENT_SUITE,
-        self_assessment_expectations(partners.countries),
-        _docs_dir(data_docs_dir),
+        frame, SELF_ASSESSMENT_SUITE, self_assessment_expectations(partners.countries), site
     )
+    if site is not None and build:
+        info["data_docs"] = site.build()
     quarantine = _quarantine(rows, "self_assessment", month)
     bad = set(zip(quarantine["country"], quarantine["response_id"], strict=True))
     keep = [(c, r) not in bad for c, r in zip(frame["country"], frame["response_id"], strict=True)]
