@@ -15,6 +15,7 @@ from bsin.airflow_support import (
     default_args,
     label_map_index,
     load_dag_config,
+    programme_end_date,
 )
 
 PARTNERS, PROGRAMME = load_dag_config()
@@ -48,6 +49,8 @@ See README.md and docs/operations.md.
     start_date=pendulum.datetime(
         PROGRAMME.first_month.year, PROGRAMME.first_month.month, 1, tz="UTC"
     ),
+    # No run outside the programme, even when unpaused long after its last month.
+    end_date=programme_end_date(PROGRAMME),
     catchup=False,
     max_active_runs=1,
     default_args=default_args(PROGRAMME),

@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
 
     programme = load_programme()
     report_month = parse_month(args.month)
-    months = month_range(programme.first_month, programme.last_month)
+    months = month_range(programme.first_month, programme.effective_last_month)
     if report_month not in months:
         parser.error(
             f"--month {args.month} is outside the programme ({months[0]:%Y-%m}..{months[-1]:%Y-%m})"

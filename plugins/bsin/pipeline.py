@@ -93,7 +93,7 @@ def prepare_warehouse(data_interval_start: datetime | date, ctx: Context | None 
     month = report_month(data_interval_start)
     wh = ctx.warehouse
     wh.migrate()
-    months = month_range(ctx.programme.first_month, max(month, ctx.programme.last_month))
+    months = month_range(ctx.programme.first_month, max(month, ctx.programme.effective_last_month))
     load_reference_data(wh, ctx.partners, months)
     log.info("warehouse ready for %s (%s)", f"{month:%Y-%m}", wh)
     return {"month": month.isoformat()}

@@ -694,7 +694,7 @@ def generate_sample(
     base = Path(config) if config else config_dir()
     partners = load_partners(base / "partners.yaml")
     programme = load_programme(base / "programme.yaml")
-    months = month_range(programme.first_month, programme.last_month)
+    months = month_range(programme.first_month, programme.effective_last_month)
     mappings_dir = Path(mappings_dir) if mappings_dir else base / "mappings"
     out_dir = Path(out_dir)
     files: list[Path] = []
