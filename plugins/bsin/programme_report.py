@@ -403,7 +403,14 @@ def build_programme_report(
             return float(responses) if responses else None
         if key == "response_rate":
             scopes = countries if scope == NETWORK else [scope]
-            members = sum(active.get((c, m), 0) for c in scopes for m in months_in)
+            # Only member-months with data: a month not run yet, or a country that sent
+            # nothing that month, must not dilute the rate (issue 9, finding 6).
+            members = sum(
+                active.get((c, m), 0)
+                for c in scopes
+                for m in months_in
+                if (c, m, "response_rate") in iv
+            )
             return responses / members if members and responses else None
         rows = [iv[(scope, m, key)] for m in months_in if (scope, m, key) in iv]
         if not rows:
