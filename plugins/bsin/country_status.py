@@ -7,9 +7,10 @@ country's data loads and every other partner gets its report. For the country it
 * ``country_month_status`` records the condition (stage, status, detail for data staff);
 * its partner gets a short notice in the report language instead of the monthly report
   ("no responses were received for March"), through the same exactly-once delivery;
-* its ``send_report`` task then fails without retrying, so the condition is red on that
-  country's task in the Airflow UI and the failure alert tells data staff the country,
-  the month and what to do.
+* a validation condition fails the country's ``send_report`` task without retrying, so
+  it is red on that country's task in the Airflow UI and the failure alert tells data
+  staff the country, the month and what to do; after a failed extract (already red and
+  alerted on the country's extract task) ``send_report`` ends as skipped instead.
 """
 
 from __future__ import annotations
@@ -40,6 +41,8 @@ NOTICE_KEYS: dict[str, str] = {
     "structural_drift": "status_collection_failed",
 }
 DEFAULT_NOTICE_KEY = "status_held_back"
+#: Conditions whose own task (the country's extract) is already red and has alerted.
+EXTRACT_STATUSES = frozenset({"extract_failed", "structural_drift"})
 
 
 @dataclass(frozen=True)

@@ -672,11 +672,12 @@ def send_report(
 def _send_condition_notice(ctx: Context, partner: Partner, condition, *, deliver, resend) -> dict:
     """Tell the partner what happened to its month; fail the task when staff must act.
 
-    The notice goes through the same exactly-once delivery as a report. The task then fails
-    without retries (CountryHeldBack): red on this country's task in the UI, and the
-    failure alert names the country, the month and what to do.
+    The notice goes through the same exactly-once delivery as a report. After a validation
+    problem the task then fails without retries (CountryHeldBack): red on this country's
+    task in the UI, and the failure alert names the country, the month and what to do.
+    After a failed extract (red and alerted already) it ends as skipped.
     """
-    from bsin.country_status import build_notice, network_coverage
+    from bsin.country_status import EXTRACT_STATUSES, build_notice, network_coverage
     from bsin.delivery import deliver as deliver_message
 
     month, country = condition.month, partner.country
@@ -697,6 +698,13 @@ def _send_condition_notice(ctx: Context, partner: Partner, condition, *, deliver
     }
     if not condition.needs_action:
         return summary
+    if condition.status in EXTRACT_STATUSES:
+        from airflow.sdk.exceptions import AirflowSkipException
+
+        # The country's extract task is red and has alerted already: one alert per cause.
+        raise AirflowSkipException(
+            f"{country} {month:%Y-%m}: extract failed, partner notice {status}; no report"
+        )
     raise CountryHeldBack(
         f"{country} {month:%Y-%m} held back ({condition.status}); partner notice {status}: "
         f"{condition.detail}"

@@ -182,6 +182,11 @@ class ReportContext:
     suggestions: tuple[str, ...]
     csv_columns: tuple[str, ...] = CSV_COLUMNS
     member_rows: tuple[Mapping[str, Any], ...] = field(default_factory=tuple)
+    #: (countries with data this month, countries configured with members): the network
+    #: figures cover the first; the report says so when it is fewer.
+    network_countries: tuple[int, int] | None = None
+    #: Indicators this partner does not collect (no self-assessment form): "not collected".
+    not_collected: tuple[str, ...] = ()
 
     def line(self, key: str) -> IndicatorLine | None:
         """The indicator line ``key`` (None when the marts do not have it)."""
@@ -466,7 +471,22 @@ def build_report(
         signals=signals,
         suggestions=suggestions,
         member_rows=tuple(member_rows),
+        network_countries=_network_countries(partners, m, respondents),
+        not_collected=() if partner.has_form("self_assessment") else SELF_ASSESSMENT_INDICATORS,
     )
+
+
+#: Indicators that rest on the self-assessment form.
+SELF_ASSESSMENT_INDICATORS: tuple[str, ...] = ("needs_coverage",)
+
+
+def _network_countries(
+    partners: PartnersConfig, month: date, respondents: Mapping[tuple[str, date], int]
+) -> tuple[int, int]:
+    """(configured countries with data in ``month``, configured countries with members)."""
+    present = sum(1 for p in partners.partners if (p.country, month) in respondents)
+    expected = sum(1 for p in partners.partners if p.members_in(month) > 0)
+    return present, max(present, expected)
 
 
 # --------------------------------------------------------------------------- formatting
@@ -542,7 +562,9 @@ def _view(ctx: ReportContext, t: Translator, charts: Sequence[str]) -> dict[str,
         lines.append(
             {
                 "label": _label(line.key, t),
-                "value": format_value(line.key, line.country.value, t),
+                "value": t("not_collected")
+                if line.key in ctx.not_collected
+                else format_value(line.key, line.country.value, t),
                 "n": line.country.n,
                 "delta": format_delta(line.key, line.delta, t),
                 "direction": _direction(line.key, line.delta),
@@ -596,7 +618,16 @@ def _view(ctx: ReportContext, t: Translator, charts: Sequence[str]) -> dict[str,
         ],
         "csv_filename": _csv_filename(ctx),
         "min_respondents": MIN_RESPONDENTS,
+        "network_note": _network_note(ctx, t),
     }
+
+
+def _network_note(ctx: ReportContext, t: Translator) -> str:
+    """ "Network figures cover 4 of 5 countries", when some country has no data this month."""
+    if ctx.network_countries is None:
+        return ""
+    present, total = ctx.network_countries
+    return t("network_coverage", present=present, total=total) if present < total else ""
 
 
 def _csv_filename(ctx: ReportContext) -> str:
