@@ -34,6 +34,8 @@ them with Great Expectations, rebuilds the indicator marts and emails each partn
   `self_assessment`, `quarantine`.
 * **validate**: GX suites over the merged month; valid rows to `feedback`, the rest to
   `quarantine` with a reason.
+* **alert_drift**: one email to data staff listing the month's form drift findings, each
+  with the mapping edit to make (nothing when the forms match their mappings).
 * **build_marts**: `indicators_monthly`, `indicator_value`, `adaptation_signal`.
 * **send_report** (one per country): exactly once per partner and month (`delivery_log`).
 
@@ -109,6 +111,14 @@ def bsin_monthly_feedback():
 
         return pipeline.build_marts_for_month(data_interval_start)
 
+    # After every country's extract, whatever its outcome: drift must reach people even
+    # (especially) when a changed form failed a country's extract.
+    @task(trigger_rule="all_done")
+    def alert_drift(data_interval_start=None, run_id=None):
+        from bsin import pipeline
+
+        return pipeline.alert_drift(data_interval_start, run_id=run_id or "")
+
     @task(map_index_template=COUNTRY_LABEL)
     def send_report(country: str, data_interval_start=None, params=None):
         from bsin import pipeline
@@ -138,7 +148,9 @@ def bsin_monthly_feedback():
 
     wait >> prepared
     ingested >> validated >> marts >> reports
-    [ingested, reports] >> finish()
+    drift = alert_drift()
+    ingested >> drift
+    [ingested, reports, drift] >> finish()
 
 
 bsin_monthly_feedback()

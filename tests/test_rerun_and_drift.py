@@ -8,10 +8,11 @@ import copy
 
 import pytest
 
+from bsin.config import load_partners
 from bsin.pipeline import PipelineError
 from tests.pipeline_harness import harness
 
-COUNTRIES = ("SE", "EE", "LV", "LT")
+COUNTRIES = tuple(load_partners().countries)
 
 
 def _run_month(h) -> None:

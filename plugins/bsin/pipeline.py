@@ -485,6 +485,23 @@ def _landed_responses(wh, country: str, kind: str, month: date) -> list[dict]:
             gc.enable()
 
 
+def alert_drift(
+    data_interval_start: datetime | date, ctx: Context | None = None, run_id: str = ""
+) -> dict:
+    """Send data staff one message with the month's form drift findings (bsin.drift_alert)."""
+    from bsin.drift_alert import send_drift_alert
+
+    ctx = ctx or Context.load()
+    return send_drift_alert(
+        ctx.warehouse,
+        report_month(data_interval_start),
+        recipients=ctx.programme.alert_recipients,
+        sender=ctx.programme.sender,
+        smtp_conn_id=SMTP_CONN_ID,
+        run_id=run_id,
+    )
+
+
 # --------------------------------------------------------------------------- validate
 
 

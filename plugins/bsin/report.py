@@ -376,6 +376,16 @@ def build_report(
             )
         )
 
+    if not partner.has_form("self_assessment"):
+        # Shown as "not collected" (not left out): the partner sees what it does not collect.
+        shown = {line.key for line in indicators}
+        for key in SELF_ASSESSMENT_INDICATORS:
+            if key not in shown:
+                indicators.append(
+                    IndicatorLine(key, Cell(None, None), None, None, None, None, net(m, key))
+                )
+        indicators.sort(key=lambda line: _indicator_sort_key(line.key))
+
     months = sorted({k[1] for k in respondents if k[0] == country})
     trends: dict[str, tuple[TrendPoint, ...]] = {}
     for key in TREND_INDICATORS:
