@@ -12,7 +12,7 @@ PYTEST_ARGS ?=
 export PYTHONPATH := $(CURDIR)/plugins:$(CURDIR)
 export BSIN_PROJECT_ROOT := $(CURDIR)
 
-.PHONY: help venv demo test lint format lock bench airflow sql preview backfill sample-data clean
+.PHONY: help venv demo test lint format lock bench airflow sql preview backfill sample-data map-form clean
 
 help:
 	@echo "make demo     run the monthly pipeline through Airflow on the built-in sample data (MONTH=$(MONTH))"
@@ -22,6 +22,7 @@ help:
 	@echo "make sql      SQL prompt on the configured warehouse (QUERY=file.sql to run a file)"
 	@echo "make preview  render one report to files: make preview COUNTRY=LV MONTH=2023-03"
 	@echo "make backfill rebuild the whole programme through Airflow"
+	@echo "make map-form draft a mapping from a partner's form: make map-form FORM=<formId> COUNTRY=NO KIND=monthly"
 	@echo "make lint     ruff"
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
@@ -71,6 +72,13 @@ backfill: $(STAMP)
 
 sample-data: $(STAMP)
 	$(BIN)/python -m bsin.sample_data --out include/sample/emulator
+
+# Draft mapping of a partner's form, read through the google_forms_default connection
+# (EMULATOR=<folder> serves local emulator data instead); see docs/mapping.md.
+KIND ?= monthly
+map-form: $(STAMP)
+	@test -n "$(FORM)" || { echo "usage: make map-form FORM=<formId> COUNTRY=<cc> KIND=monthly"; exit 2; }
+	$(BIN)/python -m bsin.map_form --form $(FORM) --country $(COUNTRY) --kind $(KIND) $(if $(LANGUAGE),--language $(LANGUAGE),) $(if $(OUT),--out $(OUT),) $(if $(EMULATOR),--emulator $(EMULATOR),)
 
 clean:
 	rm -rf data airflow_home .pytest_cache
