@@ -446,7 +446,13 @@ def test_task_case(tmp_path, name: str, case: dict) -> None:
             _run_task(h, case["scenario"])
         for fragment in expect["match"]:
             assert fragment in str(err.value), f"{name}: {fragment!r} not in {err.value}"
-        assert h.dump() == before, f"{name}: the failed step changed the warehouse"
+        # A form that no longer fits its mapping records only that condition (for the
+        # partner's notice and the drift message); nothing else changes.
+        after = h.dump()
+        status = after.pop("country_month_status", [])
+        before.pop("country_month_status", None)
+        assert after == before, f"{name}: the failed step changed the warehouse"
+        assert {row[3] for row in status} <= {"structural_drift"}, status
 
 
 @pytest.mark.slow
