@@ -43,6 +43,21 @@ def main(argv: list[str] | None = None) -> int:
             f"--month {args.month} is outside the programme ({months[0]:%Y-%m}..{months[-1]:%Y-%m})"
         )
 
+    from bsin.config import load_partners
+
+    missing = [
+        f"{p.country} {kind} ({p.form_id(kind)})"
+        for p in load_partners().partners
+        for kind in p.form_kinds
+        if not (SAMPLE_DIR / "forms" / f"{p.form_id(kind)}.json").exists()
+    ]
+    if missing:
+        parser.error(
+            f"the sample data in {SAMPLE_DIR} has no form for {', '.join(missing)}: run "
+            "`make sample-data` to generate sample forms and answers for every partner in "
+            "partners.yaml (any country and language), then `make demo` again"
+        )
+
     data = data_dir()
     outbox = data / "outbox"
     outbox.mkdir(parents=True, exist_ok=True)

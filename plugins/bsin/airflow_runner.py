@@ -41,6 +41,20 @@ def _dag():
     return _DAG_CACHE[DAG_ID]
 
 
+def _explicit_run_dag(dag):
+    """``dag`` without its end date, for a month requested explicitly.
+
+    The DAG's ``end_date`` (the programme's last month) keeps the scheduler from creating
+    runs after the programme. A run triggered here has the logical date of the month
+    *after* its report month (its data interval is the month before), so for the last
+    programme month Airflow would create no task instances at all: a requested month runs.
+    """
+    dag.end_date = None
+    for task in dag.tasks:
+        task.end_date = None
+    return dag
+
+
 def run_month(month: date, *, deliver: bool = True, resend: bool = False) -> str:
     """Run the DAG for report ``month``; return the run's final state (``success``/``failed``).
 
@@ -48,7 +62,7 @@ def run_month(month: date, *, deliver: bool = True, resend: bool = False) -> str
     run for March is triggered at 1 April.
     """
     end = add_months(month, 1)
-    dag = _dag()
+    dag = _explicit_run_dag(_dag())
     dag_run = dag.test(
         logical_date=pendulum.datetime(end.year, end.month, 1, tz="UTC"),
         run_conf={"deliver": deliver, "resend": resend},
