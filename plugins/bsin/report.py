@@ -633,7 +633,7 @@ def _view(ctx: ReportContext, t: Translator, charts: Sequence[str]) -> dict[str,
 
 
 def _network_note(ctx: ReportContext, t: Translator) -> str:
-    """ "Network figures cover 4 of 5 countries", when some country has no data this month."""
+    """The note "network figures cover 4 of 5 countries" when a country has no data."""
     if ctx.network_countries is None:
         return ""
     present, total = ctx.network_countries
