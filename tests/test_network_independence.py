@@ -164,6 +164,10 @@ def test_every_other_partner_gets_its_report_with_network_over_countries_present
         t = Translator(partners.partner(country).report_language)
         note = t("network_coverage", present=len(FULL), total=len(COUNTRIES))
         assert note in _report_text(month, country), country
+        # NO_SA collects no self-assessment: the network's needs figures say so.
+        collecting = sum(p.has_form("self_assessment") for p in month["h"].partners.partners)
+        sa_note = t("network_sa_coverage", present=collecting, total=len(COUNTRIES))
+        assert sa_note in _report_text(month, country), country
 
 
 def test_the_silent_country_gets_a_notice_and_data_staff_what_to_do(month):

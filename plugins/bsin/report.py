@@ -187,6 +187,9 @@ class ReportContext:
     network_countries: tuple[int, int] | None = None
     #: Indicators this partner does not collect (no self-assessment form): "not collected".
     not_collected: tuple[str, ...] = ()
+    #: (countries collecting self-assessments, countries): the network's needs figures
+    #: cover the first; the report says so when it is fewer.
+    self_assessment_countries: tuple[int, int] | None = None
 
     def line(self, key: str) -> IndicatorLine | None:
         """The indicator line ``key`` (None when the marts do not have it)."""
@@ -483,6 +486,10 @@ def build_report(
         member_rows=tuple(member_rows),
         network_countries=_network_countries(partners, m, respondents),
         not_collected=() if partner.has_form("self_assessment") else SELF_ASSESSMENT_INDICATORS,
+        self_assessment_countries=(
+            sum(p.has_form("self_assessment") for p in partners.partners),
+            len(partners.partners),
+        ),
     )
 
 
@@ -633,11 +640,20 @@ def _view(ctx: ReportContext, t: Translator, charts: Sequence[str]) -> dict[str,
 
 
 def _network_note(ctx: ReportContext, t: Translator) -> str:
-    """The note "network figures cover 4 of 5 countries" when a country has no data."""
+    """What the network figures cover, when it is less than every configured country:
+    "network figures this month cover 4 of 5 countries", and the needs figures' countries
+    when some partner collects no self-assessment."""
     if ctx.network_countries is None:
         return ""
+    notes = []
     present, total = ctx.network_countries
-    return t("network_coverage", present=present, total=total) if present < total else ""
+    if present < total:
+        notes.append(t("network_coverage", present=present, total=total))
+    if ctx.self_assessment_countries is not None:
+        collecting, configured = ctx.self_assessment_countries
+        if collecting < configured:
+            notes.append(t("network_sa_coverage", present=collecting, total=configured))
+    return " ".join(notes)
 
 
 def _csv_filename(ctx: ReportContext) -> str:
