@@ -151,11 +151,16 @@ def test_data_docs_are_built(outcome: tuple[ValidationOutcome, pd.DataFrame, Pat
 def test_country_problems_hold_back_only_that_country() -> None:
     """No answers in one country, all quarantined in another: the rest still load."""
     df = merged_month(per_country=4)
+    fixture_countries = sorted(set(df["country"]))  # the run's countries, not all configured
     silent, broken = "LT", "EE"
     df = df[df["country"] != silent].reset_index(drop=True)  # members but sent nothing
     df.loc[df["country"] == broken, "satisfaction"] = 0  # every row out of range
     outcome = validate_feedback_month(
-        df, PARTNERS, MONTH, limits=ValidationLimits(max_quarantine_share=0.5)
+        df,
+        PARTNERS,
+        MONTH,
+        countries=fixture_countries,
+        limits=ValidationLimits(max_quarantine_share=0.5),
     )
     problems = outcome.summary["country_problems"]
     assert set(problems) == {silent, broken}
@@ -184,7 +189,9 @@ def test_prior_quarantine_counts_and_response_rate_sanity() -> None:
             ]
         }
     )
-    outcome = validate_feedback_month(df, tiny, MONTH, prior_quarantined={"LV": 5})
+    outcome = validate_feedback_month(
+        df, tiny, MONTH, countries=sorted(set(df["country"])), prior_quarantined={"LV": 5}
+    )
     problems = outcome.summary["country_problems"]
     assert problems["SE"] == [
         (
