@@ -12,7 +12,7 @@ PYTEST_ARGS ?=
 export PYTHONPATH := $(CURDIR)/plugins:$(CURDIR)
 export BSIN_PROJECT_ROOT := $(CURDIR)
 
-.PHONY: help venv demo test lint format lock bench airflow sql preview backfill sample-data clean forget
+.PHONY: help venv demo test lint format lock bench airflow sql preview backfill sample-data clean forget map-form
 
 # `make help` lists every target that has a `## options | description` comment.
 help: ## | this list
@@ -72,6 +72,13 @@ forget: $(STAMP) ## EMAIL=a@b.org or MEMBER=m_... | erase one member from every 
 
 sample-data: $(STAMP) ## | regenerate the sample Forms data in include/sample/emulator
 	$(BIN)/python -m bsin.sample_data --out include/sample/emulator
+
+# Draft mapping of a partner's form, read through the google_forms_default connection
+# (EMULATOR=<folder> serves local emulator data instead); see docs/mapping.md.
+KIND ?= monthly
+map-form: $(STAMP) ## FORM=<formId> COUNTRY=<cc> [KIND=monthly] [EMULATOR=dir] | draft a mapping YAML from a partner's form
+	@test -n "$(FORM)" || { echo "usage: make map-form FORM=<formId> COUNTRY=<cc> KIND=monthly"; exit 2; }
+	$(BIN)/python -m bsin.map_form --form $(FORM) --country $(COUNTRY) --kind $(KIND) $(if $(LANGUAGE),--language $(LANGUAGE),) $(if $(OUT),--out $(OUT),) $(if $(EMULATOR),--emulator $(EMULATOR),)
 
 clean: ## | remove data/, airflow_home/ and caches
 	rm -rf data airflow_home .pytest_cache

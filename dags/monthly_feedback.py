@@ -15,6 +15,7 @@ from bsin.airflow_support import (
     default_args,
     label_map_index,
     load_dag_config,
+    programme_end_date,
 )
 from bsin.timetables import ReportMonthTimetable
 
@@ -36,6 +37,8 @@ them with Great Expectations, rebuilds the indicator marts and emails each partn
   `self_assessment`, `quarantine`.
 * **validate**: GX suites over the merged month; valid rows to `feedback`, the rest to
   `quarantine` with a reason.
+* **alert_drift**: one email to data staff listing the month's form drift findings, each
+  with the mapping edit to make (nothing when the forms match their mappings).
 * **build_marts**: `indicators_monthly`, `indicator_value`, `adaptation_signal`.
 * **send_report** (one per country): exactly once per partner and month (`delivery_log`).
 
@@ -51,6 +54,8 @@ See README.md and docs/operations.md.
     start_date=pendulum.datetime(
         PROGRAMME.first_month.year, PROGRAMME.first_month.month, 1, tz="UTC"
     ),
+    # No run outside the programme, even when unpaused long after its last month.
+    end_date=programme_end_date(PROGRAMME),
     catchup=False,
     max_active_runs=1,
     default_args=default_args(PROGRAMME),
@@ -109,6 +114,14 @@ def bsin_monthly_feedback():
 
         return pipeline.build_marts_for_month(data_interval_start)
 
+    # After every country's extract, whatever its outcome: drift must reach people even
+    # (especially) when a changed form failed a country's extract.
+    @task(trigger_rule="all_done")
+    def alert_drift(data_interval_start=None, run_id=None):
+        from bsin import pipeline
+
+        return pipeline.alert_drift(data_interval_start, run_id=run_id or "")
+
     @task(map_index_template=COUNTRY_LABEL)
     def send_report(country: str, data_interval_start=None, params=None):
         from bsin import pipeline
@@ -138,7 +151,9 @@ def bsin_monthly_feedback():
 
     wait >> prepared
     ingested >> validated >> marts >> reports
-    [ingested, reports] >> finish()
+    drift = alert_drift()
+    ingested >> drift
+    [ingested, reports, drift] >> finish()
 
 
 bsin_monthly_feedback()

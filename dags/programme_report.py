@@ -13,7 +13,7 @@ DOC_MD = f"""
 ### Baltic Sea Impact Network: programme report
 
 The summary of the whole programme ({PROGRAMME.first_month:%B %Y} to
-{PROGRAMME.last_month:%B %Y}) for the final event: network-wide capability growth
+{PROGRAMME.effective_last_month:%B %Y}) for the final event: network-wide capability growth
 (baseline vs end-line self-assessment), cumulative cross-border connections, access to
 stakeholders and satisfaction, NPS and response rate over time, and per-country totals.
 Aggregates only: no figure over fewer than 3 members, no free text, no member ids.

@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     from bsin.smtp_sink import start_sink
 
     programme = load_programme()
-    months = month_range(programme.first_month, programme.last_month)
+    months = month_range(programme.first_month, programme.effective_last_month)
     try:
         report_month = parse_month(args.month)
     except ValueError:
@@ -67,6 +67,21 @@ def main(argv: list[str] | None = None) -> int:
             Warehouse.from_conn_id("warehouse_default")
         except WarehouseError as exc:
             return _error(f"WAREHOUSE / AIRFLOW_CONN_WAREHOUSE_DEFAULT: {exc}")
+
+    from bsin.config import load_partners
+
+    missing = [
+        f"{p.country} {kind} ({p.form_id(kind)})"
+        for p in load_partners().partners
+        for kind in p.form_kinds
+        if not (SAMPLE_DIR / "forms" / f"{p.form_id(kind)}.json").exists()
+    ]
+    if missing:
+        return _error(
+            f"the sample data in {SAMPLE_DIR} has no form for {', '.join(missing)}: run "
+            "`make sample-data` to generate sample forms and answers for every partner in "
+            "partners.yaml (any country and language), then `make demo` again"
+        )
 
     data = data_dir()
     outbox = data / "outbox"

@@ -54,9 +54,9 @@ def main(argv: list[str] | None = None) -> int:
     print(result.message)
     if result.status == "skipped":
         return EXIT_SKIPPED
-    if result.last_data_month is None or result.last_data_month < programme.last_month:
+    if result.last_data_month is None or result.last_data_month < programme.effective_last_month:
         print(
-            f"note: interim report, the programme's last month {programme.last_month:%Y-%m} "
+            f"note: interim report, the programme's last month {programme.effective_last_month:%Y-%m} "
             "is not in the warehouse yet"
         )
     return 0

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bsin.config import load_programme
+from bsin.config import load_partners, load_programme
 from bsin.emulator import start_emulator
 from bsin.localenv import duckdb_uri, local_environment
 from bsin.paths import SAMPLE_DIR, config_dir
@@ -100,8 +100,13 @@ def test_partners_get_reports_and_data_staff_get_an_alert(failed_run):
     _, messages = failed_run
     staff = load_programme().alert_recipients
     alerts = [m for m in messages if m["To"] in staff]
-    reports = [m for m in messages if m["To"] not in staff]
+    reports = [m for m in messages if m["To"] not in staff and not m["X-BSIN-Status"]]
+    notices = [m for m in messages if m["X-BSIN-Status"]]
     assert len(reports) == 3
+    # The broken country's partner is told what happened, in its report language.
+    (notice,) = notices
+    assert notice["X-BSIN-Country"] == "LV" and notice["X-BSIN-Status"] == "extract_failed"
+    assert notice["To"] == ", ".join(load_partners().partner("LV").recipients)
     assert len(alerts) == 1, [m["Subject"] for m in alerts]
     alert = alerts[0]
     subject = alert["Subject"]

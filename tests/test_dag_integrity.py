@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -11,6 +12,7 @@ from pathlib import Path
 import pendulum
 import pytest
 import yaml
+from airflow.timetables.base import DataInterval, TimeRestriction
 
 ROOT = Path(__file__).resolve().parents[1]
 DAG_FILES = sorted((ROOT / "dags").glob("*.py"))
@@ -122,6 +124,7 @@ def _bad_config_dir(tmp_path: Path, mutate) -> Path:
     dst.mkdir()
     for f in src.glob("*.yaml"):
         (dst / f.name).write_text(f.read_text(encoding="utf-8"), encoding="utf-8")
+    shutil.copytree(src / "mappings", dst / "mappings")
     data = yaml.safe_load((dst / "partners.yaml").read_text(encoding="utf-8"))
     mutate(data["partners"])
     (dst / "partners.yaml").write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
@@ -151,3 +154,111 @@ def test_bad_partner_config_is_an_import_error_naming_file_and_key(
     (message,) = bag.import_errors.values()
     assert str(cfg / "partners.yaml") in message
     assert expected in message
+
+
+def _first_partner(cfg: Path) -> dict:
+    return yaml.safe_load((cfg / "partners.yaml").read_text(encoding="utf-8"))["partners"][0]
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        # the partner's monthly form has no mapping file
+        (
+            lambda cfg, p: (cfg / "mappings" / f"{p['country'].lower()}_monthly.yaml").unlink(),
+            "_monthly.yaml: missing",
+        ),
+        # a mapping for a country partners.yaml does not have
+        (
+            lambda cfg, p: (cfg / "mappings" / "zz_monthly.yaml").write_text(
+                (cfg / "mappings" / f"{p['country'].lower()}_monthly.yaml").read_text("utf-8"),
+                "utf-8",
+            ),
+            "mapping for country ZZ, which is not in",
+        ),
+        # a mapping file whose name is no form kind
+        (
+            lambda cfg, p: (cfg / "mappings" / "se_weekly.yaml").write_text("x: 1\n"),
+            "not a mapping file name",
+        ),
+    ],
+    ids=["missing-mapping", "mapping-for-unknown-country", "unknown-form-kind"],
+)
+def test_mapping_problems_are_import_errors_naming_file_and_fix(
+    tmp_path, monkeypatch, change, expected
+):
+    """A mapping mistake shows at parse time, not when the country's task runs."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    cfg = _bad_config_dir(tmp_path, lambda ps: None)
+    change(cfg, _first_partner(cfg))
+    monkeypatch.setenv("BSIN_CONFIG_DIR", str(cfg))
+    bag = DagBag(dag_folder=str(ROOT / "dags" / "monthly_feedback.py"))
+    assert "bsin_monthly_feedback" not in bag.dags
+    (message,) = bag.import_errors.values()
+    assert str(cfg / "mappings") in message
+    assert expected in message
+
+
+def test_mapping_for_a_form_the_partner_does_not_have_names_the_fix(tmp_path):
+    from bsin.config import ConfigError, load_partners
+    from bsin.config_checks import check_config_files
+
+    cfg = _bad_config_dir(tmp_path, lambda ps: ps[0]["forms"].pop("self_assessment"))
+    country = _first_partner(cfg)["country"]
+    with pytest.raises(ConfigError) as err:
+        check_config_files(load_partners(cfg / "partners.yaml"), cfg)
+    assert f"{country.lower()}_self_assessment.yaml" in str(err.value)
+    assert "no forms.self_assessment" in str(err.value)
+    # Deleting the file, as the message says, makes the configuration valid.
+    (cfg / "mappings" / f"{country.lower()}_self_assessment.yaml").unlink()
+    check_config_files(load_partners(cfg / "partners.yaml"), cfg)
+
+
+def test_schedule_ends_with_the_programme(dagbag):
+    """Unpausing after the programme creates no run; the programme's months still run."""
+    from airflow.timetables.interval import CronDataIntervalTimetable
+
+    from bsin.config import load_programme
+
+    programme = load_programme()
+    dag = dagbag.dags["bsin_monthly_feedback"]
+    assert dag.end_date is not None and dag.end_date.date() == programme.last_month
+    # The scheduler's own timetable with the DAG's bounds (the test machine's clock is
+    # years after the programme, as on a real late unpause).
+    timetable = CronDataIntervalTimetable("0 0 1 * *", timezone="UTC")
+    unpaused = TimeRestriction(earliest=dag.start_date, latest=dag.end_date, catchup=False)
+    if pendulum.now("UTC").date() > programme.last_month:
+        assert (
+            timetable.next_dagrun_info(last_automated_data_interval=None, restriction=unpaused)
+            is None
+        )
+    backfill = TimeRestriction(earliest=dag.start_date, latest=dag.end_date, catchup=True)
+    first = timetable.next_dagrun_info(last_automated_data_interval=None, restriction=backfill)
+    assert first is not None and first.logical_date.date() == programme.first_month
+    last = pendulum.datetime(programme.last_month.year, programme.last_month.month, 1, tz="UTC")
+    previous = DataInterval(start=last.subtract(months=1), end=last)
+    after_previous = timetable.next_dagrun_info(
+        last_automated_data_interval=previous, restriction=backfill
+    )
+    assert after_previous is not None and after_previous.logical_date == last
+    last_interval = DataInterval(start=last, end=last.add(months=1))
+    assert (
+        timetable.next_dagrun_info(last_automated_data_interval=last_interval, restriction=backfill)
+        is None
+    )
+
+
+def test_open_ended_programme_has_no_end_date(tmp_path, monkeypatch):
+    from airflow.dag_processing.dagbag import DagBag
+
+    cfg = _bad_config_dir(tmp_path, lambda ps: None)
+    text = (cfg / "programme.yaml").read_text(encoding="utf-8")
+    (cfg / "programme.yaml").write_text(
+        "\n".join(line for line in text.splitlines() if not line.startswith("last_month:")),
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("BSIN_CONFIG_DIR", str(cfg))
+    bag = DagBag(dag_folder=str(ROOT / "dags" / "monthly_feedback.py"))
+    assert bag.import_errors == {}
+    assert bag.dags["bsin_monthly_feedback"].end_date is None

@@ -15,6 +15,7 @@ from urllib.parse import urlencode
 
 import pytest
 
+from bsin.config import load_partners
 from bsin.emulator import start_emulator
 from bsin.emulator.server import encode_page_token
 from bsin.emulator.store import timestamp_ns
@@ -287,7 +288,8 @@ def test_command_line_serves_sample_data():
         url = proc.stdout.readline().strip()
         assert url.startswith("http://127.0.0.1:"), proc.stderr.read() if not url else url
         status, health = call(f"{url}_emulator/health")
-        assert status == 200 and len(health["forms"]) == 8
+        forms = sum(len(p.form_kinds) for p in load_partners().partners)
+        assert status == 200 and len(health["forms"]) == forms
     finally:
         proc.terminate()
         proc.wait(timeout=10)

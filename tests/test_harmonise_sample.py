@@ -19,7 +19,7 @@ from bsin.paths import SAMPLE_DIR, config_dir
 
 KEY = b"sample-test-key-0123456789"
 PARTNERS = load_partners()
-CASES = [(p.country, kind) for p in PARTNERS.partners for kind in ("monthly", "self_assessment")]
+CASES = [(p.country, kind) for p in PARTNERS.partners for kind in p.form_kinds]
 
 pytestmark = pytest.mark.skipif(
     not (SAMPLE_DIR / "forms").is_dir(), reason="sample data not generated (make sample-data)"

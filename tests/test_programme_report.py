@@ -518,3 +518,27 @@ def test_cli_names_the_fix_when_the_warehouse_was_never_built(tmp_path, capsys):
     empty = f"duckdb:///{tmp_path / 'empty.duckdb'}"
     assert _cli().main(["--out", str(tmp_path / "out"), "--warehouse", empty]) == 2
     assert "build_marts" in capsys.readouterr().err
+
+
+def test_interim_report_counts_only_member_months_with_data(wh):
+    """An interim report (the programme runs on) divides by member-months that have data:
+    a month not run yet must not dilute the response rate (issue 9, finding 6)."""
+    from bsin.marts import load_reference_data
+
+    apr = date(2023, 4, 1)
+    longer = load_programme().model_copy(update={"first_month": JAN, "last_month": apr})
+    load_reference_data(wh, partners(), [*MONTHS, apr])  # April's roster, no answers yet
+    try:
+        interim = build_programme_report(wh, partners(), longer)
+    finally:
+        load_reference_data(wh, partners(), MONTHS)
+    # April has a roster but no answers: it is in no released (country, month) pair, so it
+    # adds nothing to the denominator.
+    rows = [r for m in MONTHS for r in released(m)]
+    expected = len(rows) / sum(released_active(m) for m in MONTHS)
+    assert interim.total(NETWORK).cells["response_rate"].value == pytest.approx(expected)
+    for country in ACTIVE:
+        own = [r for m in MONTHS for r in released(m, country)]
+        members = sum(released_active(m, country) for m in MONTHS)
+        value = interim.total(country).cells["response_rate"].value
+        assert value == (pytest.approx(len(own) / members) if members else None)

@@ -148,19 +148,34 @@ def test_data_docs_are_built(outcome: tuple[ValidationOutcome, pd.DataFrame, Pat
 
 
 @pytest.mark.slow
-def test_batch_failures_raise_with_every_reason() -> None:
+def test_country_problems_hold_back_only_that_country() -> None:
+    """No answers in one country, all quarantined in another: the rest still load."""
     df = merged_month(per_country=4)
-    df = df[df["country"] != "LT"].reset_index(drop=True)  # LT has members but sent nothing
-    df.loc[df["country"] == "EE", "satisfaction"] = 0  # every EE row out of range
-    with pytest.raises(ValidationFailed) as err:
-        validate_feedback_month(
-            df, PARTNERS, MONTH, limits=ValidationLimits(max_quarantine_share=0.5)
-        )
-    message = str(err.value)
-    assert "LT: no responses for 2023-03 although 7 members are active" in message
-    assert "EE: 4 of 4 responses quarantined (100% > max_quarantine_share 50%" in message
-    assert "SE" not in message and "LV" not in message
-    assert err.value.outcome.quarantine_df["country"].eq("EE").all()
+    fixture_countries = sorted(set(df["country"]))  # the run's countries, not all configured
+    silent, broken = "LT", "EE"
+    df = df[df["country"] != silent].reset_index(drop=True)  # members but sent nothing
+    df.loc[df["country"] == broken, "satisfaction"] = 0  # every row out of range
+    outcome = validate_feedback_month(
+        df,
+        PARTNERS,
+        MONTH,
+        countries=fixture_countries,
+        limits=ValidationLimits(max_quarantine_share=0.5),
+    )
+    problems = outcome.summary["country_problems"]
+    assert set(problems) == {silent, broken}
+    ((status, message),) = problems[silent]
+    members = PARTNERS.partner(silent).members_in(MONTH)
+    assert status == "no_responses"
+    assert f"{silent}: no responses for 2023-03 although {members} members are active" in message
+    assert "active_members_by_month" in message  # what to do when nobody was expected
+    ((status, message),) = problems[broken]
+    assert status == "quarantined"
+    assert f"{broken}: 4 of 4 responses quarantined (100% > max_quarantine_share 50%" in message
+    assert outcome.quarantine_df["country"].eq(broken).all()
+    others = sorted(set(df["country"]) - {broken})
+    assert sorted(set(outcome.valid_df["country"])) == others
+    assert len(outcome.valid_df) == 4 * len(others)
 
 
 @pytest.mark.slow
@@ -174,11 +189,20 @@ def test_prior_quarantine_counts_and_response_rate_sanity() -> None:
             ]
         }
     )
-    with pytest.raises(ValidationFailed) as err:
-        validate_feedback_month(df, tiny, MONTH, prior_quarantined={"LV": 5})
-    message = str(err.value)
-    assert "SE: 4 members answered but partners.yaml lists 2 active members" in message
-    assert "LV: 5 of 9 responses quarantined" in message
+    outcome = validate_feedback_month(
+        df, tiny, MONTH, countries=sorted(set(df["country"])), prior_quarantined={"LV": 5}
+    )
+    problems = outcome.summary["country_problems"]
+    assert problems["SE"] == [
+        (
+            "roster",
+            "SE: 4 members answered but partners.yaml lists 2 active members for 2023-03; "
+            "update active_members(_by_month)",
+        )
+    ]
+    assert problems["LV"][0][0] == "quarantined"
+    assert "LV: 5 of 9 responses quarantined" in problems["LV"][0][1]
+    assert set(outcome.valid_df["country"]) == set(df["country"]) - {"SE", "LV"}
 
 
 @pytest.mark.slow

@@ -232,10 +232,12 @@ def reference_indicators(data: Canonical) -> dict[tuple[str, date], dict[str, tu
         cumulative, cumulative_n = 0, 0
         for m in months:
             rows = [r for r in data.feedback if _in_scope(r, scope) and r["feedback_month"] == m]
+            # The network counts the members of the countries present in the month only.
+            present = {r["country"] for r in data.feedback if r["feedback_month"] == m}
             active = sum(
                 n
                 for (c, mm), n in data.roster.items()
-                if mm == m and _in_scope({"country": c}, scope)
+                if mm == m and _in_scope({"country": c}, scope) and c in present
             )
             has_roster = any(
                 mm == m and _in_scope({"country": c}, scope) for (c, mm) in data.roster

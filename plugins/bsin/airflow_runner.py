@@ -131,6 +131,19 @@ def _month_dagrun(create: Callable[..., Any], month: date) -> Callable[..., Any]
     return get_or_create_month_run
 
 
+def _explicit_run_dag(dag):
+    """``dag`` without its end date, for a month requested explicitly.
+
+    The DAG's ``end_date`` (the programme's last month) keeps the scheduler from creating
+    runs after the programme; a month requested explicitly (a re-run, a demo of the last
+    month) must run whatever the DAG's end date says.
+    """
+    dag.end_date = None
+    for task in dag.tasks:
+        task.end_date = None
+    return dag
+
+
 def run_month(month: date, *, deliver: bool = True, resend: bool = False) -> str:
     """Run the DAG for report ``month``; return the run's final state (``success``/``failed``).
 
@@ -141,7 +154,7 @@ def run_month(month: date, *, deliver: bool = True, resend: bool = False) -> str
     import airflow.models.dagrun as dagrun_module
     import airflow.sdk.definitions.dag as dag_module
 
-    dag = _dag()
+    dag = _explicit_run_dag(_dag())
     with (
         mock.patch.object(
             dagrun_module,

@@ -28,8 +28,28 @@ def label_map_index(country: str) -> None:
 
 
 def load_dag_config() -> tuple[PartnersConfig, ProgrammeConfig]:
-    """Load partners.yaml and programme.yaml; a ConfigError becomes the DAG's import error."""
-    return load_partners(), load_programme()
+    """Load partners.yaml, programme.yaml and check the mappings against them.
+
+    A ConfigError becomes the DAG's import error (file checks only, no network).
+    """
+    from bsin.config_checks import check_config_files
+
+    partners = load_partners()
+    check_config_files(partners)
+    return partners, load_programme()
+
+
+def programme_end_date(programme: ProgrammeConfig) -> Any:
+    """The DAG's ``end_date``: the start of the programme's last report month, or None.
+
+    A run's logical date is its month's start, so the last month's run is the last one the
+    scheduler creates; unpausing after the programme creates none. An open-ended programme
+    (no ``last_month``) has no end and runs every month.
+    """
+    import pendulum
+
+    last = programme.last_month
+    return None if last is None else pendulum.datetime(last.year, last.month, 1, tz="UTC")
 
 
 def failure_notifier(programme: ProgrammeConfig) -> Any:

@@ -22,6 +22,8 @@ EMAIL_RE = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[A-Za-z]{2,}$")
 LANGUAGES = ("en", "sv", "et", "lv", "lt")
 FormKind = Literal["monthly", "self_assessment"]
 FORM_KINDS: tuple[str, ...] = ("monthly", "self_assessment")
+#: Form kinds every partner must have; the others are optional per partner.
+REQUIRED_FORM_KINDS: tuple[str, ...] = ("monthly",)
 
 
 class ConfigError(ValueError):
@@ -34,7 +36,9 @@ class _Strict(BaseModel):
 
 class PartnerForms(_Strict):
     monthly: str = Field(min_length=1)
-    self_assessment: str = Field(min_length=1)
+    # Optional: a partner may join without a self-assessment form; its capability and
+    # needs indicators then read "not collected" and cost no API call.
+    self_assessment: str | None = Field(None, min_length=1)
 
 
 class Partner(_Strict):
@@ -82,8 +86,20 @@ class Partner(_Strict):
         return self.active_members_by_month.get(month.strftime("%Y-%m"), self.active_members)
 
     def form_id(self, kind: str) -> str:
-        """The Google Form ID of this partner's ``kind`` form."""
-        return getattr(self.forms, kind)
+        """The Google Form ID of this partner's ``kind`` form (KeyError if it has none)."""
+        form_id = getattr(self.forms, kind, None)
+        if form_id is None:
+            raise KeyError(f"{self.country} has no {kind} form in partners.yaml")
+        return form_id
+
+    @property
+    def form_kinds(self) -> tuple[str, ...]:
+        """The form kinds this partner collects, in FORM_KINDS order."""
+        return tuple(k for k in FORM_KINDS if getattr(self.forms, k, None) is not None)
+
+    def has_form(self, kind: str) -> bool:
+        """Whether this partner collects a ``kind`` form."""
+        return kind in self.form_kinds
 
 
 class PartnersConfig(_Strict):
@@ -96,7 +112,7 @@ class PartnersConfig(_Strict):
             if p.country in seen:
                 raise ValueError(f"duplicate country {p.country!r}: keep one entry per country")
             seen.add(p.country)
-        form_ids = [p.form_id(k) for p in self.partners for k in FORM_KINDS]
+        form_ids = [p.form_id(k) for p in self.partners for k in p.form_kinds]
         dupes = sorted({f for f in form_ids if form_ids.count(f) > 1})
         if dupes:
             raise ValueError(f"form id(s) {dupes} used twice: each form belongs to one partner")
@@ -121,7 +137,8 @@ class ValidationLimits(_Strict):
 class ProgrammeConfig(_Strict):
     name: str
     first_month: date
-    last_month: date
+    # None: an open-ended programme, run every month from first_month on.
+    last_month: date | None = None
     grace_days: int = Field(7, ge=0, le=27)
     # Earlier report months whose landed responses every run checks against the form's
     # id listing, so that a response deleted in Google Forms leaves the warehouse too.
@@ -144,14 +161,25 @@ class ProgrammeConfig(_Strict):
 
     @field_validator("first_month", "last_month")
     @classmethod
-    def _first_of_month(cls, value: date) -> date:
-        if value.day != 1:
+    def _first_of_month(cls, value: date | None) -> date | None:
+        if value is not None and value.day != 1:
             raise ValueError(f"{value} is not the 1st of a month: write months as YYYY-MM-01")
         return value
 
+    @property
+    def effective_last_month(self) -> date:
+        """``last_month``, or for an open-ended programme the last month that has ended."""
+        if self.last_month is not None:
+            return self.last_month
+        from datetime import UTC, datetime
+
+        today = datetime.now(UTC).date()
+        year, month = (today.year, today.month - 1) if today.month > 1 else (today.year - 1, 12)
+        return max(self.first_month, date(year, month, 1))
+
     @model_validator(mode="after")
     def _ordered(self) -> ProgrammeConfig:
-        if self.last_month < self.first_month:
+        if self.last_month is not None and self.last_month < self.first_month:
             raise ValueError("last_month is before first_month: swap them")
         return self
 

@@ -205,9 +205,8 @@ def detect_drift(
                         DriftFinding(
                             "unknown_choice_label",
                             f"question {q.question_id} ({q.field}) has option {label!r} that "
-                            f"{source} does not know; answers with it are quarantined until you "
-                            f"add it under choices with its canonical value "
-                            f"({spec.describe_values()})",
+                            f"{source} does not know; answers with it are quarantined until "
+                            "you " + spec.new_option_advice(label, source),
                             "warning",
                         )
                     )

@@ -261,8 +261,7 @@ def _unknown_label(spec: FieldSpec, q: QuestionMapping, label: str, ctx: _Contex
         "unknown_label",
         spec.name,
         f"{spec.name}: label {_short(label)!r} ({ctx.mapping.language}) of question {q.question_id} is not "
-        f"in the mapping; add it to choices in {ctx.source} with its canonical value "
-        f"({spec.describe_values()})",
+        f"in the mapping; " + spec.new_option_advice(_short(label), ctx.source),
         label,
     )
 
@@ -359,6 +358,10 @@ def _parse_set(
         value = q.normalised_choices.get(key)
         if value is not None:
             chosen.add(value)
+            if value == spec.other_value:
+                # An option mapped to "other" keeps its label as the other-text
+                # (FieldSpec.new_option_advice).
+                others.append(text)
         elif q.other is not None and key not in form_labels:
             # An "Other" answer is the respondent's own text; a label that IS an option of
             # the form but missing from the mapping is a mapping gap, not an "Other" answer.

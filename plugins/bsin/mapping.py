@@ -51,6 +51,27 @@ class FieldSpec:
             return isinstance(value, str) and value in self.values
         return False
 
+    def new_option_advice(self, label: str, source: str) -> str:
+        """The one documented fix for an option label the mapping does not know (docs/mapping.md).
+
+        A field with an ``other`` value takes an option that means none of its values as
+        ``other``, the label kept as the ``<field>_other`` text; any other field's values are
+        the network's common questionnaire, so the option must mean one of them.
+        """
+        if self.other_value is not None:
+            values = ", ".join(v for v in self.values if v != self.other_value)
+            return (
+                f"add it under choices in {source}: as {label!r}: <value> if it means one of "
+                f"{values}, otherwise as {label!r}: {self.other_value} (answers then count as "
+                f"{self.other_value!r} and keep {label!r} as {self.name}_other text)"
+            )
+        return (
+            f"add it under choices in {source} as {label!r}: <value> with the value it means "
+            f"({self.describe_values()}); {self.name} has no 'other' value, so if the option "
+            "means none of them ask the partner to remove or reword it: until then its "
+            "answers stay quarantined"
+        )
+
     def describe_values(self) -> str:
         """Human-readable list of the canonical values, for error messages."""
         if self.kind == "bool":

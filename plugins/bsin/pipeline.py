@@ -13,8 +13,9 @@ import logging
 from datetime import UTC, date, datetime
 from typing import Any
 
+from airflow.sdk.exceptions import AirflowFailException
+
 from bsin.config import (
-    FORM_KINDS,
     Partner,
     PartnersConfig,
     ProgrammeConfig,
@@ -32,6 +33,14 @@ SMTP_CONN_ID = "smtp_default"
 
 class PipelineError(RuntimeError):
     """A step cannot complete; the message names the country, form and what to fix."""
+
+
+class CountryHeldBack(PipelineError, AirflowFailException):
+    """One country's month is held back (its own problem); fail its task without retries.
+
+    Retrying cannot fix a changed form or a month without answers: the task fails at once,
+    red on that country's task in the UI, and the failure alert reaches data staff.
+    """
 
 
 def report_month(data_interval_start: datetime | date) -> date:
@@ -93,7 +102,7 @@ def prepare_warehouse(data_interval_start: datetime | date, ctx: Context | None 
     month = report_month(data_interval_start)
     wh = ctx.warehouse
     wh.migrate()
-    months = month_range(ctx.programme.first_month, max(month, ctx.programme.last_month))
+    months = month_range(ctx.programme.first_month, max(month, ctx.programme.effective_last_month))
     load_reference_data(wh, ctx.partners, months)
     log.info("warehouse ready for %s (%s)", f"{month:%Y-%m}", wh)
     return {"month": month.isoformat()}
@@ -151,7 +160,9 @@ def extract_country(
     extract_quarantine: list[dict] = []
     reconcile_plan: list[dict] = []
     forgotten = _forgotten_members(wh)
-    for kind in FORM_KINDS:
+    # Only the kinds the partner collects: a partner without a self-assessment form costs
+    # no API call for it.
+    for kind in partner.form_kinds:
         form_id = partner.form_id(kind)
         try:
             form = get_form(service, form_id, num_retries=num_retries)
@@ -162,7 +173,7 @@ def extract_country(
         try:
             findings = detect_drift(form, mapping, previous_revision_id=previous)
         except StructuralDriftError as exc:
-            raise PipelineError(f"{country} {kind} form {form_id} changed: {exc}") from exc
+            _hold_back_structural_drift(wh, country, kind, form_id, month, exc)
         for f in findings:
             getattr(log, "warning" if f.severity != "info" else "info")(
                 "%s %s form drift (%s): %s", country, kind, f.kind, f.detail
@@ -286,9 +297,30 @@ def extract_country(
         )
         summary["removed_at_source"] = _reconcile_deleted(wh, reconcile_plan)
         summary["clashes"] = _land_responses(wh, pd.DataFrame(responses, columns=_RAW_COLUMNS))
+    _clear_extract_status(wh, country, month)
     summary["drift_findings"] = len(drift_rows)
     summary["unusable_responses"] = len(extract_quarantine)
     return summary
+
+
+def _hold_back_structural_drift(wh, country, kind, form_id, month, exc) -> None:
+    """Record a structural form change for the country's notice, then fail the task."""
+    from bsin.country_status import record_status
+
+    detail = (
+        f"{country} {kind} form {form_id} changed for {month:%Y-%m}: {exc}. Fix "
+        f"mappings/{country.lower()}_{kind}.yaml as the finding says (docs/mapping.md), then "
+        "clear the country's extract task"
+    )
+    record_status(wh, country, month, "extract", [("structural_drift", detail)])
+    raise CountryHeldBack(detail) from exc
+
+
+def _clear_extract_status(wh, country: str, month: date) -> None:
+    """A successful extract replaces what an earlier failed one recorded."""
+    from bsin.country_status import record_status
+
+    record_status(wh, country, month, "extract", [])
 
 
 _RAW_COLUMNS = [
@@ -445,6 +477,8 @@ def harmonise_country(
         ("monthly", harmonise_feedback),
         ("self_assessment", harmonise_self_assessment),
     ):
+        if not partner.has_form(kind):
+            continue
         form = _landed_form(wh, country, kind, month)
         responses = _landed_responses(wh, country, kind, month)
         res = fn(
@@ -486,9 +520,10 @@ def harmonise_country(
                 q.field,
                 q.reason,
             )
-    fb, sa = results["monthly"], results["self_assessment"]
+    fb, sa = results["monthly"], results.get("self_assessment")
     quarantine = pd.concat(
-        [fb.quarantine, sa.quarantine.assign(report_month=month)], ignore_index=True
+        [fb.quarantine] + ([sa.quarantine.assign(report_month=month)] if sa else []),
+        ignore_index=True,
     ).assign(stage="harmonise")
     with wh.transaction():
         wh.replace(
@@ -496,8 +531,11 @@ def harmonise_country(
             {"country": country, "report_month": month},
             fb.rows.assign(report_month=month),
         )
-        wh.replace("self_assessment", {"country": country}, sa.rows)
-        wh.replace("self_assessment_need", {"country": country}, sa.selections)
+        # Without a self-assessment form the country's earlier rows (if it had one) stay:
+        # history is never deleted by a configuration change.
+        if sa is not None:
+            wh.replace("self_assessment", {"country": country}, sa.rows)
+            wh.replace("self_assessment_need", {"country": country}, sa.selections)
         wh.replace(
             "quarantine",
             {"country": country, "report_month": month, "stage": "harmonise"},
@@ -549,6 +587,23 @@ def _landed_responses(wh, country: str, kind: str, month: date) -> list[dict]:
     finally:
         if gc_was_enabled:
             gc.enable()
+
+
+def alert_drift(
+    data_interval_start: datetime | date, ctx: Context | None = None, run_id: str = ""
+) -> dict:
+    """Send data staff one message with the month's form drift findings (bsin.drift_alert)."""
+    from bsin.drift_alert import send_drift_alert
+
+    ctx = ctx or Context.load()
+    return send_drift_alert(
+        ctx.warehouse,
+        report_month(data_interval_start),
+        recipients=ctx.programme.alert_recipients,
+        sender=ctx.programme.sender,
+        smtp_conn_id=SMTP_CONN_ID,
+        run_id=run_id,
+    )
 
 
 # --------------------------------------------------------------------------- validate
@@ -638,6 +693,7 @@ def validate_month(data_interval_start: datetime | date, ctx: Context | None = N
         or [pd.DataFrame(columns=_Q_COLUMNS[:-1])],
         ignore_index=True,
     ).assign(report_month=month, stage="validate")
+    problems = outcome.summary.get("country_problems", {})
     with wh.transaction():
         for country in landed:
             wh.replace(
@@ -645,6 +701,7 @@ def validate_month(data_interval_start: datetime | date, ctx: Context | None = N
                 {"country": country, "report_month": month, "stage": "validate"},
                 quarantine.loc[quarantine["country"] == country, _Q_COLUMNS],
             )
+        _record_country_problems(wh, landed, month, problems)
         if failure is None:
             valid = outcome.valid_df
             wh.replace_staging("feedback_incoming", valid)
@@ -663,6 +720,7 @@ def validate_month(data_interval_start: datetime | date, ctx: Context | None = N
         if len(outcome.quarantine_df)
         else 0,
         "self_assessment_quarantined": len(sa_outcome.quarantine_df),
+        "held_back": {c: [status for status, _ in p] for c, p in problems.items()},
         "data_docs": str(docs / "index.html"),
     }
     log.info("validated %s: %s", f"{month:%Y-%m}", summary)
@@ -673,6 +731,19 @@ def validate_month(data_interval_start: datetime | date, ctx: Context | None = N
             + f". Quarantine rows are in the warehouse; Data Docs: {docs / 'index.html'}"
         )
     return summary
+
+
+def _record_country_problems(
+    wh, landed: list[str], month: date, problems: dict[str, list[tuple[str, str]]]
+) -> None:
+    """Record (and log) the countries validation held back; clear the others' records."""
+    from bsin.country_status import record_status
+
+    for country in sorted(set(landed) | set(problems)):
+        found = problems.get(country, [])
+        for _, detail in found:
+            log.warning("%s held back for %s, other countries load: %s", country, month, detail)
+        record_status(wh, country, month, "validate", found)
 
 
 # --------------------------------------------------------------------------- marts
@@ -729,16 +800,11 @@ def send_report(
     month = report_month(data_interval_start)
     partner: Partner = ctx.partners.partner(country)
     wh = ctx.warehouse
-    landed = wh.query_df(
-        "select count(*) as n from raw_form where country = :country and report_month = :month",
-        {"country": country, "month": month},
-    )
-    if int(landed.iloc[0, 0]) == 0:
-        from airflow.exceptions import AirflowSkipException
+    from bsin.country_status import country_condition
 
-        raise AirflowSkipException(
-            f"{country}: no data ingested for {month:%Y-%m} (its extract failed); no report sent"
-        )
+    condition = country_condition(wh, partner, month)
+    if condition is not None:
+        return _send_condition_notice(ctx, partner, condition, deliver=deliver, resend=resend)
     report_ctx = build_report(
         wh, ctx.partners, country, month, min_respondents=ctx.programme.min_respondents
     )
@@ -750,6 +816,48 @@ def send_report(
     result = deliver_message(wh, SMTP_CONN_ID, partner, month, message, resend=resend)
     log.info("%s %s: %s", country, f"{month:%Y-%m}", result)
     return {"country": country, "month": month.isoformat(), "status": str(result.status)}
+
+
+def _send_condition_notice(ctx: Context, partner: Partner, condition, *, deliver, resend) -> dict:
+    """Tell the partner what happened to its month; fail the task when staff must act.
+
+    The notice goes through the same exactly-once delivery as a report. After a validation
+    problem the task then fails without retries (CountryHeldBack): red on this country's
+    task in the UI, and the failure alert names the country, the month and what to do.
+    After a failed extract (red and alerted already) it ends as skipped.
+    """
+    from bsin.country_status import EXTRACT_STATUSES, build_notice, network_coverage
+    from bsin.delivery import deliver as deliver_message
+
+    month, country = condition.month, partner.country
+    coverage = network_coverage(ctx.warehouse, ctx.partners, month)
+    message = build_notice(condition, partner, ctx.programme.name, ctx.programme.sender, coverage)
+    status = "not_delivered"
+    if deliver:
+        result = deliver_message(
+            ctx.warehouse, SMTP_CONN_ID, partner, month, message, resend=resend
+        )
+        status = str(result.status)
+    log.warning("%s %s: %s; partner notice %s", country, f"{month:%Y-%m}", condition.detail, status)
+    summary = {
+        "country": country,
+        "month": month.isoformat(),
+        "status": status,
+        "condition": condition.status,
+    }
+    if not condition.needs_action:
+        return summary
+    if condition.status in EXTRACT_STATUSES:
+        from airflow.sdk.exceptions import AirflowSkipException
+
+        # The country's extract task is red and has alerted already: one alert per cause.
+        raise AirflowSkipException(
+            f"{country} {month:%Y-%m}: extract failed, partner notice {status}; no report"
+        )
+    raise CountryHeldBack(
+        f"{country} {month:%Y-%m} held back ({condition.status}); partner notice {status}: "
+        f"{condition.detail}"
+    )
 
 
 def summarise_run(data_interval_start: datetime | date, ctx: Context | None = None) -> dict:

@@ -232,7 +232,7 @@ class ProgrammeReportResult:
 
 def programme_months(programme: ProgrammeConfig) -> list[date]:
     """Every month from ``first_month`` to ``last_month``, inclusive."""
-    return month_range(programme.first_month, programme.last_month)
+    return month_range(programme.first_month, programme.effective_last_month)
 
 
 def last_data_month(wh: Any, programme: ProgrammeConfig) -> date | None:
@@ -243,7 +243,7 @@ def last_data_month(wh: Any, programme: ProgrammeConfig) -> date | None:
         wh,
         "select max(month) as m from indicators_monthly "
         "where scope_country = :scope and month >= :first and month <= :last",
-        {"scope": NETWORK, "first": programme.first_month, "last": programme.last_month},
+        {"scope": NETWORK, "first": programme.first_month, "last": programme.effective_last_month},
     )
     return _to_date(rows[0]["m"]) if rows and rows[0]["m"] is not None else None
 
@@ -307,7 +307,7 @@ def build_programme_report(
                 f"table {table} missing in warehouse {wh!r}: run the monthly DAG's "
                 "prepare_warehouse and build_marts tasks (or `make demo`) first"
             )
-    first, last = programme.first_month, programme.last_month
+    first, last = programme.first_month, programme.effective_last_month
     months = programme_months(programme)
     window = {"first": first, "last": last}
 
@@ -1081,15 +1081,15 @@ def produce_programme_report(
     """Build, render and write the report when the programme's last month is in.
 
     Without ``force``, a warehouse that has no network indicators for
-    ``programme.last_month`` gives a ``skipped`` result (nothing written) whose message
+    ``programme.effective_last_month`` gives a ``skipped`` result (nothing written) whose message
     says what is missing and how to force an interim report.
     """
     latest = last_data_month(wh, programme)
-    if latest is None or latest < programme.last_month:
+    if latest is None or latest < programme.effective_last_month:
         have = f"data up to {latest:%Y-%m}" if latest else "no programme month"
         message = (
             f"programme report not produced: the warehouse has {have} in indicators_monthly, "
-            f"the programme's last month is {programme.last_month:%Y-%m} (programme.yaml "
+            f"the programme's last month is {programme.effective_last_month:%Y-%m} (programme.yaml "
             "last_month). Run that month's bsin_monthly_feedback DAG, or trigger "
             "bsin_programme_report with force=true for an interim report."
         )

@@ -179,6 +179,14 @@ class ReportContext:
     csv_columns: tuple[str, ...] = CSV_COLUMNS
     member_rows: tuple[Mapping[str, Any], ...] = field(default_factory=tuple)
     min_respondents: int = MIN_RESPONDENTS
+    #: (countries with data this month, countries configured with members): the network
+    #: figures cover the first; the report says so when it is fewer.
+    network_countries: tuple[int, int] | None = None
+    #: Indicators this partner does not collect (no self-assessment form): "not collected".
+    not_collected: tuple[str, ...] = ()
+    #: (countries collecting self-assessments, countries): the network's needs figures
+    #: cover the first; the report says so when it is fewer.
+    self_assessment_countries: tuple[int, int] | None = None
 
     def line(self, key: str) -> IndicatorLine | None:
         """The indicator line ``key`` (None when the marts do not have it)."""
@@ -360,6 +368,16 @@ def build_report(
             )
         )
 
+    if not partner.has_form("self_assessment"):
+        # Shown as "not collected" (not left out): the partner sees what it does not collect.
+        shown = {line.key for line in indicators}
+        for key in SELF_ASSESSMENT_INDICATORS:
+            if key not in shown:
+                indicators.append(
+                    IndicatorLine(key, Cell(None, None), None, None, None, None, net(m, key))
+                )
+        indicators.sort(key=lambda line: _indicator_sort_key(line.key))
+
     months = sorted({k[1] for k in respondents if k[0] == country})
     trends: dict[str, tuple[TrendPoint, ...]] = {}
     for key in TREND_INDICATORS:
@@ -469,7 +487,31 @@ def build_report(
         suggestions=suggestions,
         member_rows=tuple(member_rows),
         min_respondents=k,
+        network_countries=_network_countries(
+            partners, m, network.get((m, "response_rate"), HIDDEN)
+        ),
+        not_collected=() if partner.has_form("self_assessment") else SELF_ASSESSMENT_INDICATORS,
+        self_assessment_countries=(
+            sum(p.has_form("self_assessment") for p in partners.partners),
+            len(partners.partners),
+        ),
     )
+
+
+#: Indicators that rest on the self-assessment form.
+SELF_ASSESSMENT_INDICATORS: tuple[str, ...] = ("needs_coverage",)
+
+
+def _network_countries(partners: PartnersConfig, month: date, network: Cell) -> tuple[int, int]:
+    """(countries the network figures of ``month`` cover, configured countries with members).
+
+    The first is the network figure's own scope (bsin.disclosure: countries with at least k
+    answers), never "countries with data": counting a country with 1 or 2 answers would
+    tell its "0 versus a few" apart.
+    """
+    present = len(network.scopes)
+    expected = sum(1 for p in partners.partners if p.members_in(month) > 0)
+    return present, max(present, expected)
 
 
 # --------------------------------------------------------------------------- formatting
@@ -545,7 +587,9 @@ def _view(ctx: ReportContext, t: Translator, charts: Sequence[str]) -> dict[str,
         lines.append(
             {
                 "label": _label(line.key, t),
-                "value": format_value(line.key, line.country.value, t),
+                "value": t("not_collected")
+                if line.key in ctx.not_collected
+                else format_value(line.key, line.country.value, t),
                 "n": line.country.n,
                 "delta": format_delta(line.key, line.delta, t),
                 "direction": _direction(line.key, line.delta),
@@ -599,7 +643,25 @@ def _view(ctx: ReportContext, t: Translator, charts: Sequence[str]) -> dict[str,
         ],
         "csv_filename": _csv_filename(ctx),
         "min_respondents": ctx.min_respondents,
+        "network_note": _network_note(ctx, t),
     }
+
+
+def _network_note(ctx: ReportContext, t: Translator) -> str:
+    """What the network figures cover, when it is less than every configured country:
+    "network figures this month cover 4 of 5 countries", and the needs figures' countries
+    when some partner collects no self-assessment."""
+    if ctx.network_countries is None:
+        return ""
+    notes = []
+    present, total = ctx.network_countries
+    if present < total:
+        notes.append(t("network_coverage", present=present, total=total))
+    if ctx.self_assessment_countries is not None:
+        collecting, configured = ctx.self_assessment_countries
+        if collecting < configured:
+            notes.append(t("network_sa_coverage", present=collecting, total=configured))
+    return " ".join(notes)
 
 
 def _csv_filename(ctx: ReportContext) -> str:

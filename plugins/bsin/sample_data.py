@@ -42,10 +42,10 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bsin.config import FORM_KINDS, Partner, load_partners, load_programme
+from bsin.config import Partner, load_partners, load_programme
 from bsin.months import add_months, feedback_month_for, month_range
 from bsin.paths import SAMPLE_DIR, config_dir
-from bsin.sample_texts import NEED_AREAS, SUPPORTED_LANGUAGES, TEXTS, email_local_part
+from bsin.sample_texts import NEED_AREAS, email_local_part, texts_for
 
 SEED = "bsin-sample-2022"
 #: Countries whose monthly form has a "which month is this about" date question.
@@ -165,7 +165,7 @@ def build_monthly_form(
     country: str, language: str, form_id: str, *, date_question: bool, seed: str = SEED
 ) -> GeneratedForm:
     """The monthly feedback form of ``country`` in ``language`` (docs/mapping.md questions)."""
-    t = TEXTS[language]["monthly"]
+    t = texts_for(language)["monthly"]
     rng = random.Random(f"{seed}:{country}:monthly:form")
     ids = _Ids(rng)
     form = _form_shell(form_id, t, rng, revision=rng.randrange(20, 90))
@@ -223,7 +223,7 @@ def build_self_assessment_form(
     country: str, language: str, form_id: str, *, seed: str = SEED
 ) -> GeneratedForm:
     """The self-assessment form: wave, needs, capability grid (one row per area), interests."""
-    t = TEXTS[language]["self_assessment"]
+    t = texts_for(language)["self_assessment"]
     rng = random.Random(f"{seed}:{country}:self_assessment:form")
     ids = _Ids(rng)
     form = _form_shell(form_id, t, rng, revision=rng.randrange(5, 30))
@@ -335,16 +335,14 @@ class Member:
 
 def make_members(partner: Partner, seed: str = SEED) -> list[Member]:
     """``partner.active_members`` fictitious members with local names at example.org."""
-    texts = TEXTS[partner.form_language]
-    if partner.active_members > len(texts["names"]):
-        raise ValueError(
-            f"{partner.country}: the sample has {len(texts['names'])} names in "
-            f"{partner.form_language!r} but active_members is {partner.active_members}; "
-            "add names to bsin.sample_texts or lower active_members"
-        )
+    names = texts_for(partner.form_language)["names"]
     rng = random.Random(f"{seed}:{partner.country}:members")
     members = []
-    for first, last in texts["names"][: partner.active_members]:
+    for i in range(partner.active_members):
+        first, last = names[i % len(names)]
+        # More members than names: a numbered surname keeps every email distinct.
+        if i >= len(names):
+            last = f"{last}{i // len(names) + 1}"
         needs = sorted(rng.sample(NEED_AREAS, rng.randint(2, 4)), key=NEED_AREAS.index)
         baseline = {
             area: rng.randint(1, 3) if area in needs else rng.randint(2, 4) for area in NEED_AREAS
@@ -419,7 +417,7 @@ def monthly_answers(
     local_submitted: datetime,
 ) -> dict[str, dict[str, Any]]:
     """One member's plausible answers for ``month`` as the API's ``answers`` map."""
-    texts = TEXTS[gen.language]
+    texts = texts_for(gen.language)
     dip = DIP_POINTS if member.country == DIP_COUNTRY and month in DIP_MONTHS else 0.0
     # Less spread in a dip month: with 7 members the dip must show, not drown in noise.
     sat = _clamp(rng.gauss(member.satisfaction - dip, 0.35 if dip else 0.6), 1, 5)
@@ -549,7 +547,7 @@ def self_assessment_responses(
     """Baseline (``first`` month, everyone) and end-line (``last`` month, most) self-assessments."""
     rng = random.Random(f"{seed}:{partner.country}:self_assessment:responses")
     tz = ZoneInfo(partner.timezone)
-    texts = TEXTS[gen.language]
+    texts = texts_for(gen.language)
     out = []
     # One member per country never fills in the end-line form.
     no_endline = rng.choice(members).email if len(members) > 3 else None
@@ -661,24 +659,24 @@ class SampleSummary:
 
 
 def partner_forms(partner: Partner, seed: str = SEED) -> dict[str, GeneratedForm]:
-    """Both generated forms of a partner, keyed by form kind."""
-    if partner.form_language not in TEXTS:
-        raise ValueError(
-            f"{partner.country}: no sample texts in form_language {partner.form_language!r}; "
-            f"the sample generator knows {SUPPORTED_LANGUAGES}"
-        )
-    return {
+    """The generated forms of a partner (the kinds it has in partners.yaml), by form kind.
+
+    A form language without sample texts gets the generic English texts (bsin.sample_texts).
+    """
+    forms = {
         "monthly": build_monthly_form(
             partner.country,
             partner.form_language,
             partner.forms.monthly,
             date_question=partner.country in DATE_QUESTION_COUNTRIES,
             seed=seed,
-        ),
-        "self_assessment": build_self_assessment_form(
-            partner.country, partner.form_language, partner.forms.self_assessment, seed=seed
-        ),
+        )
     }
+    if partner.has_form("self_assessment"):
+        forms["self_assessment"] = build_self_assessment_form(
+            partner.country, partner.form_language, partner.form_id("self_assessment"), seed=seed
+        )
+    return forms
 
 
 def generate_sample(
@@ -694,7 +692,7 @@ def generate_sample(
     base = Path(config) if config else config_dir()
     partners = load_partners(base / "partners.yaml")
     programme = load_programme(base / "programme.yaml")
-    months = month_range(programme.first_month, programme.last_month)
+    months = month_range(programme.first_month, programme.effective_last_month)
     mappings_dir = Path(mappings_dir) if mappings_dir else base / "mappings"
     out_dir = Path(out_dir)
     files: list[Path] = []
@@ -707,17 +705,18 @@ def generate_sample(
         responses = {
             "monthly": monthly_responses(
                 forms["monthly"], partner, members, months, programme.grace_days, seed
-            ),
-            "self_assessment": self_assessment_responses(
-                forms["self_assessment"], partner, members, months[0], months[-1], seed
-            ),
+            )
         }
+        if "self_assessment" in forms:
+            responses["self_assessment"] = self_assessment_responses(
+                forms["self_assessment"], partner, members, months[0], months[-1], seed
+            )
         if partner.country == EDIT_COUNTRY and EDIT_MONTH in months:
             original = apply_edit(
                 responses["monthly"], forms["monthly"], partner, EDIT_MONTH, programme.grace_days
             )
             superseded[partner.forms.monthly] = [original]
-        for kind in FORM_KINDS:
+        for kind in partner.form_kinds:
             gen, form_id = forms[kind], partner.form_id(kind)
             rows = sorted(responses[kind], key=lambda r: (r["lastSubmittedTime"], r["responseId"]))
             names.add(f"{form_id}.json")
@@ -837,7 +836,7 @@ class _FastMonthly:
             for q in gen.questions
         }
         self.number = ['{"value":"' + str(n) + '"}' for n in range(51)]
-        texts = TEXTS[gen.language]
+        texts = texts_for(gen.language)
         self.suggestions = ['{"value":' + enc(s) + "}" for s in texts["suggestions"]]
         self.head = '{"formId":' + enc(gen.form["formId"]) + ',"responseId":"'
 

@@ -1,4 +1,5 @@
-"""Local-language texts of the sample forms (Swedish, Estonian, Latvian, Lithuanian).
+"""Local-language texts of the sample forms (Swedish, Estonian, Latvian, Lithuanian, and
+generic English ones for any other form language).
 
 Used by :mod:`bsin.sample_data` to write forms that look like the partners' real ones:
 question titles, choice labels and free-text answers in the form's language, each label
@@ -470,7 +471,122 @@ TEXTS: dict[str, dict[str, Any]] = {
     },
 }
 
+#: Language of the generic texts, used for a form language the sample has no texts in.
+GENERIC_LANGUAGE = "en"
+TEXTS[GENERIC_LANGUAGE] = {
+    "monthly": {
+        "title": "Baltic Sea Impact Network – monthly feedback",
+        "description": "Tell us how the month in the network went. It takes about five minutes.",
+        "section": "Contacts and challenges",
+        "feedback_month": (
+            "Which month is your feedback about?",
+            "Choose any day of the month you are giving feedback on.",
+        ),
+        "attended_peer_session": (
+            "Did you take part in this month's peer-learning session?",
+            {"Yes": True, "No": False},
+        ),
+        "attended_workshop": (
+            "Did you take part in an expert workshop this month?",
+            {"Yes": True, "No": False},
+        ),
+        "satisfaction": (
+            "How satisfied are you with this month's programme?",
+            ("Not at all satisfied", "Very satisfied"),
+        ),
+        "relevance": (
+            "How relevant were this month's topics to your needs?",
+            ("Not at all relevant", "Very relevant"),
+        ),
+        "recommend": (
+            "How likely are you to recommend the network to another social entrepreneur?",
+            ("Not at all likely", "Very likely"),
+        ),
+        "new_skill": (
+            "Did you learn something new you can use in your organisation?",
+            {"Yes": "yes", "Partly": "partly", "No": "no"},
+        ),
+        "new_connections_abroad": "How many new contacts in other countries did you make this month?",
+        "stakeholder_access": (
+            "Has the network helped you reach any of the following?",
+            {
+                "Public sector": "public_sector",
+                "Companies": "corporate",
+                "Impact investors": "impact_investor",
+                "Media": "media",
+                "None of these": "none",
+            },
+        ),
+        "challenges": (
+            "Which challenges do you face right now?",
+            {
+                "Funding": "funding",
+                "Visibility": "visibility",
+                "Capacity": "capacity",
+                "Team": "team",
+                "Policy and regulation": "policy",
+            },
+        ),
+        "suggestion": "What should the network change or improve?",
+    },
+    "self_assessment": {
+        "title": "Baltic Sea Impact Network – self-assessment",
+        "description": "Your answers help us fit the programme to your needs.",
+        "wave": (
+            "When are you filling in this self-assessment?",
+            {"On joining the network": "baseline", "At the end of the programme": "endline"},
+        ),
+        "needs": "In which areas do you need support most?",
+        "capability": "How do you rate your current capability in each area? (1 = low, 5 = high)",
+        "interests": "What would you most like to learn, and whom would you like to meet?",
+        "areas": (
+            "Access to funding",
+            "Visibility",
+            "Impact measurement",
+            "Scaling",
+            "Public procurement",
+            "Corporate partnerships",
+            "Investor readiness",
+            "Team leadership",
+        ),
+    },
+    "other_challenges": ["Recruiting volunteers", "Finding premises", "Lack of time"],
+    "suggestions": [
+        "More time for questions after the workshop.",
+        "Please send the material a few days before the session.",
+        "More examples from the other countries, please!",
+        "Good month, keep it up!",
+        "A mentoring programme across countries would be valuable.",
+    ],
+    "interests": [
+        "Impact measurement and meeting investors.",
+        "Partnerships with larger companies and municipalities.",
+        "How other social enterprises around the Baltic Sea have scaled.",
+    ],
+    "names": [
+        ("Alex", "Morgan"),
+        ("Sam", "Taylor"),
+        ("Robin", "Berg"),
+        ("Kim", "Nielsen"),
+        ("Noa", "Larsen"),
+        ("Eli", "Hansen"),
+        ("Mika", "Virtanen"),
+        ("Jamie", "Olsen"),
+        ("Toni", "Koskinen"),
+        ("Riley", "Dahl"),
+        ("Ari", "Lund"),
+        ("Kai", "Strand"),
+    ],
+}
+
+#: Languages with texts of their own; any other form language gets the generic texts.
 SUPPORTED_LANGUAGES: tuple[str, ...] = tuple(TEXTS)
+
+
+def texts_for(language: str) -> dict[str, Any]:
+    """The sample texts of ``language``, or the generic (English) ones when it has none."""
+    return TEXTS.get(language) or TEXTS[GENERIC_LANGUAGE]
+
 
 # Letters with diacritics that email addresses spell without (ä -> a, ž -> z, ...).
 _ASCII = str.maketrans(

@@ -459,6 +459,11 @@ def _docs_site(
     return DataDocsSite(folder, month, countries), True
 
 
+#: Reasons a country's month is held back (``country_month_status.status``), each one
+#: country's own problem that never holds back another country.
+COUNTRY_PROBLEMS = ("no_responses", "quarantined", "low_response_rate", "roster", "not_configured")
+
+
 def _batch_checks(
     df: pd.DataFrame,
     quarantine: pd.DataFrame,
@@ -467,8 +472,9 @@ def _batch_checks(
     countries: Iterable[str],
     limits: ValidationLimits,
     prior_quarantined: dict[str, int],
-) -> tuple[list[str], dict[str, dict[str, Any]]]:
-    failures: list[str] = []
+) -> tuple[dict[str, list[tuple[str, str]]], dict[str, dict[str, Any]]]:
+    """Per-country batch checks: ``{country: [(status, message), ...]}`` and the counts."""
+    problems: dict[str, list[tuple[str, str]]] = {}
     per_country: dict[str, dict[str, Any]] = {}
     bad_ids = (
         quarantine.groupby("country")["response_id"].nunique().to_dict() if len(quarantine) else {}
@@ -477,7 +483,9 @@ def _batch_checks(
         try:
             members = partners.partner(country).members_in(month)
         except KeyError:
-            failures.append(f"{country}: rows for a country that is not in partners.yaml")
+            problems.setdefault(country, []).append(
+                ("not_configured", f"{country}: rows for a country that is not in partners.yaml")
+            )
             continue
         candidates = int((df["country"] == country).sum()) if len(df) else 0
         quarantined = int(bad_ids.get(country, 0))
@@ -494,29 +502,43 @@ def _batch_checks(
             "quarantined_share": round(share, 4),
             "response_rate": None if rate is None else round(rate, 4),
         }
+        failures: list[tuple[str, str]] = problems.setdefault(country, [])
         if members and responses == 0:
             failures.append(
-                f"{country}: no responses for {month:%Y-%m} although {members} members are active; "
-                "check the country's extract task and that the form still collects responses"
+                (
+                    "no_responses",
+                    f"{country}: no responses for {month:%Y-%m} although {members} members are active; "
+                    "check that the form still accepts responses and ask the partner to remind its members; "
+                    "if nobody was expected to answer, set active_members_by_month to 0 in partners.yaml",
+                )
             )
             continue
         if share > limits.max_quarantine_share:
             failures.append(
-                f"{country}: {quarantined + earlier} of {responses} responses quarantined "
-                f"({share:.0%} > max_quarantine_share {limits.max_quarantine_share:.0%} in "
-                "programme.yaml); read the quarantine table for the reasons"
+                (
+                    "quarantined",
+                    f"{country}: {quarantined + earlier} of {responses} responses quarantined "
+                    f"({share:.0%} > max_quarantine_share {limits.max_quarantine_share:.0%} in "
+                    "programme.yaml); read the quarantine table for the reasons",
+                )
             )
         if rate is not None and rate < limits.min_response_rate:
             failures.append(
-                f"{country}: response rate {rate:.0%} is below min_response_rate "
-                f"{limits.min_response_rate:.0%} in programme.yaml"
+                (
+                    "low_response_rate",
+                    f"{country}: response rate {rate:.0%} is below min_response_rate "
+                    f"{limits.min_response_rate:.0%} in programme.yaml",
+                )
             )
         if rate is not None and rate > 1:
             failures.append(
-                f"{country}: {loaded} members answered but partners.yaml lists {members} active "
-                f"members for {month:%Y-%m}; update active_members(_by_month)"
+                (
+                    "roster",
+                    f"{country}: {loaded} members answered but partners.yaml lists {members} active "
+                    f"members for {month:%Y-%m}; update active_members(_by_month)",
+                )
             )
-    return failures, per_country
+    return {c: p for c, p in problems.items() if p}, per_country
 
 
 def _require_index(df: pd.DataFrame, suite: str, month: date) -> None:
@@ -548,12 +570,16 @@ def validate_feedback_month(
     ``first_month``: the programme's first month; feedback about an earlier month is
     quarantined.
 
-    ``countries``: the countries expected this month (default: every partner); one with
-    active members but no rows fails the batch. ``prior_quarantined`` counts responses each
-    country already lost in harmonisation, so the quarantined share covers both steps.
+    ``countries``: the countries expected this month (default: every partner). A country
+    with active members but no rows, too large a quarantined share or an impossible
+    response rate is held back alone: its rows leave ``valid_df`` and
+    ``summary["country_problems"]`` maps it to ``[(status, message), ...]`` (status one of
+    COUNTRY_PROBLEMS). ``prior_quarantined`` counts responses each country already lost in
+    harmonisation, so the quarantined share covers both steps.
     ``data_docs_dir``: a folder (or True for data/gx/data_docs) to build Data Docs into, or
     a :class:`DataDocsSite` the caller builds after its other suites of the month.
-    Raises ValidationFailed (with the outcome attached) when a batch-level check fails.
+    Raises ValidationFailed (with the outcome attached) only when a check over the whole
+    batch fails (a missing column): then no row can be trusted.
     """
     expected = sorted(countries) if countries is not None else partners.countries
     limits = limits or ValidationLimits()
@@ -571,9 +597,13 @@ def validate_feedback_month(
     valid = frame.loc[keep, [c for c in FEEDBACK_COLUMNS if c in frame.columns]].reset_index(
         drop=True
     )
-    failures, per_country = _batch_checks(
+    problems, per_country = _batch_checks(
         frame, quarantine, partners, month, expected, limits, prior_quarantined or {}
     )
+    # A country with a batch problem is held back alone: its rows are not loaded, every
+    # other country's are (issue 9: countries are independent).
+    if problems:
+        valid = valid.loc[~valid["country"].isin(list(problems))].reset_index(drop=True)
     summary = {
         **info,
         "month": month.isoformat(),
@@ -581,11 +611,12 @@ def validate_feedback_month(
         "valid": len(valid),
         "quarantined": len(bad),
         "countries": per_country,
-        "batch_failures": batch_failures + failures,
+        "batch_failures": batch_failures,
+        "country_problems": problems,
     }
     outcome = ValidationOutcome(valid, quarantine, summary)
-    if batch_failures or failures:
-        raise ValidationFailed(batch_failures + failures, outcome)
+    if batch_failures:
+        raise ValidationFailed(batch_failures, outcome)
     return outcome
 
 

@@ -52,9 +52,15 @@ access_counts as (
 roster as (
     select country as scope_country, month, active_members from member_roster
     union all
-    select 'NETWORK' as scope_country, month, sum(active_members) as active_members
-    from member_roster
-    group by month
+    -- the network's members are those of the countries present in the month: a country
+    -- that sent nothing (or was held back) must not dilute the network's rates
+    select 'NETWORK' as scope_country, r.month, sum(r.active_members) as active_members
+    from member_roster as r
+    where exists (
+        select 1 from stg_feedback as f
+        where f.scope_country = r.country and f.month = r.month
+    )
+    group by r.month
 ),
 
 baseline as (

@@ -31,6 +31,8 @@ with answers as (
                        when 'no' then 0 end                        as skill_half_points,
         new_connections_abroad                                     as connections
     from feedback
+    -- a country removed from partners.yaml keeps its rows but leaves every new report
+    where country in (select country from member_roster)
 )
 
 select country as scope_country, answers.* from answers

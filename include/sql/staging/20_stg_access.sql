@@ -17,6 +17,8 @@ with selected as (
         and f.feedback_month = s.feedback_month
         and f.member_id = s.member_id
     where s.field = 'stakeholder_access'
+      -- a country removed from partners.yaml keeps its rows but leaves every new report
+      and s.country in (select country from member_roster)
 )
 
 select country as scope_country, selected.* from selected
