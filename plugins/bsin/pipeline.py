@@ -93,6 +93,10 @@ def prepare_warehouse(data_interval_start: datetime | date, ctx: Context | None 
     month = report_month(data_interval_start)
     wh = ctx.warehouse
     wh.migrate()
+    # Before any member id is written: a changed key would split every member in two.
+    from bsin.pseudonymise import check_key_fingerprint
+
+    check_key_fingerprint(wh, ctx.key)
     months = month_range(ctx.programme.first_month, max(month, ctx.programme.last_month))
     load_reference_data(wh, ctx.partners, months)
     log.info("warehouse ready for %s (%s)", f"{month:%Y-%m}", wh)
