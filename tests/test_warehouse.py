@@ -158,6 +158,8 @@ def test_migrate_is_idempotent(warehouse):
         "need_coverage_status",
         "adaptation_signal",
         "delivery_log",
+        "delivery_attempt",
+        "pseudonym_key",
     ):
         assert warehouse.table_exists(table), table
 

@@ -619,7 +619,15 @@ def send_report(
     if not deliver:
         log.info("%s %s: report rendered, delivery off for this run", country, f"{month:%Y-%m}")
         return {"country": country, "month": month.isoformat(), "status": "not_delivered"}
-    result = deliver_message(wh, SMTP_CONN_ID, partner, month, message, resend=resend)
+    result = deliver_message(
+        wh,
+        SMTP_CONN_ID,
+        partner,
+        month,
+        message,
+        resend=resend,
+        alert_to=ctx.programme.alert_recipients,
+    )
     log.info("%s %s: %s", country, f"{month:%Y-%m}", result)
     return {"country": country, "month": month.isoformat(), "status": str(result.status)}
 

@@ -12,8 +12,9 @@ outbox, so a restarted sink never overwrites an earlier delivery.
 
 For failure drills (tests, issue 6) the sink can misbehave on purpose: close the next N
 connections before the greeting, answer the next N messages with an SMTP error code
-(421, 451, 554, ...) instead of storing them, or drop the connection after DATA without
-answering. Faults are switched on a running sink through ``SinkHandle.faults`` or at
+(421, 451, 554, ...) instead of storing them, drop the connection after DATA without
+answering (with or without storing the message first: the second is a lost reply), or
+refuse one recipient address at RCPT TO (550, 450, ...). Faults are switched on a running sink through ``SinkHandle.faults`` or at
 start-up through the command-line flags.
 """
 
@@ -65,6 +66,8 @@ class Faults:
     reply_code: int = 0
     reply_count: int = 0
     disconnect: int = 0
+    lost_reply: int = 0
+    refused_rcpt: dict[str, tuple[int, int]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def refuse_connections(self, n: int) -> None:
@@ -84,10 +87,36 @@ class Faults:
         with self._lock:
             self.disconnect = n
 
+    def lose_reply(self, n: int = 1) -> None:
+        """Store the next ``n`` messages, then drop the connection before replying to DATA.
+
+        The client cannot tell whether the message arrived: the case a retry duplicates.
+        """
+        with self._lock:
+            self.lost_reply = n
+
+    def refuse_recipient(self, address: str, code: int = 550, n: int = 1_000_000) -> None:
+        """Answer RCPT TO for ``address`` with ``code`` the next ``n`` times (others pass)."""
+        if not 400 <= code <= 599:
+            raise ValueError(f"reply code {code} is not an SMTP error code: use 4xx or 5xx")
+        with self._lock:
+            self.refused_rcpt[address.lower()] = (code, n)
+
     def clear(self) -> None:
         """Switch every fault off."""
         with self._lock:
             self.refuse = self.reply_count = self.disconnect = self.reply_code = 0
+            self.lost_reply = 0
+            self.refused_rcpt.clear()
+
+    def _take_rcpt(self, address: str) -> int:
+        """The code to refuse ``address`` with, or 0 to accept it."""
+        with self._lock:
+            code, n = self.refused_rcpt.get(address.lower(), (0, 0))
+            if n <= 0:
+                return 0
+            self.refused_rcpt[address.lower()] = (code, n - 1)
+            return code
 
     def _take(self, name: str) -> bool:
         with self._lock:
@@ -109,6 +138,14 @@ class _Outbox:
         outbox.mkdir(parents=True, exist_ok=True)
         existing = [int(p.name.split("_", 1)[0]) for p in outbox.glob("[0-9]*_*.eml")]
         self._counter = max(existing, default=0)
+
+    async def handle_RCPT(self, server: SMTP, session, envelope, address, rcpt_options) -> str:  # noqa: N802 (aiosmtpd hook name)
+        code = self.faults._take_rcpt(address)
+        if code:
+            log.warning("smtp sink: refusing recipient %s with %s (simulated fault)", address, code)
+            return f"{code} {_REASONS.get(code, 'Recipient refused (simulated)')}"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server: SMTP, session, envelope) -> str:  # noqa: N802 (aiosmtpd hook name)
         if self.faults._take("disconnect"):
@@ -135,6 +172,10 @@ class _Outbox:
                 ReceivedMessage(path, envelope.mail_from, list(envelope.rcpt_tos), msg)
             )
         log.info("smtp sink: stored %s for %s", path.name, ", ".join(envelope.rcpt_tos))
+        if self.faults._take("lost_reply"):
+            log.warning("smtp sink: stored %s, dropping the reply (simulated fault)", path.name)
+            server.transport.abort()
+            return "421 4.4.2 Connection dropped (simulated)"
         return "250 2.0.0 OK: queued as " + stem
 
 
@@ -230,6 +271,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--reply-code", type=int, default=0, help="answer this 4xx/5xx code ...")
     parser.add_argument("--reply-count", type=int, default=1, help="... to the first N messages")
     parser.add_argument("--disconnect", type=int, default=0, help="drop N connections after DATA")
+    parser.add_argument(
+        "--lose-reply", type=int, default=0, help="store N messages, then drop the reply"
+    )
+    parser.add_argument(
+        "--refuse-rcpt", action="append", default=[], help="answer RCPT TO for ADDRESS with 550"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     sink = start_sink(args.outbox, args.port, args.host)
@@ -237,6 +284,9 @@ def main(argv: list[str] | None = None) -> None:
     if args.reply_code:
         sink.faults.reply(args.reply_code, args.reply_count)
     sink.faults.disconnect_after_data(args.disconnect)
+    sink.faults.lose_reply(args.lose_reply)
+    for address in args.refuse_rcpt:
+        sink.faults.refuse_recipient(address)
     log.info("smtp sink listening on %s:%s, storing into %s", args.host, sink.port, args.outbox)
     signal.signal(signal.SIGTERM, lambda *_: sink.stop())
     try:
