@@ -142,4 +142,9 @@ def load_key() -> bytes:
                 f"password of the Airflow connection {KEY_CONN_ID!r} ({exc.__class__.__name__})"
             ) from None
     check_key(key or "")
+    # A key from the environment never passed through Airflow's connection API: tell the
+    # secret masker, so a task log that ever printed it shows *** instead.
+    from airflow.sdk.log import mask_secret
+
+    mask_secret(key)
     return key.encode("utf-8")
