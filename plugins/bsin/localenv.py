@@ -22,13 +22,17 @@ def forms_conn_uri(endpoint: str) -> str:
     return json.dumps({"conn_type": "generic", "extra": {"endpoint": endpoint, "num_retries": 3}})
 
 
-def smtp_conn_uri(port: int, host: str = "127.0.0.1") -> str:
+def smtp_conn_uri(
+    port: int, host: str = "127.0.0.1", login: str | None = None, password: str | None = None
+) -> str:
     """``AIRFLOW_CONN_SMTP_DEFAULT`` for a plain local SMTP server (no SSL, no STARTTLS)."""
+    credentials = {"login": login, "password": password} if login else {}
     return json.dumps(
         {
             "conn_type": "smtp",
             "host": host,
             "port": port,
+            **credentials,
             "extra": {
                 "disable_ssl": True,
                 "disable_tls": True,

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage
 from pathlib import Path
 
-from aiosmtpd.smtp import SMTP
+from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
 
 log = logging.getLogger(__name__)
 
@@ -186,12 +186,33 @@ class _Refuser(asyncio.Protocol):
         transport.abort()
 
 
+class _Login:
+    """aiosmtpd authenticator accepting one login and password (AUTH PLAIN/LOGIN)."""
+
+    def __init__(self, login: str, password: str) -> None:
+        self._expected = (login.encode(), password.encode())
+
+    def __call__(self, server, session, envelope, mechanism, auth_data) -> AuthResult:
+        ok = (
+            isinstance(auth_data, LoginPassword)
+            and (
+                auth_data.login,
+                auth_data.password,
+            )
+            == self._expected
+        )
+        return AuthResult(success=ok, handled=False)
+
+
 class SinkHandle:
     """A running sink in a background thread: ``port``, ``messages``, ``faults``, ``stop()``."""
 
-    def __init__(self, outbox: Path, host: str, port: int) -> None:
+    def __init__(
+        self, outbox: Path, host: str, port: int, auth: tuple[str, str] | None = None
+    ) -> None:
         self.outbox = Path(outbox)
         self.host = host
+        self._auth = auth
         self.faults = Faults()
         self._handler = _Outbox(self.outbox, self.faults)
         self._loop = asyncio.new_event_loop()
@@ -221,6 +242,16 @@ class SinkHandle:
             log.warning("smtp sink: refusing a connection (simulated fault)")
             return _Refuser()
         # A generous size limit: reports carry several PNG charts.
+        if self._auth:
+            # Plain-text AUTH on loopback, to test that a login's password is never logged.
+            return SMTP(
+                self._handler,
+                data_size_limit=50 * 1024 * 1024,
+                loop=self._loop,
+                authenticator=_Login(*self._auth),
+                auth_required=True,
+                auth_require_tls=False,
+            )
         return SMTP(self._handler, data_size_limit=50 * 1024 * 1024, loop=self._loop)
 
     def _run(self, port: int) -> None:
@@ -256,9 +287,17 @@ class SinkHandle:
         self.stop()
 
 
-def start_sink(outbox: Path | str, port: int = 0, host: str = "127.0.0.1") -> SinkHandle:
-    """Start a sink storing into ``outbox``; ``port=0`` picks a free port (see ``.port``)."""
-    return SinkHandle(Path(outbox), host, port)
+def start_sink(
+    outbox: Path | str,
+    port: int = 0,
+    host: str = "127.0.0.1",
+    auth: tuple[str, str] | None = None,
+) -> SinkHandle:
+    """Start a sink storing into ``outbox``; ``port=0`` picks a free port (see ``.port``).
+
+    ``auth=(login, password)`` makes the sink require that SMTP login.
+    """
+    return SinkHandle(Path(outbox), host, port, auth)
 
 
 def main(argv: list[str] | None = None) -> None:
