@@ -391,6 +391,9 @@ def test_two_processes_10ms_apart_on_postgres_send_once(sink, smtp_conn):
 
     wh_pg = _pg_warehouse()
     wh_pg.migrate()
+    # A slow server keeps the first send open well past the second start, however late
+    # the busy machine schedules the second process.
+    sink.faults.delay_replies(2.0)
     ctx = multiprocessing.get_context("spawn")
     ready, start, out = ctx.Queue(), ctx.Event(), ctx.Queue()
     conn_env = os.environ[f"AIRFLOW_CONN_{CONN_ID.upper()}"]

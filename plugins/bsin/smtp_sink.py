@@ -67,6 +67,7 @@ class Faults:
     reply_count: int = 0
     disconnect: int = 0
     lost_reply: int = 0
+    reply_delay: float = 0.0
     refused_rcpt: dict[str, tuple[int, int]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -95,6 +96,11 @@ class Faults:
         with self._lock:
             self.lost_reply = n
 
+    def delay_replies(self, seconds: float) -> None:
+        """Wait ``seconds`` before answering each DATA (a slow server: overlapping sends)."""
+        with self._lock:
+            self.reply_delay = seconds
+
     def refuse_recipient(self, address: str, code: int = 550, n: int = 1_000_000) -> None:
         """Answer RCPT TO for ``address`` with ``code`` the next ``n`` times (others pass)."""
         if not 400 <= code <= 599:
@@ -107,6 +113,7 @@ class Faults:
         with self._lock:
             self.refuse = self.reply_count = self.disconnect = self.reply_code = 0
             self.lost_reply = 0
+            self.reply_delay = 0.0
             self.refused_rcpt.clear()
 
     def _take_rcpt(self, address: str) -> int:
@@ -148,6 +155,8 @@ class _Outbox:
         return "250 OK"
 
     async def handle_DATA(self, server: SMTP, session, envelope) -> str:  # noqa: N802 (aiosmtpd hook name)
+        if self.faults.reply_delay:
+            await asyncio.sleep(self.faults.reply_delay)
         if self.faults._take("disconnect"):
             log.warning("smtp sink: dropping connection after DATA (simulated fault)")
             server.transport.abort()
