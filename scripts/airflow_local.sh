@@ -11,6 +11,8 @@
 # Variables: AIRFLOW_PORT (8080), BSIN_EMULATOR_PORT (8765), BSIN_SMTP_PORT (8025),
 # BSIN_AIRFLOW_PASSWORD (login password; generated once and kept in airflow_home),
 # BSIN_AIRFLOW_HOME (another Airflow home than ./airflow_home).
+# With only local stand-ins this is the demo (BSIN_DEMO=1, the demo pseudonymisation key);
+# once any connection is exported, BSIN_PSEUDONYM_KEY must hold a real key or nothing starts.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -64,7 +66,19 @@ env = local_environment(
     else None,
     smtp_port=int(os.environ["SMTP_PORT"]) if os.environ["START_SINK"] == "1" else None,
     warehouse_uri=os.environ.get("AIRFLOW_CONN_WAREHOUSE_DEFAULT") or None,
+    # Real connections mean real members: no demo key, no demo mode.
+    demo=os.environ["START_EMULATOR"] == "1"
+    and os.environ["START_SINK"] == "1"
+    and not os.environ.get("AIRFLOW_CONN_WAREHOUSE_DEFAULT"),
 )
+if env.get("BSIN_DEMO") != "1":
+    from bsin.pseudonymise import PseudonymKeyError, check_key
+
+    try:
+        check_key(env.get("BSIN_PSEUDONYM_KEY", ""))
+    except PseudonymKeyError as exc:
+        print(f"echo {shlex.quote('error: real connections are exported: ' + str(exc))} >&2")
+        print("exit 1")
 for key, value in env.items():
     if key.startswith("AIRFLOW_CONN_") and os.environ.get(key):
         continue

@@ -491,7 +491,9 @@ def project_services(tmp: Path, admin_dsn: str) -> Iterator[ProjectServices]:
     warehouse_dsn = create_database(admin_dsn, "bsin_wh")
     outbox = tmp / "outbox"
     emulator = start_emulator(SAMPLE_DIR)
-    sink = start_sink(outbox)
+    # The SMTP server requires a login, as a provider's does: its password is a canary too.
+    smtp_login, smtp_password = "bsin-mailer", f"canary-smtp-{secrets.token_hex(8)}"
+    sink = start_sink(outbox, auth=(smtp_login, smtp_password))
     # A password in the warehouse connection, as production has. With the test server's
     # trust authentication PostgreSQL ignores it, so a random canary works whatever the
     # DSN; a DSN that has its own password keeps it (and that one is checked instead).
@@ -501,13 +503,18 @@ def project_services(tmp: Path, admin_dsn: str) -> Iterator[ProjectServices]:
     if parts.password is None:
         user, _, host = netloc.rpartition("@")
         netloc = f"{user or 'postgres'}:{password}@{host}"
-    conn_dsn = urlunsplit((parts.scheme, netloc, parts.path, parts.query, ""))
+    # And one in the query (libpq reads ?password= too), which lands in the extra.
+    query_password = f"canary-qpw-{secrets.token_hex(8)}"
+    query = "&".join(q for q in (parts.query, f"password={query_password}") if q)
+    conn_dsn = urlunsplit((parts.scheme, netloc, parts.path, query, ""))
     pseudonym_key = f"canary-key-{secrets.token_hex(12)}"
     try:
         env = {
             "AIRFLOW_CONN_WAREHOUSE_DEFAULT": conn_dsn,
             "AIRFLOW_CONN_GOOGLE_FORMS_DEFAULT": forms_conn_uri(emulator.url),
-            "AIRFLOW_CONN_SMTP_DEFAULT": smtp_conn_uri(sink.port),
+            "AIRFLOW_CONN_SMTP_DEFAULT": smtp_conn_uri(
+                sink.port, login=smtp_login, password=smtp_password
+            ),
             "BSIN_PSEUDONYM_KEY": pseudonym_key,
             "BSIN_DATA_DIR": str(tmp / "data"),
         }
@@ -517,7 +524,12 @@ def project_services(tmp: Path, admin_dsn: str) -> Iterator[ProjectServices]:
             outbox,
             emulator,
             sink,
-            secrets={"warehouse password": password, "BSIN_PSEUDONYM_KEY": pseudonym_key},
+            secrets={
+                "warehouse password": password,
+                "warehouse password in the URI query": query_password,
+                "SMTP password": smtp_password,
+                "BSIN_PSEUDONYM_KEY": pseudonym_key,
+            },
         )
     finally:
         emulator.stop()

@@ -18,8 +18,9 @@ os.environ.setdefault(
     "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", f"sqlite:///{_AIRFLOW_HOME / 'airflow.db'}"
 )
 os.environ.setdefault("BSIN_PROJECT_ROOT", str(ROOT))
-# Test key only; the code under test must never fall back to a built-in key.
-os.environ.setdefault("BSIN_PSEUDONYM_KEY", "test-pseudonym-key-0123456789")
+# Test key only; the code under test must never fall back to a built-in key. It passes the
+# production key rules: the suite does not set BSIN_DEMO, only the demo tooling does.
+os.environ.setdefault("BSIN_PSEUDONYM_KEY", "test-pseudonym-key-0123456789-abcdefgh")
 # Task code must not write into the developer's data/ folder.
 os.environ.setdefault("BSIN_DATA_DIR", str(_AIRFLOW_HOME / "data"))
 os.environ.setdefault("MPLBACKEND", "Agg")

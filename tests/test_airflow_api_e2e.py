@@ -42,7 +42,8 @@ def airflow_instance(tmp_path):
                 home=tmp_path / "airflow_home",
                 metadata_dsn=metadata_dsn,
                 dags_folder=PROJECT_DAGS,
-                extra_env=services.env,
+                # DEBUG: the level at which the supervisor printed the SMTP password.
+                extra_env={**services.env, "AIRFLOW__LOGGING__LOGGING_LEVEL": "DEBUG"},
             )
             harness.start()
             yield harness, services
@@ -77,7 +78,15 @@ def test_run_triggered_through_rest_api_succeeds(airflow_instance):
     assert final["state"] == "success", harness.diagnostics()
     check_month_run(harness, services, run["dag_run_id"], MONTH)
 
-    # No secret reached a log: connection password, pseudonym key, JWT secret, login.
+    # No secret reached a log, at DEBUG: warehouse passwords (user part and ?password=),
+    # SMTP password, pseudonym key, JWT secret, login (issue 10, findings 5 and 6).
     canaries = {**services.secrets, "JWT secret": harness.jwt_secret, "login": harness.password}
     assert leaked_secrets(harness, canaries) == {}
+    assert any(
+        " DEBUG " in p.read_text(errors="replace") or '"debug"' in p.read_text(errors="replace")
+        for p in harness.log_dir.rglob("*")
+        if p.is_file()
+    ), "logs were at DEBUG"
+    mails = [p.read_text(errors="replace") for p in services.outbox.glob("*.eml")]
+    assert mails and not [n for n, v in canaries.items() for m in mails if v in m]
     print(f"\nAirflow API e2e timings (s): {harness.timings}")

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from bsin.paths import SAMPLE_DIR
+from bsin.pseudonymise import DEMO_PSEUDONYM_KEY
 from tests.airflow_harness import PROJECT_ROOT, free_port
 
 SCRIPT = PROJECT_ROOT / "scripts" / "airflow_local.sh"
@@ -57,12 +58,18 @@ def fake_bin(tmp_path) -> Path:
     return bin_dir
 
 
-def run_script(tmp_path: Path, fake_bin: Path, **extra: str) -> tuple[str, dict]:
+def run_script(
+    tmp_path: Path, fake_bin: Path, *, expect_ok: bool = True, **extra: str
+) -> tuple[str, dict]:
     """Run the script once; return its output and what the fake airflow recorded."""
     if not SAMPLE_DIR.is_dir():
         pytest.fail(f"sample data {SAMPLE_DIR} missing: run `make sample-data`")
     record = tmp_path / "record.json"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "BSIN_AIRFLOW"))}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("AIRFLOW", "BSIN_AIRFLOW", "BSIN_DEMO", "BSIN_PSEUDONYM_KEY"))
+    }
     env.update(
         PY_BIN=str(fake_bin / "python"),
         FAKE_AIRFLOW_RECORD=str(record),
@@ -76,6 +83,9 @@ def run_script(tmp_path: Path, fake_bin: Path, **extra: str) -> tuple[str, dict]
     proc = subprocess.run(
         ["bash", str(SCRIPT)], env=env, capture_output=True, text=True, timeout=60
     )
+    if not expect_ok:
+        assert proc.returncode != 0 and not record.exists(), proc.stdout + proc.stderr
+        return proc.stdout + proc.stderr, {}
     assert proc.returncode == 0, proc.stdout + proc.stderr
     rec = json.loads(record.read_text())
     rec["ports"] = {k: env[k] for k in ("AIRFLOW_PORT", "BSIN_EMULATOR_PORT", "BSIN_SMTP_PORT")}
@@ -104,6 +114,8 @@ def test_local_airflow_environment_and_stand_ins(tmp_path, fake_bin):
     assert forms["extra"]["endpoint"] == f"http://127.0.0.1:{ports['BSIN_EMULATOR_PORT']}/"
     assert json.loads(env["AIRFLOW_CONN_SMTP_DEFAULT"])["port"] == int(ports["BSIN_SMTP_PORT"])
     assert env["AIRFLOW_CONN_WAREHOUSE_DEFAULT"].startswith("duckdb:///")
+    # Only stand-ins: the demo, which may use the demo pseudonymisation key.
+    assert env["BSIN_DEMO"] == "1" and env["BSIN_PSEUDONYM_KEY"] == DEMO_PSEUDONYM_KEY
     passwords = json.loads(
         Path(env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"]).read_text()
     )
@@ -125,12 +137,16 @@ def test_local_airflow_environment_and_stand_ins(tmp_path, fake_bin):
 def test_connections_from_environment_win(tmp_path, fake_bin):
     smtp = "smtp://user:s3cret@smtp.example.org:587?from_email=reports%40bsin.example.org"
     warehouse = "postgresql://bsin:wh-s3cret@db.example.org:5432/warehouse"
+    key = "Zr8-real-key-" + "x1y2z3w4v5u6t7s8r9q0"
     out, rec = run_script(
         tmp_path,
         fake_bin,
         AIRFLOW_CONN_SMTP_DEFAULT=smtp,
         AIRFLOW_CONN_WAREHOUSE_DEFAULT=warehouse,
+        BSIN_PSEUDONYM_KEY=key,
     )
+    # Real connections: not the demo, and the caller's key (issue 10, finding 8).
+    assert "BSIN_DEMO" not in rec["env"] and rec["env"]["BSIN_PSEUDONYM_KEY"] == key
     assert rec["env"]["AIRFLOW_CONN_SMTP_DEFAULT"] == smtp
     assert rec["env"]["AIRFLOW_CONN_WAREHOUSE_DEFAULT"] == warehouse
     assert "SMTP        from AIRFLOW_CONN_SMTP_DEFAULT" in out
@@ -139,3 +155,13 @@ def test_connections_from_environment_win(tmp_path, fake_bin):
     # The banner names the warehouse without its password.
     assert "wh-s3cret" not in out and "s3cret" not in out
     assert "postgresql://bsin:***@db.example.org:5432/warehouse" in out
+
+
+@pytest.mark.parametrize("key", [None, DEMO_PSEUDONYM_KEY, "a" * 16])
+def test_real_connections_never_run_with_the_demo_key(tmp_path, fake_bin, key):
+    extra = {"AIRFLOW_CONN_WAREHOUSE_DEFAULT": "postgresql://bsin:pw@db.example.org/warehouse"}
+    if key is not None:
+        extra["BSIN_PSEUDONYM_KEY"] = key
+    out, _ = run_script(tmp_path, fake_bin, expect_ok=False, **extra)
+    assert "error: real connections are exported" in out
+    assert "BSIN_PSEUDONYM_KEY" in out

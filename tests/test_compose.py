@@ -211,6 +211,36 @@ def test_no_secret_inline(compose):
     assert not offenders, offenders
 
 
+def test_published_ports_listen_on_loopback_unless_told_otherwise(compose):
+    """Every published port binds ``${BSIN_BIND_ADDRESS:-127.0.0.1}`` (issue 10, finding 15)."""
+    published = {
+        name: port
+        for name, service in compose["services"].items()
+        for port in service.get("ports", [])
+    }
+    assert "airflow-apiserver" in published, "the UI is published"
+    for name, port in published.items():
+        assert isinstance(port, str), f"{name}: write ports as HOST_IP:HOST_PORT:PORT text"
+        assert port.startswith("${BSIN_BIND_ADDRESS:-127.0.0.1}:"), (name, port)
+    assert env_example()["BSIN_BIND_ADDRESS"] == "127.0.0.1"
+
+
+def test_resolved_ports_bind_the_configured_address(tmp_path):
+    env = tmp_path / "open.env"
+    env.write_text(
+        ENV_EXAMPLE.read_text().replace(
+            "BSIN_BIND_ADDRESS=127.0.0.1", "BSIN_BIND_ADDRESS=192.0.2.7"
+        )
+    )
+    for env_file, address in ((ENV_EXAMPLE, "127.0.0.1"), (env, "192.0.2.7")):
+        proc = docker_compose("config", env_file=env_file)
+        assert proc.returncode == 0, proc.stderr
+        ports = yaml.safe_load(proc.stdout)["services"]["airflow-apiserver"]["ports"]
+        assert [p["host_ip"] if isinstance(p, dict) else p.split(":")[0] for p in ports] == [
+            address
+        ]
+
+
 def test_env_example_covers_every_variable():
     text = compose_text()
     required = set(REQUIRED_VAR.findall(text))

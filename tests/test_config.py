@@ -113,3 +113,82 @@ def test_min_respondents_defaults_to_three_and_is_read(tmp_path):
     path = tmp_path / "programme.yaml"
     path.write_text(yaml.safe_dump(data), encoding="utf-8")
     assert load_programme(path).min_respondents == 5
+
+
+def _write_programme(tmp_path: Path, **changes) -> Path:
+    data = yaml.safe_load((config_dir() / "programme.yaml").read_text(encoding="utf-8"))
+    data.update(changes)
+    path = tmp_path / "programme.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+# Each of these passed the old regular expression and would have split, forged or broken a
+# mail header (issue 10, finding 12).
+BAD_RECIPIENTS = [
+    pytest.param("a@x.example.org,b@y.example.org", "comma or semicolon", id="comma"),
+    pytest.param("a@x.example.org;b@y.example.org", "comma or semicolon", id="semicolon"),
+    pytest.param("a@x.example.org\n", "line breaks", id="trailing-newline"),
+    pytest.param("a@x.example.org\nBcc: evil@z.example.org", "line breaks", id="header"),
+    pytest.param("a..b@x.example.org", "invalid email address", id="double-dot"),
+    pytest.param("a@-x.example.org", "invalid email address", id="bad-domain"),
+]
+
+
+@pytest.mark.parametrize(("address", "expected"), BAD_RECIPIENTS)
+def test_partner_recipient_is_one_valid_address(tmp_path, address, expected):
+    path = _write_partners(tmp_path, lambda ps: ps[2].update(recipients=[address]))
+    with pytest.raises(ConfigError) as err:
+        load_partners(path)
+    text = str(err.value)
+    assert str(path) in text and "partners[2 LV].recipients" in text
+    assert expected in text
+
+
+@pytest.mark.parametrize(("address", "expected"), BAD_RECIPIENTS)
+def test_alert_recipient_is_one_valid_address(tmp_path, address, expected):
+    path = _write_programme(tmp_path, alert_recipients=[address])
+    with pytest.raises(ConfigError) as err:
+        load_programme(path)
+    assert str(path) in str(err.value) and "alert_recipients" in str(err.value)
+    assert expected in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("sender", "expected"),
+    [
+        ("Reports <reports@bsin.example.org>\nBcc: x@y.example.org", "line breaks"),
+        ("Reports, Inc <reports@bsin.example.org>", "display name"),
+        ("Reports <reports@bsin>", "invalid email address"),
+        ("reports@bsin.example.org, other@bsin.example.org", "comma or semicolon"),
+        ("Reports\x07 <reports@bsin.example.org>", "U+0007"),
+    ],
+    ids=["header-injection", "comma-in-name", "no-tld", "two-addresses", "control"],
+)
+def test_sender_is_one_mailbox(tmp_path, sender, expected):
+    path = _write_programme(tmp_path, sender=sender)
+    with pytest.raises(ConfigError) as err:
+        load_programme(path)
+    assert str(path) in str(err.value) and "sender" in str(err.value)
+    assert expected in str(err.value)
+
+
+def test_valid_senders_and_addresses_pass(tmp_path):
+    for sender in ("reports@bsin.example.org", "BSIN Reports <reports@bsin.example.org>"):
+        assert load_programme(_write_programme(tmp_path, sender=sender)).sender == sender
+    path = _write_partners(
+        tmp_path, lambda ps: ps[0].update(recipients=["Öresund.Team@reachforchange.example.org"])
+    )
+    assert load_partners(path).partner("SE").recipients == [
+        "Öresund.Team@reachforchange.example.org"
+    ]
+
+
+@pytest.mark.parametrize("key", ["name", "organisation"])
+@pytest.mark.parametrize("value", ["Sweden\nPhishing line", "Swe\u202eden", "Sweden\r"])
+def test_partner_names_are_one_line_of_plain_text(tmp_path, key, value):
+    path = _write_partners(tmp_path, lambda ps: ps[0].update({key: value}))
+    with pytest.raises(ConfigError) as err:
+        load_partners(path)
+    assert f"partners[0 SE].{key}" in str(err.value)
+    assert "control characters or line breaks" in str(err.value)

@@ -23,6 +23,8 @@ from tests.pipeline_harness import PipelineHarness, copy_golden
 pytestmark = pytest.mark.slow  # the first test of the process builds the golden month (GX)
 
 COUNTRY = "LV"
+# What delivery writes: the outcome per partner-month and the history of attempts.
+DELIVERY_TABLES = ("delivery_log", "delivery_attempt")
 
 
 @pytest.fixture
@@ -63,7 +65,7 @@ TRANSIENT = [
 @pytest.mark.parametrize(("arm", "failures"), TRANSIENT)
 def test_transient_smtp_fault_is_retried_and_sends_exactly_once(run, arm, failures) -> None:
     h, sink, slept = run
-    before = h.dump(exclude=("delivery_log",))
+    before = h.dump(exclude=DELIVERY_TABLES)
     arm(sink.faults)
     result = h.send(COUNTRY)
     assert result["status"] == "sent"
@@ -71,8 +73,8 @@ def test_transient_smtp_fault_is_retried_and_sends_exactly_once(run, arm, failur
     assert 1 <= len(slept) <= failures
     assert len(_mails_to(sink, COUNTRY)) == 1
     assert [row[2] for row in _log(h)] == ["sent"]
-    # Delivery touches delivery_log only.
-    assert h.dump(exclude=("delivery_log",)) == before
+    # Delivery touches its own tables only.
+    assert h.dump(exclude=DELIVERY_TABLES) == before
     # The task's retry or a re-run of the DAG sends nothing more.
     assert h.send(COUNTRY)["status"] == "already_sent"
     assert len(sink.messages) == 1
@@ -92,7 +94,7 @@ def test_failed_delivery_is_clear_recorded_and_sent_once_on_rerun(
     run, arm, message, backoffs
 ) -> None:
     h, sink, slept = run
-    before = h.dump(exclude=("delivery_log",))
+    before = h.dump(exclude=DELIVERY_TABLES)
     arm(sink.faults)
     with pytest.raises(DeliveryError) as err:
         h.send(COUNTRY)
@@ -102,7 +104,7 @@ def test_failed_delivery_is_clear_recorded_and_sent_once_on_rerun(
     assert len(slept) == backoffs  # 554 is not retried at all
     assert sink.messages == []
     assert [row[2] for row in _log(h)] == ["failed"]
-    assert h.dump(exclude=("delivery_log",)) == before
+    assert h.dump(exclude=DELIVERY_TABLES) == before
     sink.faults.clear()
     assert h.send(COUNTRY)["status"] == "sent"
     assert h.send(COUNTRY)["status"] == "already_sent"
@@ -123,3 +125,23 @@ def test_one_partner_failing_does_not_stop_or_repeat_the_others(run) -> None:
     counts = {c: len(_mails_to(sink, c)) for c in ("SE", "EE", "LT")}
     assert counts == {"SE": 1, "EE": 1, "LT": 1}
     assert {row[0]: row[2] for row in _log(h)} == {"EE": "sent", "LT": "sent", "SE": "sent"}
+
+
+def test_lost_reply_gives_a_recognisable_duplicate_and_both_attempts_are_recorded(run) -> None:
+    """Issue 10, finding 3: the server stored the message but its reply was lost."""
+    h, sink, slept = run
+    sink.faults.lose_reply(1)
+    assert h.send(COUNTRY)["status"] == "sent"
+    mails = _mails_to(sink, COUNTRY)
+    # At most one stored message per attempt, all with one Message-ID: clients show one.
+    assert len(mails) == 2 and len(slept) == 1
+    assert len({m.message["Message-ID"] for m in mails}) == 1
+    attempts = h.wh.query(
+        "select attempt_no, outcome, message_id from delivery_attempt "
+        "where country = :c order by attempt_no",
+        {"c": COUNTRY},
+    )
+    assert [(n, outcome) for n, outcome, _ in attempts] == [(1, "unknown"), (2, "accepted")]
+    assert {mid for *_, mid in attempts} == {mails[0].message["Message-ID"]}
+    assert h.send(COUNTRY)["status"] == "already_sent"
+    assert len(sink.messages) == 2

@@ -4,7 +4,19 @@ from __future__ import annotations
 
 import pytest
 
-from bsin.pseudonymise import PseudonymKeyError, load_key, member_id
+from bsin.pseudonymise import (
+    DEMO_PSEUDONYM_KEY,
+    MIN_KEY_BYTES,
+    PseudonymKeyError,
+    check_key_fingerprint,
+    key_fingerprint,
+    load_key,
+    member_id,
+)
+from bsin.warehouse import Warehouse
+from tests.test_compose import env_example
+
+STRONG_KEY = "Qk3v9-xZt2LmWp8sYr4NbHc6JdFg0TeA7uVq"
 
 KEY = b"test-key-0123456789abcdef"
 
@@ -27,14 +39,70 @@ def test_id_does_not_contain_the_email():
 
 
 def test_key_from_environment(monkeypatch):
-    monkeypatch.setenv("BSIN_PSEUDONYM_KEY", "k" * 32)
-    assert load_key() == b"k" * 32
+    monkeypatch.delenv("BSIN_DEMO", raising=False)
+    monkeypatch.setenv("BSIN_PSEUDONYM_KEY", STRONG_KEY)
+    assert load_key() == STRONG_KEY.encode()
 
 
-def test_short_key_refused(monkeypatch):
-    monkeypatch.setenv("BSIN_PSEUDONYM_KEY", "short")
-    with pytest.raises(PseudonymKeyError, match="at least 16"):
+# Issue 10, finding 8: each of these was accepted outside the demo.
+WEAK_KEYS = [
+    pytest.param("short", f"at least {MIN_KEY_BYTES} bytes", id="short"),
+    pytest.param("a" * 16, f"at least {MIN_KEY_BYTES} bytes", id="16-a"),
+    pytest.param("a" * 40, "too few characters", id="40-a"),
+    pytest.param("ab" * 20, "too few characters", id="abab"),
+    pytest.param(DEMO_PSEUDONYM_KEY, "published demo key", id="demo-key"),
+    pytest.param(env_example()["BSIN_PSEUDONYM_KEY"], "placeholder", id="env-example"),
+]
+
+
+@pytest.mark.parametrize(("key", "expected"), WEAK_KEYS)
+def test_weak_or_public_key_refused_outside_the_demo(monkeypatch, key, expected):
+    monkeypatch.delenv("BSIN_DEMO", raising=False)
+    monkeypatch.setenv("BSIN_PSEUDONYM_KEY", key)
+    with pytest.raises(PseudonymKeyError, match=expected) as err:
         load_key()
+    assert "BSIN_PSEUDONYM_KEY" in str(err.value)  # says where to fix it
+
+
+def test_demo_accepts_the_demo_key(monkeypatch):
+    monkeypatch.setenv("BSIN_DEMO", "1")
+    monkeypatch.setenv("BSIN_PSEUDONYM_KEY", DEMO_PSEUDONYM_KEY)
+    assert load_key() == DEMO_PSEUDONYM_KEY.encode()
+    monkeypatch.setenv("BSIN_PSEUDONYM_KEY", "")
+    with pytest.raises(PseudonymKeyError, match="no pseudonymisation key|empty"):
+        load_key()
+
+
+def test_warehouse_keeps_the_fingerprint_and_refuses_another_key(tmp_path):
+    with Warehouse.from_uri(f"duckdb:///{tmp_path / 'wh.duckdb'}") as wh:
+        wh.migrate()
+        key = STRONG_KEY.encode()
+        assert check_key_fingerprint(wh, key) == key_fingerprint(key)
+        assert check_key_fingerprint(wh, key) == key_fingerprint(key)  # same key: fine
+        stored = wh.query("select fingerprint from pseudonym_key")
+        assert stored == [(key_fingerprint(key),)]
+        assert STRONG_KEY not in stored[0][0] and key_fingerprint(b"x" * 32) != stored[0][0]
+        with pytest.raises(PseudonymKeyError) as err:
+            check_key_fingerprint(wh, (STRONG_KEY + "-rotated").encode())
+        text = str(err.value)
+        assert "key changed" in text and "Restore the original key" in text
+        assert STRONG_KEY not in text
+        assert wh.query("select count(*) from pseudonym_key") == [(1,)]
+
+
+def test_prepare_warehouse_stops_a_run_under_a_changed_key(tmp_path):
+    from bsin import pipeline
+    from tests.pipeline_harness import PipelineHarness
+
+    h = PipelineHarness(tmp_path, start=False, key=STRONG_KEY.encode())
+    try:
+        h.prepare()
+        rotated = pipeline.Context(h.partners, h.programme, warehouse=h.wh, key=b"k2" + h.key)
+        with pytest.raises(PseudonymKeyError, match="pseudonymisation key changed"):
+            pipeline.prepare_warehouse(h.month, rotated)
+        h.prepare()  # the original key still runs
+    finally:
+        h.close()
 
 
 def test_partner_pseudonyms_are_stable_per_partner_and_unlinkable_across_partners():

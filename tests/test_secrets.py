@@ -2,7 +2,8 @@
 
 One month runs through the task bodies the way Airflow runs them: every credential comes
 from a connection or the environment, nothing is handed in. The warehouse is PostgreSQL
-with a password in its URI (the test server trusts local users, so any password works),
+with a password in its URI query (``?password=``) and, for a resend, in its user part (the
+test server trusts local users, so any password works), the SMTP server requires a login,
 the Forms API is reached with a freshly generated service-account key whose OAuth token
 comes from a local token endpoint, and the pseudonymisation key is in
 ``BSIN_PSEUDONYM_KEY``. Afterwards every log line (DEBUG and up, plus stdout/stderr), every
@@ -104,21 +105,29 @@ def secret_run(tmp_path_factory):
     threading.Thread(target=token_server.serve_forever, daemon=True).start()
     account = _service_account(f"http://127.0.0.1:{token_server.server_port}/token")
     password = "pw-SECRET-" + uuid.uuid4().hex
+    query_password = "qpw-SECRET-" + uuid.uuid4().hex
+    smtp_password = "smtp-SECRET-" + uuid.uuid4().hex
     pseudonym_key = "pseudonym-SECRET-" + uuid.uuid4().hex
     schema = f"bsin_secrets_{uuid.uuid4().hex[:10]}"
     warehouse_uri = _with_password(require_postgres(), password) + f"?schema={schema}"
+    # libpq also takes the password from the query (issue 10, finding 5): a second form.
+    query_uri = f"{require_postgres()}?schema={schema}&password={query_password}"
 
     # The harness serves a copy of the sample; the run itself builds everything from env.
     h = PipelineHarness(root, backend="duckdb")
     handler = _Everything()
     root_logger = logging.getLogger()
     old_level = root_logger.level
-    sink = start_sink(root / "outbox")
+    # The SMTP server requires a login (issue 10, finding 6: its password leaked at DEBUG).
+    sink = start_sink(root / "outbox", auth=("bsin-mailer", smtp_password))
     try:
         mp.setenv("BSIN_DATA_DIR", str(root / "data"))
         mp.setenv("BSIN_PSEUDONYM_KEY", pseudonym_key)
-        mp.setenv("AIRFLOW_CONN_WAREHOUSE_DEFAULT", warehouse_uri)
-        mp.setenv("AIRFLOW_CONN_SMTP_DEFAULT", smtp_conn_uri(sink.port))
+        mp.setenv("AIRFLOW_CONN_WAREHOUSE_DEFAULT", query_uri)
+        mp.setenv(
+            "AIRFLOW_CONN_SMTP_DEFAULT",
+            smtp_conn_uri(sink.port, login="bsin-mailer", password=smtp_password),
+        )
         mp.setenv(
             "AIRFLOW_CONN_GOOGLE_FORMS_DEFAULT",
             json.dumps(
@@ -141,6 +150,9 @@ def secret_run(tmp_path_factory):
             pipeline.send_report(COUNTRY, MONTH, ctx=ctx),
             pipeline.summarise_run(MONTH, ctx),
         ]
+        # The same month's report once more over the netloc-password connection.
+        mp.setenv("AIRFLOW_CONN_WAREHOUSE_DEFAULT", warehouse_uri)
+        xcoms.append(pipeline.send_report(COUNTRY, MONTH, resend=True, ctx=pipeline.Context.load()))
         output = capture()
         wh = Warehouse.from_uri(warehouse_uri)
         report = PipelineHarness(root / "inspect", warehouse=wh, start=False)
@@ -148,6 +160,8 @@ def secret_run(tmp_path_factory):
         yield {
             "secrets": {
                 "warehouse password": password,
+                "warehouse password in the URI query": query_password,
+                "SMTP password": smtp_password,
                 "pseudonymisation key": pseudonym_key,
                 "private key": _pem_body(account["private_key"]),
                 "private key id": account["private_key_id"],
@@ -222,7 +236,7 @@ def test_the_run_really_used_every_secret(secret_run) -> None:
     wh = secret_run["wh"]
     assert wh.backend == "postgres" and "***" in repr(wh)
     assert wh.query("select count(*) from feedback")[0][0] > 0
-    assert len(secret_run["email"]) == 1
+    assert len(secret_run["email"]) == 2  # the report and its resend, through SMTP AUTH
 
 
 def test_no_secret_in_logs_or_xcom(secret_run) -> None:
@@ -270,6 +284,10 @@ def test_no_secret_and_no_respondent_email_in_the_warehouse(secret_run) -> None:
     lowered = text.lower()
     assert not [e for e in emails if e.lower() in lowered]
     assert "respondentEmail" not in text
+
+
+def test_debug_logging_was_on(secret_run) -> None:
+    assert " DEBUG " in secret_run["logs"], "the run logged at DEBUG: the test means something"
 
 
 def test_connection_errors_do_not_echo_the_password() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import uuid
 from datetime import UTC, date, datetime, timedelta, timezone
 
 import pandas as pd
@@ -73,6 +74,35 @@ def test_convert_params_missing_and_unused_are_errors():
 def test_mask_uri_hides_password():
     assert mask_uri("postgresql://bob:s3cret@db:5432/w") == "postgresql://bob:***@db:5432/w"
     assert mask_uri("duckdb:///tmp/w.duckdb") == "duckdb:///tmp/w.duckdb"
+    # Issue 10, finding 5: libpq takes the password from the query too.
+    assert (
+        mask_uri("postgresql://bob@db/w?password=s3cret&sslmode=require&sslpassword=k3y")
+        == "postgresql://bob@db/w?password=***&sslmode=require&sslpassword=***"
+    )
+
+
+def test_password_in_the_uri_query_is_masked_everywhere(monkeypatch):
+    """A ``?password=`` warehouse connection: repr, errors and Airflow's masker hide it."""
+    from airflow.sdk._shared.secrets_masker import redact
+
+    password = "q-SECRET-" + uuid.uuid4().hex
+    uri = f"postgresql://bob@127.0.0.1:1/w?password={password}&connect_timeout=1"
+    monkeypatch.setenv("AIRFLOW_CONN_WAREHOUSE_QUERY_PW", uri)
+    for wh in (Warehouse.from_uri(uri), Warehouse.from_conn_id("warehouse_query_pw")):
+        assert wh._pg_kwargs["password"] == password  # still used to log in
+        assert password not in repr(wh) and "***" in repr(wh)
+        with pytest.raises(WarehouseError) as err:
+            wh.query("select 1")  # nothing listens on port 1
+        assert password not in str(err.value) and "cannot connect" in str(err.value)
+    # Read through Airflow's connection API, so its masker hides it in task logs.
+    assert password not in redact(f"log line {password} and {uri}")
+
+
+def test_unreadable_connection_is_a_clear_error_without_its_text(monkeypatch):
+    monkeypatch.setenv("AIRFLOW_CONN_WAREHOUSE_BROKEN", '{"password": "pw-SECRET-123", ')
+    with pytest.raises(WarehouseError, match="cannot read the Airflow connection") as err:
+        Warehouse.from_conn_id("warehouse_broken")
+    assert "pw-SECRET-123" not in str(err.value)
 
 
 def test_repr_and_errors_never_show_the_password():
@@ -129,6 +159,16 @@ def test_airflow_style_duckdb_fields_keep_the_absolute_path():
     assert wh.path == "/abs/w.duckdb"
 
 
+def test_duckdb_connection_through_airflow_keeps_the_path(monkeypatch, tmp_path):
+    from bsin.localenv import duckdb_uri
+
+    path = tmp_path / "with space" / "w.duckdb"
+    monkeypatch.setenv("AIRFLOW_CONN_WAREHOUSE_PATHS", duckdb_uri(path))
+    assert Warehouse.from_conn_id("warehouse_paths").path == str(path)
+    monkeypatch.setenv("AIRFLOW_CONN_WAREHOUSE_PATHS", "duckdb:///:memory:")
+    assert Warehouse.from_conn_id("warehouse_paths").path == ":memory:"
+
+
 # ---------------------------------------------------------------- both backends
 
 
@@ -158,6 +198,8 @@ def test_migrate_is_idempotent(warehouse):
         "need_coverage_status",
         "adaptation_signal",
         "delivery_log",
+        "delivery_attempt",
+        "pseudonym_key",
     ):
         assert warehouse.table_exists(table), table
 

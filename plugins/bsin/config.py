@@ -6,7 +6,6 @@ readable import error in the Airflow UI instead of a stack trace deep in a task.
 
 from __future__ import annotations
 
-import re
 from datetime import date
 from pathlib import Path
 from typing import Any, Literal
@@ -15,10 +14,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from bsin.addresses import check_address, check_mailbox, check_plain_text
 from bsin.disclosure import DEFAULT_MIN_RESPONDENTS
 from bsin.paths import config_dir
 
-EMAIL_RE = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[A-Za-z]{2,}$")
 LANGUAGES = ("en", "sv", "et", "lv", "lt")
 FormKind = Literal["monthly", "self_assessment"]
 FORM_KINDS: tuple[str, ...] = ("monthly", "self_assessment")
@@ -67,10 +66,14 @@ class Partner(_Strict):
     @field_validator("recipients")
     @classmethod
     def _valid_emails(cls, value: list[str]) -> list[str]:
-        bad = [v for v in value if not EMAIL_RE.match(v)]
-        if bad:
-            raise ValueError(f"invalid email address(es) {bad}: write them as name@domain.tld")
+        for address in value:
+            check_address(address)
         return value
+
+    @field_validator("name", "organisation")
+    @classmethod
+    def _one_line(cls, value: str) -> str:
+        return check_plain_text(value)
 
     @field_validator("report_language")
     @classmethod
@@ -158,6 +161,18 @@ class ProgrammeConfig(_Strict):
                 f"{value} protects nobody: set at least 2 (3 is the default, 5 common practice)"
             )
         return value
+
+    @field_validator("alert_recipients")
+    @classmethod
+    def _valid_alert_emails(cls, value: list[str]) -> list[str]:
+        for address in value:
+            check_address(address)
+        return value
+
+    @field_validator("sender")
+    @classmethod
+    def _valid_sender(cls, value: str) -> str:
+        return check_mailbox(value)
 
     @field_validator("first_month", "last_month")
     @classmethod

@@ -13,9 +13,8 @@ from urllib.parse import quote
 
 from bsin.paths import PROJECT_ROOT, data_dir
 
-# A demo key, good only for the fictitious sample data. Production reads its own key from a
-# secret; the demo must still never need one typed in.
-DEMO_PSEUDONYM_KEY = "demo-key-not-for-production-0000"
+# The demo must never need a key typed in; the key is refused outside the demo (BSIN_DEMO).
+from bsin.pseudonymise import DEMO_ENV, DEMO_PSEUDONYM_KEY, KEY_ENV  # noqa: F401 (re-export)
 
 
 def forms_conn_uri(endpoint: str) -> str:
@@ -23,13 +22,17 @@ def forms_conn_uri(endpoint: str) -> str:
     return json.dumps({"conn_type": "generic", "extra": {"endpoint": endpoint, "num_retries": 3}})
 
 
-def smtp_conn_uri(port: int, host: str = "127.0.0.1") -> str:
+def smtp_conn_uri(
+    port: int, host: str = "127.0.0.1", login: str | None = None, password: str | None = None
+) -> str:
     """``AIRFLOW_CONN_SMTP_DEFAULT`` for a plain local SMTP server (no SSL, no STARTTLS)."""
+    credentials = {"login": login, "password": password} if login else {}
     return json.dumps(
         {
             "conn_type": "smtp",
             "host": host,
             "port": port,
+            **credentials,
             "extra": {
                 "disable_ssl": True,
                 "disable_tls": True,
@@ -52,8 +55,14 @@ def local_environment(
     forms_endpoint: str | None = None,
     smtp_port: int | None = None,
     warehouse_uri: str | None = None,
+    demo: bool = True,
 ) -> dict[str, str]:
-    """Variables for a local Airflow: merge into ``os.environ`` before importing airflow."""
+    """Variables for a local Airflow: merge into ``os.environ`` before importing airflow.
+
+    ``demo`` (sample data, local stand-ins) sets ``BSIN_DEMO=1`` and falls back to the demo
+    key; with ``demo=False`` (real connections) the key must come from ``BSIN_PSEUDONYM_KEY``
+    and is left out when that is unset, so the run refuses to start instead of using it.
+    """
     home = airflow_home or PROJECT_ROOT / "airflow_home"
     env = {
         "AIRFLOW_HOME": str(home),
@@ -65,10 +74,14 @@ def local_environment(
         "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
         "PYTHONPATH": os.pathsep.join([str(PROJECT_ROOT / "plugins"), str(PROJECT_ROOT)]),
         "BSIN_PROJECT_ROOT": str(PROJECT_ROOT),
-        "BSIN_PSEUDONYM_KEY": os.environ.get("BSIN_PSEUDONYM_KEY", DEMO_PSEUDONYM_KEY),
         "AIRFLOW_CONN_WAREHOUSE_DEFAULT": warehouse_uri
         or duckdb_uri(data_dir() / "warehouse.duckdb"),
     }
+    if demo:
+        env[DEMO_ENV] = "1"
+        env[KEY_ENV] = os.environ.get(KEY_ENV, DEMO_PSEUDONYM_KEY)
+    elif os.environ.get(KEY_ENV):
+        env[KEY_ENV] = os.environ[KEY_ENV]
     if forms_endpoint:
         env["AIRFLOW_CONN_GOOGLE_FORMS_DEFAULT"] = forms_conn_uri(forms_endpoint)
     if smtp_port:

@@ -102,6 +102,10 @@ def prepare_warehouse(data_interval_start: datetime | date, ctx: Context | None 
     month = report_month(data_interval_start)
     wh = ctx.warehouse
     wh.migrate()
+    # Before any member id is written: a changed key would split every member in two.
+    from bsin.pseudonymise import check_key_fingerprint
+
+    check_key_fingerprint(wh, ctx.key)
     months = month_range(ctx.programme.first_month, max(month, ctx.programme.effective_last_month))
     load_reference_data(wh, ctx.partners, months)
     log.info("warehouse ready for %s (%s)", f"{month:%Y-%m}", wh)
@@ -813,7 +817,15 @@ def send_report(
     if not deliver:
         log.info("%s %s: report rendered, delivery off for this run", country, f"{month:%Y-%m}")
         return {"country": country, "month": month.isoformat(), "status": "not_delivered"}
-    result = deliver_message(wh, SMTP_CONN_ID, partner, month, message, resend=resend)
+    result = deliver_message(
+        wh,
+        SMTP_CONN_ID,
+        partner,
+        month,
+        message,
+        resend=resend,
+        alert_to=ctx.programme.alert_recipients,
+    )
     log.info("%s %s: %s", country, f"{month:%Y-%m}", result)
     return {"country": country, "month": month.isoformat(), "status": str(result.status)}
 

@@ -12,8 +12,9 @@ outbox, so a restarted sink never overwrites an earlier delivery.
 
 For failure drills (tests, issue 6) the sink can misbehave on purpose: close the next N
 connections before the greeting, answer the next N messages with an SMTP error code
-(421, 451, 554, ...) instead of storing them, or drop the connection after DATA without
-answering. Faults are switched on a running sink through ``SinkHandle.faults`` or at
+(421, 451, 554, ...) instead of storing them, drop the connection after DATA without
+answering (with or without storing the message first: the second is a lost reply), or
+refuse one recipient address at RCPT TO (550, 450, ...). Faults are switched on a running sink through ``SinkHandle.faults`` or at
 start-up through the command-line flags.
 """
 
@@ -31,7 +32,7 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage
 from pathlib import Path
 
-from aiosmtpd.smtp import SMTP
+from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +66,9 @@ class Faults:
     reply_code: int = 0
     reply_count: int = 0
     disconnect: int = 0
+    lost_reply: int = 0
+    reply_delay: float = 0.0
+    refused_rcpt: dict[str, tuple[int, int]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def refuse_connections(self, n: int) -> None:
@@ -84,10 +88,42 @@ class Faults:
         with self._lock:
             self.disconnect = n
 
+    def lose_reply(self, n: int = 1) -> None:
+        """Store the next ``n`` messages, then drop the connection before replying to DATA.
+
+        The client cannot tell whether the message arrived: the case a retry duplicates.
+        """
+        with self._lock:
+            self.lost_reply = n
+
+    def delay_replies(self, seconds: float) -> None:
+        """Wait ``seconds`` before answering each DATA (a slow server: overlapping sends)."""
+        with self._lock:
+            self.reply_delay = seconds
+
+    def refuse_recipient(self, address: str, code: int = 550, n: int = 1_000_000) -> None:
+        """Answer RCPT TO for ``address`` with ``code`` the next ``n`` times (others pass)."""
+        if not 400 <= code <= 599:
+            raise ValueError(f"reply code {code} is not an SMTP error code: use 4xx or 5xx")
+        with self._lock:
+            self.refused_rcpt[address.lower()] = (code, n)
+
     def clear(self) -> None:
         """Switch every fault off."""
         with self._lock:
             self.refuse = self.reply_count = self.disconnect = self.reply_code = 0
+            self.lost_reply = 0
+            self.reply_delay = 0.0
+            self.refused_rcpt.clear()
+
+    def _take_rcpt(self, address: str) -> int:
+        """The code to refuse ``address`` with, or 0 to accept it."""
+        with self._lock:
+            code, n = self.refused_rcpt.get(address.lower(), (0, 0))
+            if n <= 0:
+                return 0
+            self.refused_rcpt[address.lower()] = (code, n - 1)
+            return code
 
     def _take(self, name: str) -> bool:
         with self._lock:
@@ -110,7 +146,17 @@ class _Outbox:
         existing = [int(p.name.split("_", 1)[0]) for p in outbox.glob("[0-9]*_*.eml")]
         self._counter = max(existing, default=0)
 
+    async def handle_RCPT(self, server: SMTP, session, envelope, address, rcpt_options) -> str:  # noqa: N802 (aiosmtpd hook name)
+        code = self.faults._take_rcpt(address)
+        if code:
+            log.warning("smtp sink: refusing recipient %s with %s (simulated fault)", address, code)
+            return f"{code} {_REASONS.get(code, 'Recipient refused (simulated)')}"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
     async def handle_DATA(self, server: SMTP, session, envelope) -> str:  # noqa: N802 (aiosmtpd hook name)
+        if self.faults.reply_delay:
+            await asyncio.sleep(self.faults.reply_delay)
         if self.faults._take("disconnect"):
             log.warning("smtp sink: dropping connection after DATA (simulated fault)")
             server.transport.abort()
@@ -135,6 +181,10 @@ class _Outbox:
                 ReceivedMessage(path, envelope.mail_from, list(envelope.rcpt_tos), msg)
             )
         log.info("smtp sink: stored %s for %s", path.name, ", ".join(envelope.rcpt_tos))
+        if self.faults._take("lost_reply"):
+            log.warning("smtp sink: stored %s, dropping the reply (simulated fault)", path.name)
+            server.transport.abort()
+            return "421 4.4.2 Connection dropped (simulated)"
         return "250 2.0.0 OK: queued as " + stem
 
 
@@ -145,12 +195,33 @@ class _Refuser(asyncio.Protocol):
         transport.abort()
 
 
+class _Login:
+    """aiosmtpd authenticator accepting one login and password (AUTH PLAIN/LOGIN)."""
+
+    def __init__(self, login: str, password: str) -> None:
+        self._expected = (login.encode(), password.encode())
+
+    def __call__(self, server, session, envelope, mechanism, auth_data) -> AuthResult:
+        ok = (
+            isinstance(auth_data, LoginPassword)
+            and (
+                auth_data.login,
+                auth_data.password,
+            )
+            == self._expected
+        )
+        return AuthResult(success=ok, handled=False)
+
+
 class SinkHandle:
     """A running sink in a background thread: ``port``, ``messages``, ``faults``, ``stop()``."""
 
-    def __init__(self, outbox: Path, host: str, port: int) -> None:
+    def __init__(
+        self, outbox: Path, host: str, port: int, auth: tuple[str, str] | None = None
+    ) -> None:
         self.outbox = Path(outbox)
         self.host = host
+        self._auth = auth
         self.faults = Faults()
         self._handler = _Outbox(self.outbox, self.faults)
         self._loop = asyncio.new_event_loop()
@@ -180,6 +251,16 @@ class SinkHandle:
             log.warning("smtp sink: refusing a connection (simulated fault)")
             return _Refuser()
         # A generous size limit: reports carry several PNG charts.
+        if self._auth:
+            # Plain-text AUTH on loopback, to test that a login's password is never logged.
+            return SMTP(
+                self._handler,
+                data_size_limit=50 * 1024 * 1024,
+                loop=self._loop,
+                authenticator=_Login(*self._auth),
+                auth_required=True,
+                auth_require_tls=False,
+            )
         return SMTP(self._handler, data_size_limit=50 * 1024 * 1024, loop=self._loop)
 
     def _run(self, port: int) -> None:
@@ -215,9 +296,17 @@ class SinkHandle:
         self.stop()
 
 
-def start_sink(outbox: Path | str, port: int = 0, host: str = "127.0.0.1") -> SinkHandle:
-    """Start a sink storing into ``outbox``; ``port=0`` picks a free port (see ``.port``)."""
-    return SinkHandle(Path(outbox), host, port)
+def start_sink(
+    outbox: Path | str,
+    port: int = 0,
+    host: str = "127.0.0.1",
+    auth: tuple[str, str] | None = None,
+) -> SinkHandle:
+    """Start a sink storing into ``outbox``; ``port=0`` picks a free port (see ``.port``).
+
+    ``auth=(login, password)`` makes the sink require that SMTP login.
+    """
+    return SinkHandle(Path(outbox), host, port, auth)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -230,6 +319,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--reply-code", type=int, default=0, help="answer this 4xx/5xx code ...")
     parser.add_argument("--reply-count", type=int, default=1, help="... to the first N messages")
     parser.add_argument("--disconnect", type=int, default=0, help="drop N connections after DATA")
+    parser.add_argument(
+        "--lose-reply", type=int, default=0, help="store N messages, then drop the reply"
+    )
+    parser.add_argument(
+        "--refuse-rcpt", action="append", default=[], help="answer RCPT TO for ADDRESS with 550"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     sink = start_sink(args.outbox, args.port, args.host)
@@ -237,6 +332,9 @@ def main(argv: list[str] | None = None) -> None:
     if args.reply_code:
         sink.faults.reply(args.reply_code, args.reply_count)
     sink.faults.disconnect_after_data(args.disconnect)
+    sink.faults.lose_reply(args.lose_reply)
+    for address in args.refuse_rcpt:
+        sink.faults.refuse_recipient(address)
     log.info("smtp sink listening on %s:%s, storing into %s", args.host, sink.port, args.outbox)
     signal.signal(signal.SIGTERM, lambda *_: sink.stop())
     try:

@@ -17,9 +17,7 @@ Usage::
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
-import os
 import re
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -54,16 +52,30 @@ def _check_ident(name: str, what: str) -> str:
     return name
 
 
+# Connection fields and URI query parameters whose values are secret (libpq's password,
+# sslpassword; tokens and keys of other drivers), masked wherever a connection is shown.
+_SECRET_KEY = re.compile(r"pass|secret|token|key|credential", re.IGNORECASE)
+
+
 def mask_uri(uri: str) -> str:
-    """``uri`` with any password replaced by ``***`` (safe for logs, reprs and errors)."""
+    """``uri`` with any password, in the user part or the query, replaced by ``***``."""
     parts = urlsplit(uri)
-    if parts.password is None:
-        return uri
-    user = parts.username or ""
-    host = parts.hostname or ""
-    port = f":{parts.port}" if parts.port else ""
-    netloc = f"{user}:***@{host}{port}"
-    return parts._replace(netloc=netloc).geturl()
+    netloc = parts.netloc
+    if parts.password is not None:
+        user = parts.username or ""
+        host = parts.hostname or ""
+        port = f":{parts.port}" if parts.port else ""
+        netloc = f"{user}:***@{host}{port}"
+    query = parts.query
+    pairs = parse_qsl(query, keep_blank_values=True)
+    if any(_SECRET_KEY.search(k) for k, _ in pairs):
+        query = "&".join(
+            f"{quote(k, safe='')}={'***' if _SECRET_KEY.search(k) else quote(v, safe='')}"
+            for k, v in pairs
+        )
+    if (netloc, query) == (parts.netloc, parts.query):
+        return uri  # geturl() would drop the empty authority of duckdb:///path
+    return parts._replace(netloc=netloc, query=query).geturl()
 
 
 # --------------------------------------------------------------------------------------
@@ -354,39 +366,29 @@ class Warehouse:
     ) -> Warehouse:
         """The warehouse named by an Airflow connection (conn type ``duckdb`` or ``postgres``).
 
-        ``AIRFLOW_CONN_<ID>`` (URI or Airflow's JSON form) is read directly, which keeps
-        scripts and tests free of the Airflow import; otherwise the Task SDK resolves it.
+        The connection is read through Airflow's own API (``AIRFLOW_CONN_<ID>`` as URI or
+        JSON, a secrets backend or the metadata DB), never parsed here: that is how Airflow's
+        secret masker learns the password and every extra value (``?password=`` in a URI
+        lands in the extra) and hides them in task logs.
         """
-        env = os.environ.get(f"AIRFLOW_CONN_{conn_id.upper()}")
-        if env:
-            env = env.strip()
-            if not env.startswith("{"):
-                return cls.from_uri(env, schema=schema)
-            try:
-                fields = json.loads(env)
-            except json.JSONDecodeError as exc:
-                raise WarehouseError(
-                    f"AIRFLOW_CONN_{conn_id.upper()} is neither a URI nor valid JSON: {exc.msg}"
-                ) from None
-            extra = fields.get("extra") or {}
-            if isinstance(extra, str):
-                extra = json.loads(extra or "{}")
-            return cls._from_fields(
-                conn_id,
-                fields.get("conn_type", ""),
-                fields.get("host"),
-                fields.get("port"),
-                fields.get("login"),
-                fields.get("password"),
-                fields.get("schema"),
-                extra,
-                schema,
-            )
         from airflow.sdk import BaseHook  # heavy import, only when really needed
 
-        conn = BaseHook.get_connection(conn_id)
+        try:
+            conn = BaseHook.get_connection(conn_id)
+        except Exception as exc:  # not found, unreadable JSON/URI, backend down: all fatal
+            # The exception text may quote the connection (and its password): not shown.
+            raise WarehouseError(
+                f"cannot read the Airflow connection {conn_id!r} ({type(exc).__name__}): "
+                f"create it in the UI or set AIRFLOW_CONN_{conn_id.upper()} to "
+                "duckdb:///abs/path.duckdb or postgresql://user:password@host:5432/db"
+            ) from None
+        return cls.from_connection(conn, schema=schema)
+
+    @classmethod
+    def from_connection(cls, conn: Any, schema: str | None = None) -> Warehouse:
+        """The warehouse of an Airflow ``Connection`` object (see :meth:`from_conn_id`)."""
         return cls._from_fields(
-            conn_id,
+            conn.conn_id or "",
             conn.conn_type or "",
             conn.host,
             conn.port,
@@ -433,7 +435,8 @@ class Warehouse:
             }
             kwargs = {k: v for k, v in kwargs.items() if v is not None}
             user = quote(login or "")
-            display = f"postgresql://{user}{':***' if password else ''}@{host or ''}"
+            secret = password or any(_SECRET_KEY.search(k) for k in extra)
+            display = f"postgresql://{user}{':***' if secret else ''}@{host or ''}"
             display += f"{':' + str(port) if port else ''}/{db or ''}"
             return cls("postgres", pg_kwargs=kwargs, schema=schema, display=display)
         raise WarehouseError(
@@ -444,6 +447,14 @@ class Warehouse:
     def __repr__(self) -> str:
         extra = f", schema={self.schema!r}" if self.schema else ""
         return f"Warehouse({self._display!r}{extra})"
+
+    def _masked(self, text: str) -> str:
+        """``text`` with every secret of the connection (plain or URL-encoded) as ``***``."""
+        for key, value in self._pg_kwargs.items():
+            if _SECRET_KEY.search(key) and value:
+                for form in {str(value), quote(str(value), safe="")}:
+                    text = text.replace(form, "***")
+        return text
 
     # ---- connection -----------------------------------------------------------------
 
@@ -490,10 +501,7 @@ class Warehouse:
             kwargs = {"connect_timeout": 10, **self._pg_kwargs, "autocommit": True}
             con = psycopg.connect(**kwargs)
         except psycopg.Error as exc:
-            msg = str(exc)
-            if pw := self._pg_kwargs.get("password"):
-                msg = msg.replace(str(pw), "***")
-            raise WarehouseError(f"cannot connect to {self!r}: {msg}") from None
+            raise WarehouseError(f"cannot connect to {self!r}: {self._masked(str(exc))}") from None
         con.execute("set timezone to 'UTC'")
         if self.schema:
             con.execute(f"create schema if not exists {self.schema}")
@@ -568,7 +576,7 @@ class Warehouse:
         try:
             cur.execute(text, [_py(v) for v in values] if bind else None)
         except psycopg.Error as exc:
-            raise WarehouseError(f"{self!r}: {exc}\nSQL: {_short(sql)}") from exc
+            raise WarehouseError(f"{self!r}: {self._masked(str(exc))}\nSQL: {_short(sql)}") from exc
         return cur
 
     def execute(
