@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, date, datetime
+from decimal import ROUND_HALF_UP, Decimal
 from html.parser import HTMLParser
 from pathlib import Path
 from statistics import mean
@@ -165,21 +166,28 @@ def cells(rendered):
 SUPPRESSED = "n<3"
 
 
+def _half_up(v, decimals):
+    # Independent of bsin.formatting: the decimal a person reads, rounded half-up.
+    q = Decimal(repr(float(v))).quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP)
+    return abs(q) if q == 0 else q
+
+
 def fmt_mean(v):
-    return f"{v:.1f}"
+    return f"{_half_up(v, 1):.1f}"
 
 
 def fmt_pct(v):
-    return f"{v * 100:.0f} %"
+    # English (CLDR): no space before %.
+    return f"{_half_up(Decimal(repr(float(v))) * 100, 0):.0f}%"
 
 
 def fmt_signed(v, decimals=0):
-    text = f"{v:+.{decimals}f}"
-    return ("±" + f"{0:.{decimals}f}") if float(text) == 0 else text
+    q = _half_up(v, decimals)
+    return f"{q:+.{decimals}f}" if q != 0 else f"{q:.{decimals}f}"
 
 
 def fmt_count(v):
-    return f"{v:.0f}"
+    return f"{_half_up(v, 0):,.0f}"
 
 
 def rows_in(month, country=None):

@@ -15,10 +15,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from bsin.languages import available_languages, missing_language_message
 from bsin.paths import config_dir
 
 EMAIL_RE = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[A-Za-z]{2,}$")
-LANGUAGES = ("en", "sv", "et", "lv", "lt")
+#: Report languages: one catalogue file each under include/templates/i18n/ (bsin.languages).
+LANGUAGES = available_languages()
 FormKind = Literal["monthly", "self_assessment"]
 FORM_KINDS: tuple[str, ...] = ("monthly", "self_assessment")
 
@@ -70,10 +72,9 @@ class Partner(_Strict):
     @field_validator("report_language")
     @classmethod
     def _supported_language(cls, value: str) -> str:
-        if value not in LANGUAGES:
-            raise ValueError(
-                f"report_language {value!r} has no translation: use one of {LANGUAGES}"
-            )
+        problem = missing_language_message(value)
+        if problem:
+            raise ValueError(problem)
         return value
 
     def members_in(self, month: date) -> int:

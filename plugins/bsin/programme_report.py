@@ -555,7 +555,7 @@ def _month_label(m: date, t: Translator) -> str:
 def _tick(m: date, i: int, t: Translator) -> str:
     # The year only where it changes, so a 13-month axis stays readable.
     short = t.month(m, short=True)
-    return f"{short}\n{m.year}" if i == 0 or m.month == 1 else short
+    return f"{short}\n{t.fmt.year(m)}" if i == 0 or m.month == 1 else short
 
 
 def _table(headers: Sequence[str], rows: Sequence[tuple[str, Sequence[tuple[str, str]]]]) -> dict:
@@ -712,10 +712,21 @@ def _nan(cell: Cell, scale: float = 1.0) -> float:
     return float("nan") if value is None else value * scale
 
 
-def _style(ax: Any, ctx: ProgrammeContext, t: Translator, title: str) -> None:
+#: Programme chart text size (points) and width (inches): the PDF's text width; the HTML
+#: shows the same PNG scaled to its column.
+CHART_FONT_PT, CHART_WIDTH_IN = 8.0, 7.0
+
+
+def _style(ax: Any, ctx: ProgrammeContext, t: Translator, title: str, ylabel: str = "") -> None:
     xs = list(range(len(ctx.series)))
-    ax.set_xticks(xs, [_tick(p.month, i, t) for i, p in enumerate(ctx.series)], fontsize=7)
-    ax.tick_params(axis="y", labelsize=7)
+    ax.set_xticks(
+        xs, [_tick(p.month, i, t) for i, p in enumerate(ctx.series)], fontsize=CHART_FONT_PT
+    )
+    # Half a month of room either side: the first and last points are not cut.
+    ax.set_xlim(-0.6, max(len(xs) - 0.4, 0.6))
+    ax.tick_params(axis="y", labelsize=CHART_FONT_PT)
+    if ylabel:
+        ax.set_ylabel(ylabel, fontsize=CHART_FONT_PT)
     ax.grid(axis="y", color="#eeeeee")
     ax.set_axisbelow(True)  # grid lines behind the bars
     ax.spines[["top", "right"]].set_visible(False)
@@ -724,17 +735,17 @@ def _style(ax: Any, ctx: ProgrammeContext, t: Translator, title: str) -> None:
 
 def draw_trend(ax: Any, ctx: ProgrammeContext, name: str, t: Translator) -> None:
     """One network indicator over the programme (months with suppressed values left blank)."""
-    from bsin.report_charts import COUNTRY_COLOUR, TREND_CHARTS
+    from bsin.report_charts import CHART_META, COUNTRY_COLOUR, TREND_CHARTS
 
-    indicator, title_key, ylim, scale = TREND_CHARTS[name]
+    indicator, axis_key, ylim, yticks, scale = TREND_CHARTS[name]
     xs = list(range(len(ctx.series)))
     ys = [_nan(p.cells[indicator], scale) for p in ctx.series]
-    ax.plot(xs, ys, color=COUNTRY_COLOUR, marker="o", ms=4, lw=2.2)
-    if ylim:
-        ax.set_ylim(*ylim)
+    ax.plot(xs, ys, color=COUNTRY_COLOUR, marker="o", ms=4, lw=2.2, clip_on=False)
+    ax.set_ylim(*ylim)
+    ax.set_yticks(yticks)
     if indicator == "nps":
         ax.axhline(0, color="#cccccc", lw=0.8)
-    _style(ax, ctx, t, t(title_key))
+    _style(ax, ctx, t, t(CHART_META[name][1]), t(axis_key))
 
 
 def draw_connections(ax: Any, ctx: ProgrammeContext, t: Translator) -> None:
@@ -759,11 +770,14 @@ def draw_connections(ax: Any, ctx: ProgrammeContext, t: Translator) -> None:
         label=t("legend_cumulative"),
     )
     twin.set_ylim(bottom=0)
-    twin.tick_params(axis="y", labelsize=7, colors=COUNTRY_COLOUR)
+    twin.margins(y=0.08)
+    twin.tick_params(axis="y", labelsize=CHART_FONT_PT, colors=COUNTRY_COLOUR)
+    # Both axes say what they count: bars on the left, the running total on the right.
+    twin.set_ylabel(t("legend_cumulative"), fontsize=CHART_FONT_PT, color=COUNTRY_COLOUR)
     twin.spines[["top"]].set_visible(False)
-    _style(ax, ctx, t, t("chart_connections"))
+    _style(ax, ctx, t, t("chart_connections"), t("legend_month"))
     handles = ax.get_legend_handles_labels()[0] + twin.get_legend_handles_labels()[0]
-    ax.legend(handles=handles, fontsize=7, frameon=False, loc="upper left")
+    ax.legend(handles=handles, fontsize=CHART_FONT_PT, frameon=False, loc="upper left")
 
 
 def draw_access(ax: Any, ctx: ProgrammeContext, t: Translator) -> None:
@@ -781,9 +795,17 @@ def draw_access(ax: Any, ctx: ProgrammeContext, t: Translator) -> None:
             ls="--" if key == "access_any_rate" else "-",
             label=_label(key, t),
         )
-    ax.set_ylim(0, 100)
-    _style(ax, ctx, t, t("chart_access"))
-    ax.legend(fontsize=6.5, frameon=False, loc="upper left", ncols=2)
+    ax.set_ylim(-4, 104)
+    for line in ax.get_lines():
+        line.set_clip_on(False)
+    _style(ax, ctx, t, t("chart_access"), t("axis_percent_answers"))
+    ax.legend(
+        fontsize=CHART_FONT_PT - 0.5,
+        frameon=False,
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.22),
+        ncols=2,
+    )
 
 
 def draw_capability(ax: Any, ctx: ProgrammeContext, t: Translator) -> None:
@@ -802,24 +824,32 @@ def draw_capability(ax: Any, ctx: ProgrammeContext, t: Translator) -> None:
     )
     for y, a in zip(ys, areas, strict=True):
         if a.network.suppressed:
-            ax.text(1.05, y, t("suppressed_marker"), va="center", fontsize=7, color="#666666")
+            ax.text(
+                1.05,
+                y,
+                t("suppressed_marker"),
+                va="center",
+                fontsize=CHART_FONT_PT,
+                color="#666666",
+            )
         elif a.network.value is not None and a.endline is not None:
             ax.text(
                 a.endline + 0.05,
                 y + 0.2,
                 t.number(a.network.value, decimals=1, signed=True),
                 va="center",
-                fontsize=7,
+                fontsize=CHART_FONT_PT,
                 color=COUNTRY_COLOUR,
             )
     labels = [t("area." + a.area) if t.has("area." + a.area) else a.area for a in areas]
-    ax.set_yticks(ys, labels, fontsize=7)
+    ax.set_yticks(ys, labels, fontsize=CHART_FONT_PT)
     ax.invert_yaxis()
-    ax.set_xlim(1, 5.4)
-    ax.tick_params(axis="x", labelsize=7)
+    ax.set_xlim(1, 5.6)
+    ax.tick_params(axis="x", labelsize=CHART_FONT_PT)
+    ax.set_xlabel(t("axis_level"), fontsize=CHART_FONT_PT)
     ax.spines[["top", "right"]].set_visible(False)
     ax.set_title(t("chart_capability"), fontsize=10, loc="left")
-    ax.legend(fontsize=7, frameon=False, loc="lower right")
+    ax.legend(fontsize=CHART_FONT_PT, frameon=False, loc="lower right")
 
 
 def chart_drawers(
@@ -832,22 +862,26 @@ def chart_drawers(
             lambda ax: draw_capability(ax, ctx, t),
             max(2.3, 0.32 * len(ctx.capability) + 0.8),
         )
-    charts["connections"] = (lambda ax: draw_connections(ax, ctx, t), 2.4)
-    charts["access"] = (lambda ax: draw_access(ax, ctx, t), 2.6)
+    charts["connections"] = (lambda ax: draw_connections(ax, ctx, t), 2.6)
+    charts["access"] = (lambda ax: draw_access(ax, ctx, t), 3.4)
     for name in ("trend_satisfaction", "trend_nps", "trend_response_rate"):
-        charts[name] = (lambda ax, name=name: draw_trend(ax, ctx, name, t), 2.3)
+        charts[name] = (lambda ax, name=name: draw_trend(ax, ctx, name, t), 2.4)
     return charts
 
 
 def render_chart_pngs(ctx: ProgrammeContext, t: Translator) -> dict[str, bytes]:
     """Every chart as PNG bytes (the partner report's size, resolution and metadata)."""
-    from bsin.report_charts import WIDTH_IN, _figure, _png
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    from matplotlib.figure import Figure
+
+    from bsin.report_charts import _png
 
     pngs = {}
     for name, (draw, height) in chart_drawers(ctx, t).items():
-        fig, ax = _figure()
-        fig.set_size_inches(WIDTH_IN, height)
-        draw(ax)
+        fig = Figure(figsize=(CHART_WIDTH_IN, height), layout="constrained")
+        draw(fig.add_subplot())
         pngs[name] = _png(fig)
     return pngs
 
