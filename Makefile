@@ -6,13 +6,13 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt pyproject.toml | cksum | cut -d' ' -f1)
 MONTH ?= 2023-03
-COUNTRY ?= LV
+COUNTRY ?=
 PYTEST_ARGS ?=
 
 export PYTHONPATH := $(CURDIR)/plugins:$(CURDIR)
 export BSIN_PROJECT_ROOT := $(CURDIR)
 
-.PHONY: help venv demo test lint format lock bench airflow sql preview backfill sample-data clean
+.PHONY: help venv demo test lint format lock bench airflow sql preview programme-report backfill sample-data clean
 
 help:
 	@echo "make demo     run the monthly pipeline through Airflow on the built-in sample data (MONTH=$(MONTH))"
@@ -20,7 +20,8 @@ help:
 	@echo "make bench    benchmark at network scale (QUICK=1 for a one-minute run)"
 	@echo "make airflow  local Airflow UI with emulator and SMTP sink"
 	@echo "make sql      SQL prompt on the configured warehouse (QUERY=file.sql to run a file)"
-	@echo "make preview  render one report to files: make preview COUNTRY=LV MONTH=2023-03"
+	@echo "make preview  render reports to files: make preview MONTH=2023-03 [COUNTRY=LV] [SHOTS=1]"
+	@echo "make programme-report  the programme report (HTML + PDF, every partner language) into data/programme_report"
 	@echo "make backfill rebuild the whole programme through Airflow"
 	@echo "make lint     ruff"
 
@@ -63,8 +64,12 @@ airflow: $(STAMP)
 sql: $(STAMP)
 	$(BIN)/python scripts/sql.py $(if $(QUERY),--file $(QUERY),)
 
+# Every partner unless COUNTRY is given; SHOTS=1 adds 375/600 px screenshots (Chromium).
 preview: $(STAMP)
-	$(BIN)/python scripts/preview_report.py --country $(COUNTRY) --month $(MONTH) --out data/preview
+	$(BIN)/python scripts/preview_report.py $(if $(COUNTRY),--country $(COUNTRY),) --month $(MONTH) --out data/preview $(if $(SHOTS),--shots,)
+
+programme-report: $(STAMP)
+	$(BIN)/python scripts/programme_report.py --out data/programme_report
 
 backfill: $(STAMP)
 	$(BIN)/python scripts/demo.py --backfill $(if $(DELIVER),--deliver,)

@@ -510,3 +510,66 @@ def test_cli_names_the_fix_when_the_warehouse_was_never_built(tmp_path, capsys):
     empty = f"duckdb:///{tmp_path / 'empty.duckdb'}"
     assert _cli().main(["--out", str(tmp_path / "out"), "--warehouse", empty]) == 2
     assert "build_marts" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------ layout and languages
+
+
+def test_pdf_headers_never_break_inside_a_word():
+    from bsin.programme_report import _fit_header, _text_width_pt
+
+    for header in ("Satisfaction (1-5)", "Reached any stakeholder", "Pasitenkinimas (1-5)"):
+        text, size = _fit_header(header, 50.0)
+        assert text.split() == header.split()  # only spaces became line breaks
+        assert 5.0 <= size <= 6.8
+        assert all(_text_width_pt(line, size) <= 50.0 + 1e-6 for line in text.splitlines())
+
+
+@pytest.mark.parametrize("filled", [0.0, 5.0, 8.3, 9.0, 9.6])
+def test_pdf_table_leaves_no_orphan_rows(filled):
+    from bsin.programme_report import ORPHAN_ROWS, ProgrammeTranslator, _PdfWriter
+
+    class Pages:
+        def savefig(self, fig):
+            pass
+
+    w = _PdfWriter(Pages(), "footer", ProgrammeTranslator("en"))
+    w.heading("start", new_page=True)
+    w.y += filled  # whatever came before the table on this page
+    rows = [{"label": f"m{i}", "cells": [{"id": str(i), "text": "1"}]} for i in range(13)]
+    w.table({"headers": ["Month", "Value"], "rows": rows})
+    parts = w.table_parts
+    assert sum(n for _, n in parts) == 13
+    assert all(n > ORPHAN_ROWS for _, n in parts[1:]), parts
+
+
+def test_every_programme_catalogue_is_complete():
+    from bsin.programme_report import PROGRAMME_I18N_DIR
+    from bsin.report_i18n import load_catalogue, placeholders
+
+    en = load_catalogue("en", PROGRAMME_I18N_DIR)
+    langs = sorted(p.stem for p in PROGRAMME_I18N_DIR.glob("*.yaml"))
+    assert set(langs) >= {"en", "sv", "et", "lv", "lt", "fi", "nb", "da"}
+    for lang in langs:
+        cat = load_catalogue(lang, PROGRAMME_I18N_DIR)
+        assert set(cat) == set(en), lang
+        for key, text in en.items():
+            assert placeholders(cat[key]) == placeholders(text), (lang, key)
+
+
+def test_programme_report_in_every_partner_language(wh, tmp_path):
+    from bsin.programme_report import produce_programme_report, report_languages
+
+    # Two partners with two report languages keep the test quick; the rule is the same.
+    full = partners()
+    cfg = full.model_copy(
+        update={"partners": [p for p in full.partners if p.report_language in ("en", "sv")]}
+    )
+    result = produce_programme_report(wh, cfg, programme_window(), tmp_path, force=True)
+    langs = report_languages(cfg)
+    assert set(result.translations) == set(langs) - {"en"}
+    for lang, (html_path, pdf_path) in result.translations.items():
+        html = html_path.read_text(encoding="utf-8")
+        assert f'lang="{lang}"' in html and pdf_path.read_bytes().startswith(b"%PDF")
+    sv = result.translations["sv"][0].read_text(encoding="utf-8")
+    assert "programrapport" in sv and "Sverige" in sv and "Nätverket" in sv

@@ -139,10 +139,13 @@ def _signal(s: Any, t: Translator) -> dict[str, str]:
 
 def _line(line: Any, t: Translator) -> dict[str, Any]:
     key = line.key
-    details = [t("n_answers", n=line.country.n)] if line.country.n is not None else []
-    if key not in RUNNING_TOTALS and line.running_mean is not None:
+    total = key in RUNNING_TOTALS
+    # A running total has no n of its own, no average and no change worth reading (its
+    # change is the month's count, shown on its own line).
+    details = [] if total or line.country.n is None else [t("n_answers", n=line.country.n)]
+    if not total and line.running_mean is not None:
         details.append(t("average_so_far", value=format_value(key, line.running_mean, t)))
-    change = format_change(key, line.delta, t)
+    change = MISSING if total else format_change(key, line.delta, t)
     return {
         "key": key,
         "label": label(key, t),
