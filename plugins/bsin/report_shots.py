@@ -151,26 +151,38 @@ def probe(page: Path, width: int) -> dict[str, Any]:
     return json.loads(html.unescape(match.group(1)))
 
 
+#: Tallest page a screenshot takes (CSS pixels).
+MAX_SHOT_HEIGHT = 16000
+
+
 def screenshot(page: Path, png: Path, width: int) -> Path:
-    """A PNG of the whole of ``page`` laid out ``width`` CSS pixels wide."""
-    height = int(probe(page, width)["height"]) + 8
+    """A PNG of the whole of ``page`` laid out ``width`` CSS pixels wide.
+
+    The page's height at that width is measured first (``probe``): a window much taller
+    than the page makes Chromium's screenshot several times slower.
+    """
+    height = min(int(probe(page, width)["height"]) + 8, MAX_SHOT_HEIGHT)
     framed = _framed(page, width, height)
     png.parent.mkdir(parents=True, exist_ok=True)
     png.unlink(missing_ok=True)
     try:
-        done = _run(framed, width, min(height, 16000), f"--screenshot={png.resolve()}")
+        done = _run(framed, width, height, f"--screenshot={png.resolve()}")
     finally:
         framed.unlink(missing_ok=True)
     if not png.exists():
         raise RuntimeError(f"no screenshot of {page}; chromium stderr:\n{done.stderr[-2000:]}")
-    if width < 500:
-        _crop_width(png, width)
+    _crop(png, width)
     return png
 
 
-def _crop_width(png: Path, width: int) -> None:
-    """Cut the window's blank right margin off a screenshot narrower than the window."""
+def _crop(png: Path, width: int) -> None:
+    """Cut the window's blank right margin (a frame narrower than the window) and the
+    uniform background below the end of the page."""
     import matplotlib.image as mpimg
+    import numpy as np
 
-    pixels = mpimg.imread(png)
-    mpimg.imsave(png, pixels[:, :width], format="png")
+    pixels = mpimg.imread(png)[:, :width]
+    last = pixels[-1]
+    differs = np.flatnonzero(np.any(np.abs(pixels - last) > 1e-3, axis=(1, 2)))
+    end = int(differs[-1]) + 17 if differs.size else pixels.shape[0]
+    mpimg.imsave(png, pixels[: min(end, pixels.shape[0])], format="png")
