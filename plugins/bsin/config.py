@@ -126,6 +126,15 @@ class ProgrammeConfig(_Strict):
     alert_recipients: list[str] = Field(default_factory=list)
     sender: str
     validation: ValidationLimits = ValidationLimits()
+    #: ``required``: every month's reports wait for approval in the Airflow UI before
+    #: they are sent (bsin.approval); ``off``: they are sent once the marts are built.
+    approval: Literal["off", "required"] = "off"
+
+    @field_validator("approval", mode="before")
+    @classmethod
+    def _approval_word(cls, value: Any) -> Any:
+        # YAML reads an unquoted `off` as false.
+        return "off" if value is False else value
 
     @field_validator("first_month", "last_month")
     @classmethod
