@@ -20,7 +20,7 @@ are built.
 from __future__ import annotations
 
 import logging
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -33,6 +33,8 @@ log = logging.getLogger(__name__)
 
 TASK_ID = "approve_reports"
 RENDER_TASK_ID = "render_for_approval"
+#: How long a month waits for a decision before the approval task fails (and alerts).
+RESPONSE_TIMEOUT = timedelta(days=20)
 #: The form field of the approval where a person says why (required on Reject).
 REASON_PARAM = "reason"
 
@@ -117,28 +119,36 @@ class MonthApprovalOperator(ApprovalOperator):
     """``ApprovalOperator`` that records the decision and its reason in the warehouse."""
 
     def execute_complete(self, context: Any, event: dict[str, Any]) -> Any:
-        """Skip the sends on Reject (the base class) and record who decided what, and why."""
-        ret = super().execute_complete(context=context, event=event)
+        """Record who decided what, and why; then let the base class go on (Approve) or
+        skip every send (Reject).
+
+        Recorded first: on Reject the base class ends the task by raising Airflow's
+        "skip downstream tasks" signal, so nothing after it would run.
+        """
         from bsin.pipeline import Context, report_month
 
-        chosen = ret["chosen_options"][0]
-        decision = "approved" if chosen == self.APPROVE else "rejected"
-        reason = str((ret.get("params_input") or {}).get(REASON_PARAM) or "").strip()
-        user = ret.get("responded_by_user") or {}
-        who = str(user.get("name") or user.get("id") or "") if isinstance(user, dict) else ""
-        month = report_month(context["data_interval_start"])
-        when = ret.get("responded_at") or datetime.now(UTC)
-        if isinstance(when, str):
-            when = datetime.fromisoformat(when)
-        record_decision(Context.load().warehouse, month, decision, reason, who, when)
-        if decision == "rejected":
-            log.warning(
-                "reports of %s rejected by %s: %s; nothing is sent",
+        chosen = list(event.get("chosen_options") or [])
+        if "error" not in event and chosen and set(chosen) <= set(self.options):
+            decision = "approved" if chosen[0] == self.APPROVE else "rejected"
+            reason = str((event.get("params_input") or {}).get(REASON_PARAM) or "").strip()
+            user = event.get("responded_by_user") or {}
+            who = str(user.get("name") or user.get("id") or "") if isinstance(user, dict) else ""
+            month = report_month(context["data_interval_start"])
+            when = event.get("responded_at") or datetime.now(UTC)
+            if isinstance(when, str):
+                when = datetime.fromisoformat(when)
+            record_decision(Context.load().warehouse, month, decision, reason, who, when)
+            log_level = logging.WARNING if decision == "rejected" else logging.INFO
+            log.log(
+                log_level,
+                "reports of %s %s by %s: %s%s",
                 f"{month:%Y-%m}",
+                decision,
                 who or "unknown",
                 reason or "(no reason given)",
+                "; nothing is sent" if decision == "rejected" else "",
             )
-        return ret
+        return super().execute_complete(context=context, event=event)
 
 
 def approval_operator(**kwargs: Any) -> MonthApprovalOperator:
@@ -157,7 +167,11 @@ def approval_operator(**kwargs: Any) -> MonthApprovalOperator:
                 description="Why the reports are rejected (or a note on the approval)",
             )
         },
-        # Retries would ask the same question again; a timeout is not set: the month waits.
+        # Retries would ask the same question again. The month waits up to RESPONSE_TIMEOUT
+        # for a decision, then the task fails and the failure alert reaches data staff;
+        # execution_timeout (default_args) only bounds the rendering of the request.
         retries=0,
+        response_timeout=RESPONSE_TIMEOUT,
+        execution_timeout=None,
         **kwargs,
     )
