@@ -82,3 +82,34 @@ def test_screenshot_artifacts(pages):
     for width in WIDTHS:
         shot = screenshot(pages[country], ARTIFACTS / f"report_{country}_{width}px.png", width)
         assert shot.read_bytes().startswith(b"\x89PNG") and shot.stat().st_size > 10_000
+
+
+@pytest.fixture(scope="module")
+def programme_page(tmp_path_factory):
+    """The programme report HTML of the fixture's three months."""
+    from report_fixtures import MONTHS
+
+    from bsin.config import load_programme
+    from bsin.programme_report import build_programme_report, render_programme_report
+
+    require_chromium()
+    folder = tmp_path_factory.mktemp("programme_browser")
+    wh = build_fixture_warehouse(folder)
+    window = load_programme().model_copy(
+        update={"first_month": MONTHS[0], "last_month": MONTHS[-1]}
+    )
+    rendered = render_programme_report(build_programme_report(wh, partners(), window))
+    wh.close()
+    path = folder / "programme_report.html"
+    path.write_text(rendered.html, encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_programme_report_fits_a_phone(programme_page, width):
+    got = probe(programme_page, width)
+    assert got["scrollWidth"] <= width and got["bodyScrollWidth"] <= width, got
+    assert got["overflowingCells"] == [], got["overflowingCells"]
+    assert got["smallText"] == [], got["smallText"]
+    assert got["images"] and all(i["complete"] and i["natural"] > 0 for i in got["images"])
+    assert all(i["shown"] <= width for i in got["images"])
