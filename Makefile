@@ -6,13 +6,13 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt pyproject.toml | cksum | cut -d' ' -f1)
 MONTH ?= 2023-03
-COUNTRY ?= LV
+COUNTRY ?=
 PYTEST_ARGS ?=
 
 export PYTHONPATH := $(CURDIR)/plugins:$(CURDIR)
 export BSIN_PROJECT_ROOT := $(CURDIR)
 
-.PHONY: help venv demo test lint format lock bench airflow sql preview backfill sample-data clean forget map-form
+.PHONY: help venv demo test lint format lock bench airflow sql preview backfill sample-data clean forget map-form programme-report
 
 # `make help` lists every target that has a `## options | description` comment.
 help: ## | this list
@@ -57,8 +57,12 @@ airflow: $(STAMP) ## [AIRFLOW_PORT=8080] | local Airflow UI with Forms emulator 
 sql: $(STAMP) ## [QUERY=file.sql] | SQL prompt on the warehouse, or run a file's statements
 	$(BIN)/python scripts/sql.py $(if $(QUERY),--file '$(QUERY)',)
 
-preview: $(STAMP) ## [COUNTRY=LV] [MONTH=2023-03] | render one partner report to data/preview/, send nothing
-	$(BIN)/python scripts/preview_report.py --country '$(COUNTRY)' --month '$(MONTH)' --out data/preview
+# Every partner unless COUNTRY is given; SHOTS=1 adds 375/600 px screenshots (Chromium).
+preview: $(STAMP) ## [MONTH=2023-03] [COUNTRY=LV] [SHOTS=1] | render partner reports to data/preview/ (every partner unless COUNTRY), send nothing
+	$(BIN)/python scripts/preview_report.py $(if $(COUNTRY),--country '$(COUNTRY)',) --month '$(MONTH)' --out data/preview $(if $(SHOTS),--shots,)
+
+programme-report: $(STAMP) ## | the programme report (HTML + PDF, English and every partner language) into data/programme_report/
+	$(BIN)/python scripts/programme_report.py --out data/programme_report
 
 backfill: $(STAMP) ## [DELIVER=1] [WAREHOUSE=uri] | every programme month through Airflow, then a summary
 	$(BIN)/python scripts/demo.py --backfill $(if $(DELIVER),--deliver,) $(if $(WAREHOUSE),--warehouse '$(WAREHOUSE)',)

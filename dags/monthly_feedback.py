@@ -150,7 +150,21 @@ def bsin_monthly_feedback():
     reports = send_report.expand(country=countries)
 
     wait >> prepared
-    ingested >> validated >> marts >> reports
+    ingested >> validated >> marts
+    if PROGRAMME.approval == "required":
+        # Data staff approve the month's reports in the UI before any is sent (bsin.approval).
+        from bsin.approval import RENDER_TASK_ID, approval_operator
+
+        @task(task_id=RENDER_TASK_ID)
+        def render_for_approval(data_interval_start=None):
+            from bsin import approval, pipeline
+
+            month = pipeline.report_month(data_interval_start)
+            return approval.render_for_approval(month, pipeline.Context.load())
+
+        marts >> render_for_approval() >> approval_operator() >> reports
+    else:
+        marts >> reports
     drift = alert_drift()
     ingested >> drift
     [ingested, reports, drift] >> finish()

@@ -1,13 +1,21 @@
-"""Render one partner-month report to files without sending anything.
+"""Render partner reports to files without sending anything, optionally with screenshots.
 
+    python scripts/preview_report.py --month 2023-03                  # every partner
     python scripts/preview_report.py --country LV --month 2023-03 --out data/preview
     python scripts/preview_report.py --country SE --month 2023-03 --language en --eml
+    python scripts/preview_report.py --month 2023-03 --shots           # + phone/desktop PNGs
 
 Writes into ``<out>/<cc>_<YYYY-MM>[_<lang>]/``: ``report.html`` (charts referenced as local
 PNG files so a browser shows them), ``report_email.html`` (exactly as mailed, ``cid:``
 references), ``report.txt``, ``subject.txt``, one PNG per chart, the CSV attachment and,
 with ``--eml``, the complete message as ``report.eml`` (open it in a mail client).
 
+``--shots`` also renders the programme report (interim if the programme is not over) into
+``<out>/programme_report/`` and writes screenshots of every email and of the programme
+report, in each language it exists in, at 375 px (a phone) and 600 px into
+``<out>/shots/`` for a person to look at (headless Chromium, ``bsin.report_shots``).
+
+``--language`` accepts any language with a catalogue in include/templates/i18n/.
 The warehouse is the ``warehouse_default`` connection (``AIRFLOW_CONN_WAREHOUSE_DEFAULT``),
 or ``data/warehouse.duckdb`` when that is not set, or ``--warehouse URI``.
 """
@@ -16,12 +24,14 @@ from __future__ import annotations
 
 import argparse
 import sys
+from datetime import date
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "plugins"))
 
-from bsin.config import LANGUAGES, ConfigError, load_partners, load_programme  # noqa: E402
+from bsin.config import ConfigError, load_partners, load_programme  # noqa: E402
+from bsin.languages import available_languages  # noqa: E402
 from bsin.localenv import open_local_warehouse  # noqa: E402
 from bsin.months import parse_month  # noqa: E402
 from bsin.paths import data_dir  # noqa: E402
@@ -31,12 +41,8 @@ class PreviewError(Exception):
     """Bad input for a preview: printed as one ``error:`` line, exit status 2."""
 
 
-def preview(
-    country: str, month: str, out: Path, language: str | None, eml: bool, uri: str | None
-) -> Path:
-    """Render and write the files; return the folder they are in."""
-    from bsin.report import ReportDataError, build_message, build_report, render_report
-
+def check_arguments(country: str, month: str) -> date:
+    """The report month of a valid (country, month); PreviewError names the bad one."""
     partners = load_partners()
     programme = load_programme()
     if country not in partners.countries:
@@ -47,24 +53,44 @@ def preview(
         first = parse_month(month)
     except ValueError:
         raise PreviewError(f"MONTH {month!r} is not a month: write YYYY-MM, e.g. 2023-03") from None
-    if not programme.first_month <= first <= programme.last_month:
+    last = programme.effective_last_month
+    if not programme.first_month <= first <= last:
         raise PreviewError(
-            f"MONTH {month} is outside the programme "
-            f"({programme.first_month:%Y-%m}..{programme.last_month:%Y-%m})"
+            f"MONTH {month} is outside the programme ({programme.first_month:%Y-%m}..{last:%Y-%m})"
         )
-    with open_local_warehouse(uri) as wh:
-        try:
-            ctx = build_report(
-                wh,
-                partners,
-                country,
-                first,
-                programme_name=programme.name,
-                min_respondents=programme.min_respondents,
-            )
-        except ReportDataError as exc:
-            raise PreviewError(str(exc)) from None
-        rendered = render_report(ctx, language)
+    return first
+
+
+def preview(
+    country: str,
+    month: str,
+    out: Path,
+    language: str | None,
+    eml: bool,
+    uri: str | None,
+    wh=None,
+) -> Path:
+    """Render and write the files; return the folder they are in."""
+    from bsin.report import ReportDataError, build_message, build_report, render_report
+
+    partners = load_partners()
+    programme = load_programme()
+    first = check_arguments(country, month)
+    if wh is None:
+        with open_local_warehouse(uri) as own:
+            return preview(country, month, out, language, eml, uri, own)
+    try:
+        ctx = build_report(
+            wh,
+            partners,
+            country,
+            first,
+            programme_name=programme.name,
+            min_respondents=programme.min_respondents,
+        )
+    except ReportDataError as exc:
+        raise PreviewError(str(exc)) from None
+    rendered = render_report(ctx, language)
     folder = out / (f"{country}_{ctx.month_label}" + (f"_{language}" if language else ""))
     folder.mkdir(parents=True, exist_ok=True)
     html_local = rendered.html
@@ -83,35 +109,66 @@ def preview(
     return folder
 
 
+def shots(folders: list[Path], out: Path, wh) -> list[Path]:
+    """Screenshots of each email folder and of the programme report, at every check width."""
+    from bsin.programme_report import produce_programme_report
+    from bsin.report_shots import WIDTHS, screenshot
+
+    result = produce_programme_report(
+        wh, load_partners(), load_programme(), out / "programme_report", force=True
+    )
+    pages = [(folder.name, folder / "report.html") for folder in folders]
+    if result.html_path is not None:
+        pages.append(("programme_report", result.html_path))
+        pages += [(f"programme_report_{lang}", h) for lang, (h, _) in result.translations.items()]
+    written = []
+    for name, page in pages:
+        for width in WIDTHS:
+            written.append(screenshot(page, out / "shots" / f"{name}_{width}px.png", width))
+    return written
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Render a partner report to files (no email).")
-    parser.add_argument("--country", required=True, help="partner country code, e.g. LV")
+    parser = argparse.ArgumentParser(description="Render partner reports to files (no email).")
+    parser.add_argument("--country", help="partner country code, e.g. LV (default: every partner)")
     parser.add_argument("--month", required=True, help="report month, YYYY-MM")
     parser.add_argument("--out", type=Path, default=data_dir() / "preview")
-    parser.add_argument("--language", choices=LANGUAGES, help="default: the partner's own")
+    parser.add_argument(
+        "--language", choices=available_languages(), help="default: the partner's own"
+    )
     parser.add_argument("--eml", action="store_true", help="also write the complete message")
+    parser.add_argument(
+        "--shots", action="store_true", help="also write 375/600 px screenshots (Chromium)"
+    )
     parser.add_argument("--warehouse", help="warehouse URI (default: warehouse_default)")
     args = parser.parse_args(argv)
     from bsin.warehouse import WarehouseError
 
     try:
-        folder = preview(
-            args.country.strip().upper(),
-            args.month,
-            args.out,
-            args.language,
-            args.eml,
-            args.warehouse,
-        )
+        partners = load_partners()
+        countries = [args.country.strip().upper()] if args.country else partners.countries
+        for country in countries:  # before the warehouse is opened: bad input needs none
+            check_arguments(country, args.month)
+        with open_local_warehouse(args.warehouse) as wh:
+            folders = [
+                preview(c, args.month, args.out, args.language, args.eml, args.warehouse, wh)
+                for c in countries
+            ]
+            pngs = shots(folders, args.out, wh) if args.shots else []
     except ConfigError as exc:  # names file, key and fix, possibly over several lines
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except (PreviewError, WarehouseError) as exc:
         print(f"error: {str(exc).strip().splitlines()[0]}", file=sys.stderr)
         return 2
-    print(f"preview written to {folder}")
-    for path in sorted(folder.iterdir()):
-        print(f"  {path.name}")
+    for folder in folders:
+        print(f"preview written to {folder}")
+        for path in sorted(folder.iterdir()):
+            print(f"  {path.name}")
+    if pngs:
+        print(f"screenshots in {pngs[0].parent}:")
+        for png in pngs:
+            print(f"  {png.name}")
     return 0
 
 

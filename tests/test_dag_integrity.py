@@ -262,3 +262,50 @@ def test_open_ended_programme_has_no_end_date(tmp_path, monkeypatch):
     bag = DagBag(dag_folder=str(ROOT / "dags" / "monthly_feedback.py"))
     assert bag.import_errors == {}
     assert bag.dags["bsin_monthly_feedback"].end_date is None
+
+
+def _approval_config(tmp_path: Path) -> Path:
+    """A copy of include/config with ``approval: required`` in programme.yaml."""
+    import shutil
+
+    dst = tmp_path / "config"
+    shutil.copytree(ROOT / "include" / "config", dst)
+    programme = dst / "programme.yaml"
+    text = programme.read_text(encoding="utf-8")
+    assert 'approval: "off"' in text
+    programme.write_text(text.replace('approval: "off"', "approval: required"), encoding="utf-8")
+    return dst
+
+
+@pytest.mark.parametrize("approval", [False, True])
+def test_approval_step_only_when_required(tmp_path, approval):
+    code = textwrap.dedent(
+        f"""
+        from airflow.dag_processing.dagbag import DagBag
+        bag = DagBag(dag_folder={str(ROOT / "dags")!r})
+        assert not bag.import_errors, bag.import_errors
+        dag = bag.dags["bsin_monthly_feedback"]
+        for task_id in ("render_for_approval", "approve_reports", "send_report"):
+            if task_id in dag.task_ids:
+                t = dag.get_task(task_id)
+                print("TASK", task_id, sorted(t.upstream_task_ids), type(t).__name__)
+        """
+    )
+    env = {**os.environ, "PYTHONPATH": f"{ROOT / 'plugins'}{os.pathsep}{ROOT}"}
+    if approval:
+        env["BSIN_CONFIG_DIR"] = str(_approval_config(tmp_path))
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=False
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    lines = {
+        line.split(" ")[1]: line for line in out.stdout.splitlines() if line.startswith("TASK ")
+    }
+    if not approval:
+        assert set(lines) == {"send_report"}
+        assert "'build_marts'" in lines["send_report"]
+        return
+    assert "['build_marts']" in lines["render_for_approval"]
+    assert "['render_for_approval']" in lines["approve_reports"]
+    assert "MonthApprovalOperator" in lines["approve_reports"]
+    assert "['approve_reports']" in lines["send_report"]

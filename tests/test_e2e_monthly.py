@@ -205,7 +205,7 @@ def test_emails_show_independently_computed_indicators(month_run):
         t = Translator(p.report_language)
         expected = _expected_indicators(p.country)
         for key, shown in [
-            ("response_rate", t.number(expected["response_rate"] * 100) + " %"),
+            ("response_rate", t.percent(expected["response_rate"])),
             ("satisfaction_mean", t.number(expected["satisfaction_mean"], decimals=1)),
             ("relevance_mean", t.number(expected["relevance_mean"], decimals=1)),
             ("nps", t.number(expected["nps"], signed=True)),

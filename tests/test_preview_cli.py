@@ -82,3 +82,42 @@ def test_preview_bad_arguments_are_one_line_errors(tmp_path, args, message):
     assert proc.stderr.strip().splitlines() == [proc.stderr.strip()], proc.stderr
     assert proc.stderr.startswith(f"error: {message}"), proc.stderr
     assert not (tmp_path / "preview").exists()
+
+
+@pytest.mark.chromium
+@pytest.mark.slow
+def test_preview_shots_of_every_partner_and_the_programme_report(tmp_path):
+    from bsin.config import load_partners
+    from bsin.programme_report import report_languages
+    from bsin.report_shots import WIDTHS
+    from tests.services import require_chromium
+
+    require_chromium()
+    wh = copy_golden(tmp_path / "wh.duckdb")
+    wh.close()
+    out = tmp_path / "preview"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "scripts" / "preview_report.py"),
+            "--month",
+            f"{MONTH:%Y-%m}",
+            "--out",
+            str(out),
+            "--warehouse",
+            duckdb_uri(tmp_path / "wh.duckdb"),
+            "--shots",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    partners = load_partners()
+    pages = [f"{c}_{MONTH:%Y-%m}" for c in partners.countries] + ["programme_report"]
+    pages += [f"programme_report_{lang}" for lang in report_languages(partners)[1:]]
+    want = {f"{page}_{width}px.png" for page in pages for width in WIDTHS}
+    got = {p.name for p in (out / "shots").iterdir()}
+    assert got == want
+    for png in (out / "shots").iterdir():
+        assert png.read_bytes().startswith(b"\x89PNG") and png.stat().st_size > 5_000

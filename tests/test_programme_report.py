@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, date, datetime
+from decimal import ROUND_HALF_UP, Decimal
 from html.parser import HTMLParser
 from pathlib import Path
 from statistics import mean
@@ -164,21 +165,28 @@ def cells(rendered):
 SUPPRESSED = "n<3"
 
 
+def _half_up(v, decimals):
+    # Independent of bsin.formatting: the decimal a person reads, rounded half-up.
+    q = Decimal(repr(float(v))).quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP)
+    return abs(q) if q == 0 else q
+
+
 def fmt_mean(v):
-    return f"{v:.1f}"
+    return f"{_half_up(v, 1):.1f}"
 
 
 def fmt_pct(v):
-    return f"{v * 100:.0f} %"
+    # English (CLDR): no space before %.
+    return f"{_half_up(Decimal(repr(float(v))) * 100, 0):.0f}%"
 
 
 def fmt_signed(v, decimals=0):
-    text = f"{v:+.{decimals}f}"
-    return ("±" + f"{0:.{decimals}f}") if float(text) == 0 else text
+    q = _half_up(v, decimals)
+    return f"{q:+.{decimals}f}" if q != 0 else f"{q:.{decimals}f}"
 
 
 def fmt_count(v):
-    return f"{v:.0f}"
+    return f"{_half_up(v, 0):,.0f}"
 
 
 def rows_in(month, country=None):
@@ -542,3 +550,66 @@ def test_interim_report_counts_only_member_months_with_data(wh):
         members = sum(released_active(m, country) for m in MONTHS)
         value = interim.total(country).cells["response_rate"].value
         assert value == (pytest.approx(len(own) / members) if members else None)
+
+
+# ------------------------------------------------------------------ layout and languages
+
+
+def test_pdf_headers_never_break_inside_a_word():
+    from bsin.programme_report import _fit_header, _text_width_pt
+
+    for header in ("Satisfaction (1-5)", "Reached any stakeholder", "Pasitenkinimas (1-5)"):
+        text, size = _fit_header(header, 50.0)
+        assert text.split() == header.split()  # only spaces became line breaks
+        assert 5.0 <= size <= 6.8
+        assert all(_text_width_pt(line, size) <= 50.0 + 1e-6 for line in text.splitlines())
+
+
+@pytest.mark.parametrize("filled", [0.0, 5.0, 8.3, 9.0, 9.6])
+def test_pdf_table_leaves_no_orphan_rows(filled):
+    from bsin.programme_report import ORPHAN_ROWS, ProgrammeTranslator, _PdfWriter
+
+    class Pages:
+        def savefig(self, fig):
+            pass
+
+    w = _PdfWriter(Pages(), "footer", ProgrammeTranslator("en"))
+    w.heading("start", new_page=True)
+    w.y += filled  # whatever came before the table on this page
+    rows = [{"label": f"m{i}", "cells": [{"id": str(i), "text": "1"}]} for i in range(13)]
+    w.table({"headers": ["Month", "Value"], "rows": rows})
+    parts = w.table_parts
+    assert sum(n for _, n in parts) == 13
+    assert all(n > ORPHAN_ROWS for _, n in parts[1:]), parts
+
+
+def test_every_programme_catalogue_is_complete():
+    from bsin.programme_report import PROGRAMME_I18N_DIR
+    from bsin.report_i18n import load_catalogue, placeholders
+
+    en = load_catalogue("en", PROGRAMME_I18N_DIR)
+    langs = sorted(p.stem for p in PROGRAMME_I18N_DIR.glob("*.yaml"))
+    assert set(langs) >= {"en", "sv", "et", "lv", "lt", "fi", "nb", "da"}
+    for lang in langs:
+        cat = load_catalogue(lang, PROGRAMME_I18N_DIR)
+        assert set(cat) == set(en), lang
+        for key, text in en.items():
+            assert placeholders(cat[key]) == placeholders(text), (lang, key)
+
+
+def test_programme_report_in_every_partner_language(wh, tmp_path):
+    from bsin.programme_report import produce_programme_report, report_languages
+
+    # Two partners with two report languages keep the test quick; the rule is the same.
+    full = partners()
+    cfg = full.model_copy(
+        update={"partners": [p for p in full.partners if p.report_language in ("en", "sv")]}
+    )
+    result = produce_programme_report(wh, cfg, programme_window(), tmp_path, force=True)
+    langs = report_languages(cfg)
+    assert set(result.translations) == set(langs) - {"en"}
+    for lang, (html_path, pdf_path) in result.translations.items():
+        html = html_path.read_text(encoding="utf-8")
+        assert f'lang="{lang}"' in html and pdf_path.read_bytes().startswith(b"%PDF")
+    sv = result.translations["sv"][0].read_text(encoding="utf-8")
+    assert "programrapport" in sv and "Sverige" in sv and "Nätverket" in sv

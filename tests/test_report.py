@@ -37,6 +37,7 @@ from bsin.report import (
     redact_emails,
     render_report,
 )
+from bsin.report_i18n import Translator
 
 SENDER = "Baltic Sea Impact Network <reports@bsin.example.org>"
 
@@ -112,11 +113,14 @@ def test_values_equal_independent_computation(mails, country):
 def test_rendered_numbers_in_partner_language(mails):
     ctx, rendered, _ = mails["SE"]  # Swedish: decimal comma
     sat = f"{expected_satisfaction('SE', REPORT_MONTH):.1f}".replace(".", ",")
-    rate = f"{100 * expected_response_rate('SE', REPORT_MONTH):.0f} %"
-    nps = f"{expected_nps('SE', REPORT_MONTH):+.0f}"
-    for body in (rendered.text, rendered.html):
+    # CLDR for Swedish: no-break space before %, U+2212 as the minus sign.
+    rate = f"{100 * expected_response_rate('SE', REPORT_MONTH):.0f}\u00a0%"
+    nps = f"{expected_nps('SE', REPORT_MONTH):+.0f}".replace("-", "\u2212")
+    # css-inline writes the no-break space as &nbsp;.
+    for body in (rendered.text, rendered.html.replace("&nbsp;", "\u00a0")):
         assert sat in body and rate in body and nps in body
     assert "mars 2023" in rendered.subject
+    assert "Sverige" in rendered.subject  # country names from CLDR, in the language
     lv_text = mails["LV"][1].text  # Latvia chose English
     assert f"{expected_satisfaction('LV', REPORT_MONTH):.1f}" in lv_text
     assert "March 2023" in mails["LV"][1].subject
@@ -200,15 +204,16 @@ def test_small_countries_are_suppressed_for_others(mails):
         ctx, rendered, _ = mails[country]
         lt = next(r for r in ctx.comparison if r.scope == "LT")
         assert lt.respondents.suppressed and all(c.suppressed for c in lt.cells.values())
-        lt_line = next(line for line in rendered.text.splitlines() if "(LT)" in line)
+        lt_name = Translator(ctx.language).country("LT")
+        lt_line = next(line for line in rendered.text.splitlines() if f"- {lt_name}:" in line)
         assert lt_line.count("n<3") == 4
-        lt_nps = f"{expected_nps('LT', REPORT_MONTH):+.0f}"
+        lt_nps = Translator(ctx.language).number(expected_nps("LT", REPORT_MONTH), signed=True)
         assert lt_nps not in lt_line
     # Lithuania itself sees its own figures.
     ctx, rendered, _ = mails["LT"]
     own = next(r for r in ctx.comparison if r.scope == "LT")
     assert not own.respondents.suppressed and own.respondents.value == 2
-    assert f"{expected_nps('LT', REPORT_MONTH):+.0f}".replace(".", ",") in rendered.text
+    assert Translator("lt").number(expected_nps("LT", REPORT_MONTH), signed=True) in rendered.text
 
 
 def test_network_hidden_when_foreign_part_is_small(wh):
@@ -275,12 +280,12 @@ def test_fired_signals_shown_with_advice_in_partner_language(wh, mails, country)
     assert sorted(s.rule_id for s in ctx.signals) == sorted(stored["rule_id"])
     advice = signals_for(wh, country, REPORT_MONTH, ctx.language)["recommendation"].tolist()
     text = msg.get_body(("plain",)).get_content()
-    html = msg.get_body(("html",)).get_content()
+    html = msg.get_body(("html",)).get_content().replace("&nbsp;", "\u00a0")
     for line in advice:
         assert line in text
         assert html_escape(line) in html
     if not advice:
-        assert "No adaptation signal fired this month." in text
+        assert Translator(ctx.language)("no_signals") in text
 
 
 def html_escape(text: str) -> str:

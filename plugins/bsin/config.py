@@ -16,9 +16,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from bsin.addresses import check_address, check_mailbox, check_plain_text
 from bsin.disclosure import DEFAULT_MIN_RESPONDENTS
+from bsin.languages import available_languages, missing_language_message
 from bsin.paths import config_dir
 
-LANGUAGES = ("en", "sv", "et", "lv", "lt")
+#: Report languages: one catalogue file each under include/templates/i18n/ (bsin.languages).
+LANGUAGES = available_languages()
 FormKind = Literal["monthly", "self_assessment"]
 FORM_KINDS: tuple[str, ...] = ("monthly", "self_assessment")
 #: Form kinds every partner must have; the others are optional per partner.
@@ -78,10 +80,9 @@ class Partner(_Strict):
     @field_validator("report_language")
     @classmethod
     def _supported_language(cls, value: str) -> str:
-        if value not in LANGUAGES:
-            raise ValueError(
-                f"report_language {value!r} has no translation: use one of {LANGUAGES}"
-            )
+        problem = missing_language_message(value)
+        if problem:
+            raise ValueError(problem)
         return value
 
     def members_in(self, month: date) -> int:
@@ -173,6 +174,16 @@ class ProgrammeConfig(_Strict):
     @classmethod
     def _valid_sender(cls, value: str) -> str:
         return check_mailbox(value)
+
+    #: ``required``: every month's reports wait for approval in the Airflow UI before
+    #: they are sent (bsin.approval); ``off``: they are sent once the marts are built.
+    approval: Literal["off", "required"] = "off"
+
+    @field_validator("approval", mode="before")
+    @classmethod
+    def _approval_word(cls, value: Any) -> Any:
+        # YAML reads an unquoted `off` as false.
+        return "off" if value is False else value
 
     @field_validator("first_month", "last_month")
     @classmethod

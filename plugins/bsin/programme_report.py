@@ -215,6 +215,9 @@ class ProgrammeReportResult:
     last_data_month: date | None
     html_path: Path | None = None
     pdf_path: Path | None = None
+    #: The same report in each other report language of the partners: language ->
+    #: (html, pdf).
+    translations: Mapping[str, tuple[Path, Path]] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-friendly form (an Airflow task's return value goes to XCom)."""
@@ -224,6 +227,9 @@ class ProgrammeReportResult:
             "last_data_month": self.last_data_month.isoformat() if self.last_data_month else None,
             "html": str(self.html_path) if self.html_path else None,
             "pdf": str(self.pdf_path) if self.pdf_path else None,
+            "translations": {
+                lang: {"html": str(h), "pdf": str(p)} for lang, (h, p) in self.translations.items()
+            },
         }
 
 
@@ -516,7 +522,7 @@ def _month_label(m: date, t: Translator) -> str:
 def _tick(m: date, i: int, t: Translator) -> str:
     # The year only where it changes, so a 13-month axis stays readable.
     short = t.month(m, short=True)
-    return f"{short}\n{m.year}" if i == 0 or m.month == 1 else short
+    return f"{short}\n{t.fmt.year(m)}" if i == 0 or m.month == 1 else short
 
 
 def _table(headers: Sequence[str], rows: Sequence[tuple[str, Sequence[tuple[str, str]]]]) -> dict:
@@ -618,7 +624,7 @@ def build_view(ctx: ProgrammeContext, t: Translator) -> dict[str, Any]:
         ],
         [
             (
-                t("network") if s.scope == NETWORK else f"{s.name} ({s.scope})",
+                t("network") if s.scope == NETWORK else t.country(s.scope, s.name),
                 [(f"total.{s.scope}.{k}", cell_text(k, s.cells[k], t)) for k in TOTAL_KEYS],
             )
             for s in ctx.totals
@@ -675,10 +681,21 @@ def _nan(cell: Cell, scale: float = 1.0) -> float:
     return float("nan") if value is None else value * scale
 
 
-def _style(ax: Any, ctx: ProgrammeContext, t: Translator, title: str) -> None:
+#: Programme chart text size (points) and width (inches): the PDF's text width; the HTML
+#: shows the same PNG scaled to its column.
+CHART_FONT_PT, CHART_WIDTH_IN = 8.0, 7.0
+
+
+def _style(ax: Any, ctx: ProgrammeContext, t: Translator, title: str, ylabel: str = "") -> None:
     xs = list(range(len(ctx.series)))
-    ax.set_xticks(xs, [_tick(p.month, i, t) for i, p in enumerate(ctx.series)], fontsize=7)
-    ax.tick_params(axis="y", labelsize=7)
+    ax.set_xticks(
+        xs, [_tick(p.month, i, t) for i, p in enumerate(ctx.series)], fontsize=CHART_FONT_PT
+    )
+    # Half a month of room either side: the first and last points are not cut.
+    ax.set_xlim(-0.6, max(len(xs) - 0.4, 0.6))
+    ax.tick_params(axis="y", labelsize=CHART_FONT_PT)
+    if ylabel:
+        ax.set_ylabel(ylabel, fontsize=CHART_FONT_PT)
     ax.grid(axis="y", color="#eeeeee")
     ax.set_axisbelow(True)  # grid lines behind the bars
     ax.spines[["top", "right"]].set_visible(False)
@@ -687,17 +704,17 @@ def _style(ax: Any, ctx: ProgrammeContext, t: Translator, title: str) -> None:
 
 def draw_trend(ax: Any, ctx: ProgrammeContext, name: str, t: Translator) -> None:
     """One network indicator over the programme (months with suppressed values left blank)."""
-    from bsin.report_charts import COUNTRY_COLOUR, TREND_CHARTS
+    from bsin.report_charts import CHART_META, COUNTRY_COLOUR, TREND_CHARTS
 
-    indicator, title_key, ylim, scale = TREND_CHARTS[name]
+    indicator, axis_key, ylim, yticks, scale = TREND_CHARTS[name]
     xs = list(range(len(ctx.series)))
     ys = [_nan(p.cells[indicator], scale) for p in ctx.series]
-    ax.plot(xs, ys, color=COUNTRY_COLOUR, marker="o", ms=4, lw=2.2)
-    if ylim:
-        ax.set_ylim(*ylim)
+    ax.plot(xs, ys, color=COUNTRY_COLOUR, marker="o", ms=4, lw=2.2, clip_on=False)
+    ax.set_ylim(*ylim)
+    ax.set_yticks(yticks)
     if indicator == "nps":
         ax.axhline(0, color="#cccccc", lw=0.8)
-    _style(ax, ctx, t, t(title_key))
+    _style(ax, ctx, t, t(CHART_META[name][1]), t(axis_key))
 
 
 def draw_connections(ax: Any, ctx: ProgrammeContext, t: Translator) -> None:
@@ -722,11 +739,14 @@ def draw_connections(ax: Any, ctx: ProgrammeContext, t: Translator) -> None:
         label=t("legend_cumulative"),
     )
     twin.set_ylim(bottom=0)
-    twin.tick_params(axis="y", labelsize=7, colors=COUNTRY_COLOUR)
+    twin.margins(y=0.08)
+    twin.tick_params(axis="y", labelsize=CHART_FONT_PT, colors=COUNTRY_COLOUR)
+    # Both axes say what they count: bars on the left, the running total on the right.
+    twin.set_ylabel(t("legend_cumulative"), fontsize=CHART_FONT_PT, color=COUNTRY_COLOUR)
     twin.spines[["top"]].set_visible(False)
-    _style(ax, ctx, t, t("chart_connections"))
+    _style(ax, ctx, t, t("chart_connections"), t("legend_month"))
     handles = ax.get_legend_handles_labels()[0] + twin.get_legend_handles_labels()[0]
-    ax.legend(handles=handles, fontsize=7, frameon=False, loc="upper left")
+    ax.legend(handles=handles, fontsize=CHART_FONT_PT, frameon=False, loc="upper left")
 
 
 def draw_access(ax: Any, ctx: ProgrammeContext, t: Translator) -> None:
@@ -744,9 +764,17 @@ def draw_access(ax: Any, ctx: ProgrammeContext, t: Translator) -> None:
             ls="--" if key == "access_any_rate" else "-",
             label=_label(key, t),
         )
-    ax.set_ylim(0, 100)
-    _style(ax, ctx, t, t("chart_access"))
-    ax.legend(fontsize=6.5, frameon=False, loc="upper left", ncols=2)
+    ax.set_ylim(-4, 104)
+    for line in ax.get_lines():
+        line.set_clip_on(False)
+    _style(ax, ctx, t, t("chart_access"), t("axis_percent_answers"))
+    ax.legend(
+        fontsize=CHART_FONT_PT - 0.5,
+        frameon=False,
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.22),
+        ncols=2,
+    )
 
 
 def draw_capability(ax: Any, ctx: ProgrammeContext, t: Translator) -> None:
@@ -765,24 +793,32 @@ def draw_capability(ax: Any, ctx: ProgrammeContext, t: Translator) -> None:
     )
     for y, a in zip(ys, areas, strict=True):
         if a.network.suppressed:
-            ax.text(1.05, y, t("suppressed_marker"), va="center", fontsize=7, color="#666666")
+            ax.text(
+                1.05,
+                y,
+                t("suppressed_marker"),
+                va="center",
+                fontsize=CHART_FONT_PT,
+                color="#666666",
+            )
         elif a.network.value is not None and a.endline is not None:
             ax.text(
                 a.endline + 0.05,
                 y + 0.2,
                 t.number(a.network.value, decimals=1, signed=True),
                 va="center",
-                fontsize=7,
+                fontsize=CHART_FONT_PT,
                 color=COUNTRY_COLOUR,
             )
     labels = [t("area." + a.area) if t.has("area." + a.area) else a.area for a in areas]
-    ax.set_yticks(ys, labels, fontsize=7)
+    ax.set_yticks(ys, labels, fontsize=CHART_FONT_PT)
     ax.invert_yaxis()
-    ax.set_xlim(1, 5.4)
-    ax.tick_params(axis="x", labelsize=7)
+    ax.set_xlim(1, 5.6)
+    ax.tick_params(axis="x", labelsize=CHART_FONT_PT)
+    ax.set_xlabel(t("axis_level"), fontsize=CHART_FONT_PT)
     ax.spines[["top", "right"]].set_visible(False)
     ax.set_title(t("chart_capability"), fontsize=10, loc="left")
-    ax.legend(fontsize=7, frameon=False, loc="lower right")
+    ax.legend(fontsize=CHART_FONT_PT, frameon=False, loc="lower right")
 
 
 def chart_drawers(
@@ -795,22 +831,27 @@ def chart_drawers(
             lambda ax: draw_capability(ax, ctx, t),
             max(2.3, 0.32 * len(ctx.capability) + 0.8),
         )
-    charts["connections"] = (lambda ax: draw_connections(ax, ctx, t), 2.4)
-    charts["access"] = (lambda ax: draw_access(ax, ctx, t), 2.6)
+    charts["connections"] = (lambda ax: draw_connections(ax, ctx, t), 2.6)
+    charts["access"] = (lambda ax: draw_access(ax, ctx, t), 3.4)
     for name in ("trend_satisfaction", "trend_nps", "trend_response_rate"):
-        charts[name] = (lambda ax, name=name: draw_trend(ax, ctx, name, t), 2.3)
+        # Three to a page with the 13-row monthly table under them: no orphan page.
+        charts[name] = (lambda ax, name=name: draw_trend(ax, ctx, name, t), 2.05)
     return charts
 
 
 def render_chart_pngs(ctx: ProgrammeContext, t: Translator) -> dict[str, bytes]:
     """Every chart as PNG bytes (the partner report's size, resolution and metadata)."""
-    from bsin.report_charts import WIDTH_IN, _figure, _png
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    from matplotlib.figure import Figure
+
+    from bsin.report_charts import _png
 
     pngs = {}
     for name, (draw, height) in chart_drawers(ctx, t).items():
-        fig, ax = _figure()
-        fig.set_size_inches(WIDTH_IN, height)
-        draw(ax)
+        fig = Figure(figsize=(CHART_WIDTH_IN, height), layout="constrained")
+        draw(fig.add_subplot())
         pngs[name] = _png(fig)
     return pngs
 
@@ -819,6 +860,32 @@ def render_chart_pngs(ctx: ProgrammeContext, t: Translator) -> dict[str, bytes]:
 
 A4_IN = (8.27, 11.69)
 MARGIN_IN = 0.6
+#: A table split leaves at least this many rows on a page of their own, else it
+#: squeezes them onto the page (rows no lower than MIN_ROW_IN) or carries more over.
+ORPHAN_ROWS, MIN_ROW_IN = 5, 0.16
+
+
+def _text_width_pt(text: str, size: float) -> float:
+    from matplotlib.font_manager import FontProperties
+    from matplotlib.textpath import TextPath
+
+    return TextPath((0, 0), text, size=size, prop=FontProperties(weight="bold")).get_extents().width
+
+
+def _fit_header(text: str, avail_pt: float, size: float = 6.8) -> tuple[str, float]:
+    """``text`` wrapped at spaces to ``avail_pt`` points, and the font size that fits its
+    longest word (never below 5 pt; never a break inside a word)."""
+    words = text.split() or [""]
+    widest = max(_text_width_pt(w, size) for w in words)
+    if widest > avail_pt:
+        size = max(5.0, size * avail_pt / widest)
+    lines: list[str] = []
+    for word in words:
+        if lines and _text_width_pt(lines[-1] + " " + word, size) <= avail_pt:
+            lines[-1] += " " + word
+        else:
+            lines.append(word)
+    return "\n".join(lines), size
 
 
 class _PdfWriter:
@@ -829,6 +896,8 @@ class _PdfWriter:
         self.fig: Any = None
         self.y = 0.0  # inches from the top of the page
         self.pages = 0
+        #: (page, rows) of every table part laid out, to check for orphan rows.
+        self.table_parts: list[tuple[int, int]] = []
 
     def _new_page(self) -> None:
         from matplotlib.figure import Figure
@@ -870,7 +939,7 @@ class _PdfWriter:
         self.y += 0.1
         self._text(text, size, size / 72 * 1.6, color="#0b6e8a", weight="bold")
 
-    def paragraph(self, text: str, size: float = 9, width: int = 105) -> None:
+    def paragraph(self, text: str, size: float = 9, width: int = 95) -> None:
         """Wrapped body text."""
         lines = textwrap.wrap(text, width=width) or [""]
         height = len(lines) * size / 72 * 1.45 + 0.08
@@ -900,26 +969,45 @@ class _PdfWriter:
         width = A4_IN[0] - 2 * MARGIN_IN
         n_cols = len(table["headers"]) or (1 + len(rows[0]["cells"]) if rows else 1)
         rest = (1 - first_col) / max(n_cols - 1, 1)
-        # Column titles wrap to their column: about 0.75 em per character, to be safe at 6.8 pt.
-        chars = [
-            max(6, int(w * width * 72 / (6.8 * 0.75))) for w in [first_col] + [rest] * (n_cols - 1)
-        ]
-        headers = (
-            [textwrap.fill(h, c) for h, c in zip(table["headers"], chars, strict=True)]
+        # Column titles wrap to their column at spaces, never inside a word; a word wider
+        # than its column gets a smaller font (measured with the font the PDF uses).
+        widths = [first_col] + [rest] * (n_cols - 1)
+        fitted = (
+            [
+                _fit_header(h, w * width * 72 - 5)
+                for h, w in zip(table["headers"], widths, strict=True)
+            ]
             if any(table["headers"])
             else None
         )
+        headers = [f[0] for f in fitted] if fitted else None
+        header_sizes = [f[1] for f in fitted] if fitted else []
         header_lines = max((h.count("\n") + 1 for h in headers), default=0) if headers else 0
+        bottom_limit = A4_IN[1] - MARGIN_IN - 0.3
         start = 0
         while True:
             head_h = header_lines * line_h + 0.07 if headers else 0.0
             self._room(head_h + row_h * 2)
-            fit = int((A4_IN[1] - MARGIN_IN - 0.3 - self.y - head_h) / row_h)
-            chunk = rows[start : start + max(fit, 1)]
+            fit = max(int((bottom_limit - self.y - head_h) / row_h), 1)
+            left = len(rows) - start - fit
+            this_row_h = row_h
+            if 0 < left <= ORPHAN_ROWS:
+                # A few leftover rows would make a page of their own (an orphan page):
+                # squeeze them in with slightly lower rows, or else carry more over.
+                squeezed = (bottom_limit - self.y - head_h) / (len(rows) - start)
+                if squeezed >= MIN_ROW_IN:
+                    fit, this_row_h = len(rows) - start, squeezed
+                elif start == 0 and head_h + row_h * len(rows) < bottom_limit - MARGIN_IN:
+                    # The whole table fits on a page of its own: start it there.
+                    self._new_page()
+                    continue
+                elif fit > 2 * ORPHAN_ROWS:
+                    fit -= ORPHAN_ROWS + 1 - left
+            chunk = rows[start : start + fit]
             body = [[r["label"]] + [c["text"] for c in r["cells"]] for r in chunk] or [
                 [""] * n_cols
             ]
-            height = head_h + row_h * len(body)
+            height = head_h + this_row_h * len(body)
             ax = self.fig.add_axes(
                 (
                     MARGIN_IN / A4_IN[0],
@@ -943,14 +1031,16 @@ class _PdfWriter:
                 cell.set_edgecolor("#e6ebee")
                 # bbox scaling keeps the cells' relative heights: a taller header row fits
                 # wrapped column titles.
-                cell.set_height(head_h if headers and row == 0 else row_h)
+                cell.set_height(head_h if headers and row == 0 else this_row_h)
                 if col == 0:
                     cell.get_text().set_horizontalalignment("left")
                     cell.PAD = 0.03
                 if headers and row == 0:
                     cell.set_text_props(weight="bold", color="#4a5a63")
+                    cell.set_fontsize(header_sizes[col])
                     cell.set_facecolor("#f3f5f6")
             self.y += height + 0.15
+            self.table_parts.append((self.pages, len(chunk)))
             start += len(chunk)
             if start >= len(rows):
                 break
@@ -1061,10 +1151,25 @@ def _write_atomic(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
-def write_programme_report(rendered: RenderedProgrammeReport, out_dir: Path) -> tuple[Path, Path]:
-    """Write ``programme_report.html`` and ``programme_report.pdf`` into ``out_dir``."""
+def report_languages(partners: PartnersConfig) -> list[str]:
+    """English first, then every other report language of the partners, in order."""
+    langs = ["en"]
+    for p in partners.partners:
+        if p.report_language not in langs:
+            langs.append(p.report_language)
+    return langs
+
+
+def write_programme_report(
+    rendered: RenderedProgrammeReport, out_dir: Path, language: str = "en"
+) -> tuple[Path, Path]:
+    """Write ``programme_report.html`` and ``.pdf`` (``programme_report.<lang>.*`` for a
+    language other than English) into ``out_dir``."""
     out_dir.mkdir(parents=True, exist_ok=True)
     html_path, pdf_path = out_dir / HTML_NAME, out_dir / PDF_NAME
+    if language != "en":
+        html_path = out_dir / HTML_NAME.replace(".html", f".{language}.html")
+        pdf_path = out_dir / PDF_NAME.replace(".pdf", f".{language}.pdf")
     _write_atomic(html_path, rendered.html.encode("utf-8"))
     _write_atomic(pdf_path, rendered.pdf)
     return html_path, pdf_path
@@ -1100,10 +1205,29 @@ def produce_programme_report(
     ctx = build_programme_report(wh, partners, programme, language=language)
     rendered = render_programme_report(ctx)
     html_path, pdf_path = write_programme_report(rendered, out_dir)
+    # The event is multilingual: the same report in every partner's report language.
+    translations: dict[str, tuple[Path, Path]] = {}
+    for lang in report_languages(partners):
+        if lang == language:
+            continue
+        if not (PROGRAMME_I18N_DIR / f"{lang}.yaml").is_file():
+            log.warning(
+                "no programme report in %s: add %s (copy en.yaml and translate it)",
+                lang,
+                PROGRAMME_I18N_DIR / f"{lang}.yaml",
+            )
+            continue
+        translations[lang] = write_programme_report(
+            render_programme_report(ctx, lang), out_dir, lang
+        )
     kind = "final" if ctx.complete else "interim"
     message = f"{kind} programme report written to {html_path} and {pdf_path}"
+    if translations:
+        message += f", and in {', '.join(translations)} next to it"
     log.info(message)
-    return ProgrammeReportResult("written", message, latest, html_path, pdf_path)
+    return ProgrammeReportResult(
+        "written", message, latest, html_path, pdf_path, translations=translations
+    )
 
 
 def produce_from_connection(

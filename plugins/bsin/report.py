@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from email.message import EmailMessage, MIMEPart
@@ -47,6 +47,13 @@ from bsin.months import month_start, parse_month
 from bsin.paths import TEMPLATES_DIR
 from bsin.report_csv import to_csv_bytes
 from bsin.report_i18n import Translator
+from bsin.report_view import (  # noqa: F401  (re-exported for existing callers)
+    LOWER_IS_BETTER,
+    format_change,
+    format_delta,
+    format_value,
+    indicator_kind,
+)
 from bsin.text import EMAIL_REDACTION, redact_emails, safe_free_text
 
 if TYPE_CHECKING:
@@ -156,6 +163,8 @@ class FiredSignal:
     comparison: str
     threshold: float | None
     recommendation: str
+    #: The indicator's value in the month (the observed quantity may be a change).
+    value: float | None = None
 
 
 @dataclass(frozen=True)
@@ -433,6 +442,7 @@ def build_report(
             comparison=str(r["comparison"] or ""),
             threshold=_num(r["threshold"]),
             recommendation=redact_emails(str(r["recommendation"])),
+            value=_num(r.get("value")),
         )
         for r in signal_rows
     )
@@ -515,136 +525,13 @@ def _network_countries(partners: PartnersConfig, month: date, network: Cell) -> 
 
 
 # --------------------------------------------------------------------------- formatting
-
-
-def indicator_kind(key: str) -> str:
-    """How an indicator is shown: ``percent``, ``nps``, ``mean`` or ``count``."""
-    if key == "nps":
-        return "nps"
-    if key.endswith(("_rate", "_share")) or key == "needs_coverage":
-        return "percent"
-    if key.endswith(("_sum", "_cumulative")) or key in ("respondents", "active_members"):
-        return "count"
-    return "mean"
-
-
-def format_value(key: str, value: float | None, t: Translator) -> str:
-    """An indicator value as a partner reads it (rates are stored as fractions 0-1)."""
-    if value is None:
-        return "–"
-    kind = indicator_kind(key)
-    if kind == "percent":
-        return t.number(value * 100) + " %"
-    if kind == "nps":
-        return t.number(value, signed=True)
-    if kind == "count":
-        return t.number(value)
-    return t.number(value, decimals=1)
-
-
-def format_delta(key: str, delta: float | None, t: Translator) -> str:
-    """A month-over-month change, with the unit of its indicator."""
-    if delta is None:
-        return "–"
-    kind = indicator_kind(key)
-    if kind == "percent":
-        return t.number(delta * 100, signed=True) + " " + t("unit_points")
-    if kind == "mean":
-        return t.number(delta, decimals=1, signed=True)
-    return t.number(delta, signed=True)
-
-
-#: Indicators where a fall is good news (the change is coloured accordingly).
-LOWER_IS_BETTER = frozenset({"satisfaction_low_share"})
-
-
-def _direction(key: str, delta: float | None) -> str:
-    """CSS class of a change: ``good``, ``bad`` or ``flat``."""
-    if delta is None or abs(delta) < 1e-9:
-        return "flat"
-    return "good" if (delta > 0) != (key in LOWER_IS_BETTER) else "bad"
-
-
-def _label(key: str, t: Translator) -> str:
-    return t("ind." + key) if t.has("ind." + key) else key.replace("_", " ")
-
-
-def _shown(key: str, cell: Cell, t: Translator) -> str:
-    return t("suppressed_marker") if cell.suppressed else format_value(key, cell.value, t)
+# Display rules (kinds, changes, labels, alt text) live in bsin.report_view; the names
+# imported at the top stay importable from here for existing callers.
 
 
 def cid_for(name: str, ctx: ReportContext) -> str:
     """Content-ID of chart ``name`` (without angle brackets), stable per partner-month."""
     return f"{name}.{ctx.country}.{ctx.month_label}@bsin"
-
-
-def _view(ctx: ReportContext, t: Translator, charts: Sequence[str]) -> dict[str, Any]:
-    """Display-ready values for the templates: templates only lay them out."""
-    lines = []
-    any_suppressed = False
-    for line in ctx.indicators:
-        any_suppressed |= line.network.suppressed
-        lines.append(
-            {
-                "label": _label(line.key, t),
-                "value": t("not_collected")
-                if line.key in ctx.not_collected
-                else format_value(line.key, line.country.value, t),
-                "n": line.country.n,
-                "delta": format_delta(line.key, line.delta, t),
-                "direction": _direction(line.key, line.delta),
-                "running_mean": format_value(line.key, line.running_mean, t),
-                "network": _shown(line.key, line.network, t),
-            }
-        )
-    comparison = []
-    for row in ctx.comparison:
-        any_suppressed |= row.respondents.suppressed or any(
-            c.suppressed for c in row.cells.values()
-        )
-        comparison.append(
-            {
-                "name": t("network") if row.scope == NETWORK else f"{row.name} ({row.scope})",
-                "own": row.own,
-                "respondents": _shown("respondents", row.respondents, t),
-                "cells": [_shown(k, row.cells[k], t) for k in COMPARISON_COLUMNS],
-            }
-        )
-    signals = [
-        {
-            "label": _label(s.indicator, t) + (f" – {s.subject}" if s.subject else ""),
-            "observed": format_value(s.indicator, s.observed, t),
-            "threshold": format_value(s.indicator, s.threshold, t),
-            "recommendation": s.recommendation,
-        }
-        for s in ctx.signals
-    ]
-    headline = {k: ctx.line(k) for k in ("response_rate", "satisfaction_mean", "nps")}
-    return {
-        "t": t,
-        "ctx": ctx,
-        "month_name": t.month(ctx.month),
-        "lines": lines,
-        "comparison": comparison,
-        "comparison_headers": [_label(k, t) for k in COMPARISON_COLUMNS],
-        "signals": signals,
-        "suggestions": list(ctx.suggestions),
-        "any_suppressed": any_suppressed,
-        "headline": [
-            {
-                "label": _label(k, t),
-                "value": format_value(k, line.country.value if line else None, t),
-            }
-            for k, line in headline.items()
-        ],
-        "charts": [
-            {"cid": cid_for(name, ctx), "alt": t("chart_" + name.removeprefix("trend_"))}
-            for name in charts
-        ],
-        "csv_filename": _csv_filename(ctx),
-        "min_respondents": ctx.min_respondents,
-        "network_note": _network_note(ctx, t),
-    }
 
 
 def _network_note(ctx: ReportContext, t: Translator) -> str:
@@ -690,18 +577,23 @@ def render_report(ctx: ReportContext, language: str | None = None) -> RenderedRe
     import css_inline
 
     from bsin.report_charts import render_charts
+    from bsin.report_view import build_view
 
     lang = language or ctx.language
     t = Translator(lang)
     pngs = render_charts(ctx, t)
-    view = _view(ctx, t, list(pngs))
+    view = build_view(ctx, t, list(pngs), ctx.min_respondents)
+    view["csv_filename"] = _csv_filename(ctx)
     env = _environment()
     html = env.get_template("report.html").render(**view)
     # Mail clients drop <style> blocks; css-inline moves every rule onto its elements.
     html = css_inline.inline(html, load_remote_stylesheets=False)
     text = env.get_template("report.txt").render(**view)
     subject = t(
-        "subject", programme=ctx.programme_name, country=ctx.country_name, month=view["month_name"]
+        "subject",
+        programme=ctx.programme_name,
+        country=view["country_name"],
+        month=view["month_name"],
     )
     return RenderedReport(
         country=ctx.country,

@@ -1,10 +1,12 @@
-"""Translations of the report's fixed strings and locale-aware number formatting.
+"""Translations of the report's fixed strings; numbers and months through ``bsin.formatting``.
 
 One YAML catalogue per language under ``include/templates/i18n/<lang>.yaml``, flat
-``key: text`` pairs with ``str.format`` placeholders. English is the reference: every
-other catalogue must have exactly its keys and placeholders (tests/test_report_i18n.py
-checks this), and a key missing at run time falls back to English with a warning rather
-than sending a partner a broken email.
+``key: text`` pairs with ``str.format`` placeholders; the files are the list of languages
+(``bsin.languages``). English is the reference: every other catalogue must have exactly its
+keys and placeholders (tests/test_report_i18n.py checks this), and a key missing at run
+time falls back to English with a warning rather than sending a partner a broken email.
+Numbers, percentages, month and country names are not in the catalogues: they come from
+CLDR through Babel (``Translator.fmt``), the same for every report.
 """
 
 from __future__ import annotations
@@ -18,13 +20,14 @@ from pathlib import Path
 
 import yaml
 
-from bsin.config import LANGUAGES
-from bsin.paths import TEMPLATES_DIR
+from bsin.formatting import Formatter
+from bsin.languages import I18N_DIR, REFERENCE_LANGUAGE, missing_language_message
 
 log = logging.getLogger(__name__)
 
-I18N_DIR = TEMPLATES_DIR / "i18n"
-DEFAULT_LANGUAGE = "en"
+DEFAULT_LANGUAGE = REFERENCE_LANGUAGE
+#: Keys a catalogue may have without English having them.
+OPTIONAL_KEYS = frozenset({"month_year_pattern"})
 
 
 class TranslationError(ValueError):
@@ -38,17 +41,14 @@ def catalogue_path(language: str, folder: Path | None = None) -> Path:
 
 @lru_cache(maxsize=16)
 def load_catalogue(language: str, folder: Path | None = None) -> dict[str, object]:
-    """The key -> text mapping of ``language`` (lists allowed for month names)."""
+    """The key -> text mapping of ``language``."""
     path = catalogue_path(language, folder)
-    if language not in LANGUAGES:
-        raise TranslationError(
-            f"report language {language!r} is not supported: use one of {LANGUAGES} "
-            "(or add include/templates/i18n/<lang>.yaml and the code to bsin.config.LANGUAGES)"
-        )
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise TranslationError(f"{path}: translation catalogue missing; copy en.yaml") from None
+        raise TranslationError(
+            missing_language_message(language, folder) or f"{path}: catalogue missing"
+        ) from None
     except yaml.YAMLError as exc:
         raise TranslationError(f"{path}: not valid YAML: {exc}") from None
     if not isinstance(data, dict):
@@ -88,20 +88,24 @@ class Translator:
             raise TranslationError(f"translation key {key!r} is not a string")
         return text.format(**fields) if fields else text
 
+    @property
+    def fmt(self) -> Formatter:
+        """The locale formatter (Babel) of this language."""
+        pattern = load_catalogue(self.language).get("month_year_pattern")
+        return Formatter(self.language, str(pattern) if pattern else None)
+
     def month(self, month: date, short: bool = False) -> str:
-        """``March 2023`` in this language (``Mar`` when ``short``)."""
-        names = self._lookup("months_short" if short else "months")
-        if not isinstance(names, list) or len(names) != 12:
-            raise TranslationError(f"{self.language}.yaml: months must be a list of 12 names")
-        name = str(names[month.month - 1])
-        return name if short else f"{name} {month.year}"
+        """``March 2023`` in this language (``Mar`` when ``short``), from CLDR."""
+        return self.fmt.month(month, short=short)
 
     def number(self, value: float, decimals: int = 0, signed: bool = False) -> str:
-        """``value`` with this language's decimal separator (and a sign when ``signed``)."""
-        text = f"{value:+.{decimals}f}" if signed else f"{value:.{decimals}f}"
-        # Rounding can give "-0": a sign on zero reads as a change that is not there.
-        if float(text) == 0:
-            text = f"{0:.{decimals}f}"
-            if signed:
-                text = "±" + text
-        return text.replace(".", str(self._lookup("decimal_separator")))
+        """``value`` in this language's format, rounded half-up (a sign when ``signed``)."""
+        return self.fmt.number(value, decimals=decimals, signed=signed)
+
+    def percent(self, fraction: float, decimals: int = 0, signed: bool = False) -> str:
+        """A share 0..1 as this language writes a percentage."""
+        return self.fmt.percent(fraction, decimals=decimals, signed=signed)
+
+    def country(self, code: str, fallback: str | None = None) -> str:
+        """Country ``code``'s name in this language (CLDR)."""
+        return self.fmt.country(code, fallback)

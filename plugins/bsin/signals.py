@@ -15,6 +15,7 @@ as parameters. Adding a rule of an existing type needs only YAML.
 from __future__ import annotations
 
 import logging
+import re
 import string
 from datetime import date
 from pathlib import Path
@@ -23,7 +24,8 @@ from typing import Any, Literal
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from bsin.config import LANGUAGES, load_yaml_model
+from bsin.config import load_yaml_model
+from bsin.languages import available_languages
 from bsin.marts import INDICATORS, NETWORK
 from bsin.paths import config_dir
 from bsin.warehouse import Warehouse, month_param
@@ -62,12 +64,31 @@ SIGNAL_COLUMNS = [
 ]
 
 
+# The number specs advice texts use: sign, precision, fixed or percent ({value:+.1f}).
+_NUMBER_SPEC = re.compile(r"^(?P<sign>\+)?\.(?P<decimals>\d)(?P<type>[f%])$")
+
+
 class _NoneSafeFormatter(string.Formatter):
-    """``str.format`` that prints a missing number as ``n/a`` whatever its format spec."""
+    """``str.format`` that prints a missing number as ``n/a`` whatever its format spec, and
+    numbers in the report language through ``bsin.formatting`` (decimal comma, minus
+    sign, half-up rounding), so the advice reads like the rest of the report."""
+
+    def __init__(self, language: str = "en") -> None:
+        super().__init__()
+        self.language = language
 
     def format_field(self, value: Any, format_spec: str) -> str:
         if value is None:
             return "n/a"
+        match = _NUMBER_SPEC.match(format_spec)
+        if match and isinstance(value, (int, float)) and not isinstance(value, bool):
+            from bsin.formatting import Formatter
+
+            fmt = Formatter(self.language)
+            decimals, signed = int(match["decimals"]), bool(match["sign"])
+            if match["type"] == "%":
+                return fmt.percent(value, decimals=decimals, signed=signed)
+            return fmt.number(value, decimals=decimals, signed=signed)
         return super().format_field(value, format_spec)
 
 
@@ -134,11 +155,13 @@ class SignalRule(BaseModel):
     @field_validator("translations")
     @classmethod
     def _translations(cls, value: dict[str, str]) -> dict[str, str]:
+        languages = available_languages()
         for lang, text in value.items():
-            if lang not in LANGUAGES or lang == "en":
-                others = [x for x in LANGUAGES if x != "en"]
+            if lang not in languages or lang == "en":
+                others = [x for x in languages if x != "en"]
                 raise ValueError(
-                    f"translation language {lang!r} unknown: use one of {others} "
+                    f"translation language {lang!r} unknown: use one of {others}, the "
+                    "languages with a file in include/templates/i18n/ "
                     "(English goes in 'recommendation')"
                 )
             try:
@@ -187,7 +210,12 @@ class SignalRule(BaseModel):
             "threshold": row["threshold"],
             "subject": str(row.get("subject") or "").replace("_", " "),
         }
-        return " ".join(_FORMATTER.format(template, **values).split())
+        # English advice (no translation) keeps English number format.
+        number_language = language if language in self.translations else "en"
+        text = _NoneSafeFormatter(number_language).format(template, **values)
+        # YAML folding leaves line breaks and runs of spaces; a no-break space (CLDR puts
+        # one before "%" in several languages) is kept.
+        return re.sub(r"[ \t\r\n]+", " ", text).strip()
 
 
 class SignalsConfig(BaseModel):
