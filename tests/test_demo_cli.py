@@ -20,13 +20,15 @@ ROOT = Path(__file__).resolve().parents[1]
         (
             ["--warehouse", "mysql://u:secret@db/x"],
             {},
-            "error: WAREHOUSE / AIRFLOW_CONN_WAREHOUSE_DEFAULT: unsupported warehouse URI",
+            "error: WAREHOUSE / AIRFLOW_CONN_WAREHOUSE_DEFAULT: connection 'warehouse_default' "
+            "has conn type 'mysql': use 'duckdb'",
         ),
         # An exported connection is used (and checked), not silently replaced by DuckDB.
         (
             [],
             {"AIRFLOW_CONN_WAREHOUSE_DEFAULT": "oracle://u:secret@db/x"},
-            "error: WAREHOUSE / AIRFLOW_CONN_WAREHOUSE_DEFAULT: unsupported warehouse URI",
+            "error: WAREHOUSE / AIRFLOW_CONN_WAREHOUSE_DEFAULT: connection 'warehouse_default' "
+            "has conn type 'oracle': use 'duckdb'",
         ),
     ],
 )
