@@ -6,9 +6,9 @@ and Forms API emulator data for every form. Norway's and Denmark's forms are the
 question ids, titles and option labels in Norwegian (bokmål) and Danish that appear
 nowhere in the project; Denmark has no self-assessment form. Nothing in bsin changes.
 
-The two partners' ``report_language`` is ``REPORT_LANGUAGE`` ("en"): once the Norwegian
-and Danish report catalogues (include/templates/i18n/nb.yaml, da.yaml) are in, set it to
-their own languages ("nb", "da") and the test checks the reports in those languages.
+The two partners' reports are in their own languages (``REPORT_LANGUAGE``: Norwegian
+Bokmål and Danish, include/templates/i18n/nb.yaml and da.yaml), languages none of the four
+sample countries uses.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from bsin.paths import config_dir
 
 #: Report languages of the two new partners (switch to {"NO": "nb", "DK": "da"} once the
 #: nb/da report catalogues exist).
-REPORT_LANGUAGE: dict[str, str] = {"NO": "en", "DK": "en"}
+REPORT_LANGUAGE: dict[str, str] = {"NO": "nb", "DK": "da"}
 
 NEW_PARTNERS: list[dict[str, Any]] = [
     {
