@@ -16,6 +16,7 @@ from bsin.airflow_support import (
     label_map_index,
     load_dag_config,
 )
+from bsin.dbt_airflow import marts_task_group
 
 PARTNERS, PROGRAMME = load_dag_config()
 
@@ -33,7 +34,11 @@ them with Great Expectations, rebuilds the indicator marts and emails each partn
   `self_assessment`, `quarantine`.
 * **validate**: GX suites over the merged month; valid rows to `feedback`, the rest to
   `quarantine` with a reason.
-* **build_marts**: `indicators_monthly`, `indicator_value`, `adaptation_signal`.
+* **build_marts** (task group): one task per dbt model of `include/dbt` (astronomer-cosmos,
+  `dbt build` of the model and its tests): `stg_*`, `int_monthly_counts`,
+  `indicators_monthly`, `indicator_value` and the other marts. A failing dbt test fails its
+  model's task, naming the test and the offending row count; nothing downstream runs.
+* **signals**: the month's `adaptation_signal` rows from the marts.
 * **send_report** (one per country): exactly once per partner and month (`delivery_log`).
 
 Re-running any task is safe: every write replaces the (country, month) it owns.
@@ -101,10 +106,10 @@ def bsin_monthly_feedback():
         return pipeline.validate_month(data_interval_start)
 
     @task(outlets=[INDICATORS_ASSET])
-    def build_marts(data_interval_start=None):
+    def signals(data_interval_start=None):
         from bsin import pipeline
 
-        return pipeline.build_marts_for_month(data_interval_start)
+        return pipeline.signals_for_month(data_interval_start)
 
     @task(map_index_template=COUNTRY_LABEL)
     def send_report(country: str, data_interval_start=None, params=None):
@@ -130,11 +135,12 @@ def bsin_monthly_feedback():
     prepared = prepare_warehouse()
     ingested = country_ingest.partial(ready=prepared).expand(country=countries)
     validated = validate()
-    marts = build_marts()
+    marts = marts_task_group("build_marts")
+    fired = signals()
     reports = send_report.expand(country=countries)
 
     wait >> prepared
-    ingested >> validated >> marts >> reports
+    ingested >> validated >> marts >> fired >> reports
     [ingested, reports] >> finish()
 
 

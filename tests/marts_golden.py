@@ -6,7 +6,7 @@ The fixture is one CSV per table and backend under ``tests/golden/marts/<backend
 ``# column type`` header, then every row sorted, floats written with ``repr`` (the shortest
 text that round-trips the exact double), so any difference in any bit shows up as a diff.
 
-Regenerate (only after a deliberate change of a model's results)::
+Regenerate (only after a deliberate change of a model's results; it builds with dbt now)::
 
     PYTHONPATH=$PWD/plugins:$PWD .venv/bin/python -m tests.marts_golden
 """
@@ -83,7 +83,7 @@ def golden_path(backend: str, dataset: str, table: str) -> Path:
 def _write_all() -> None:  # pragma: no cover - run by hand, see the module docstring
     import tempfile
 
-    from bsin.marts import build_marts as build
+    from bsin.dbt_project import build_marts as build
     from bsin.warehouse import Warehouse
     from tests import warehouse_data as wd
     from tests.conftest import _drop_pg_schema, _pg_warehouse

@@ -65,10 +65,22 @@ def test_monthly_dag_shape(dagbag):
         "country.extract",
         "country.harmonise",
         "validate",
-        "build_marts",
+        "signals",
         "send_report",
         "finish",
     } <= ids
+    # One task per dbt model (astronomer-cosmos), each `dbt build` of the model and its tests.
+    models = sorted(p.stem for p in (ROOT / "include" / "dbt" / "models").rglob("*.sql"))
+    assert sorted(t.split(".", 1)[1] for t in ids if t.startswith("build_marts.")) == models
+    assert dag.get_task("build_marts.stg_feedback").upstream_task_ids == {"validate"}
+    assert (
+        "build_marts.int_monthly_counts"
+        in dag.get_task("build_marts.stg_feedback").downstream_task_ids
+    )
+    assert dag.get_task("signals").outlets, (
+        "signals updates the asset the programme report waits on"
+    )
+    assert "send_report" in dag.get_task("signals").downstream_task_ids
     assert dag.get_task("country.extract").map_index_template
     # Monthly data intervals, not cron trigger points.
     assert type(dag.timetable).__name__ == "CronDataIntervalTimetable"

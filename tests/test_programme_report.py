@@ -32,7 +32,7 @@ from report_fixtures import (
 )
 
 from bsin.config import load_programme
-from bsin.marts import build_marts
+from bsin.dbt_project import build_marts
 from bsin.programme_report import (
     MIN_RESPONDENTS,
     NETWORK,

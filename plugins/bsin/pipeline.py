@@ -567,16 +567,25 @@ def validate_month(data_interval_start: datetime | date, ctx: Context | None = N
 
 
 def build_marts_for_month(data_interval_start: datetime | date, ctx: Context | None = None) -> dict:
-    """Rebuild the indicator marts and evaluate the adaptation signals for the month."""
-    from bsin.marts import build_marts
+    """Rebuild the indicator marts (``dbt build``) and evaluate the month's adaptation signals.
+
+    The DAG runs the same two steps as the ``build_marts`` dbt task group and ``signals``.
+    """
+    from bsin.dbt_project import build_marts
+
+    ctx = ctx or Context.load()
+    build_marts(ctx.warehouse)
+    return signals_for_month(data_interval_start, ctx)
+
+
+def signals_for_month(data_interval_start: datetime | date, ctx: Context | None = None) -> dict:
+    """Evaluate the adaptation signals of the month from the (already rebuilt) marts."""
     from bsin.signals import evaluate_signals
 
     ctx = ctx or Context.load()
     month = report_month(data_interval_start)
-    wh = ctx.warehouse
-    build_marts(wh)
-    fired = evaluate_signals(wh, month)
-    log.info("marts rebuilt; %d adaptation signals fired for %s", len(fired), f"{month:%Y-%m}")
+    fired = evaluate_signals(ctx.warehouse, month)
+    log.info("%d adaptation signals fired for %s", len(fired), f"{month:%Y-%m}")
     return {"month": month.isoformat(), "signals": len(fired)}
 
 

@@ -2,17 +2,14 @@
 -- stakeholder types a member selected in the month's feedback ('none' included, so a
 -- member with a row here answered the question), under the country and under 'NETWORK'.
 
-drop table if exists stg_access;
-
-create table stg_access as
 with selected as (
     select distinct
         s.country,
         s.feedback_month  as month,
         s.member_id,
         s.value           as stakeholder_type
-    from feedback_selection as s
-    inner join feedback as f
+    from {{ source('warehouse', 'feedback_selection') }} as s
+    inner join {{ source('warehouse', 'feedback') }} as f
         on  f.country = s.country
         and f.feedback_month = s.feedback_month
         and f.member_id = s.member_id
@@ -21,4 +18,4 @@ with selected as (
 
 select country as scope_country, selected.* from selected
 union all
-select 'NETWORK' as scope_country, selected.* from selected;
+select 'NETWORK' as scope_country, selected.* from selected
