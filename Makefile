@@ -12,7 +12,7 @@ PYTEST_ARGS ?=
 export PYTHONPATH := $(CURDIR)/plugins:$(CURDIR)
 export BSIN_PROJECT_ROOT := $(CURDIR)
 
-.PHONY: help venv demo test lint format lock bench airflow sql preview backfill sample-data clean
+.PHONY: help venv demo test lint format lock bench airflow sql preview backfill sample-data clean catalog
 
 help:
 	@echo "make demo     run the monthly pipeline through Airflow on the built-in sample data (MONTH=$(MONTH))"
@@ -22,6 +22,7 @@ help:
 	@echo "make sql      SQL prompt on the configured warehouse (QUERY=file.sql to run a file)"
 	@echo "make preview  render one report to files: make preview COUNTRY=LV MONTH=2023-03"
 	@echo "make backfill rebuild the whole programme through Airflow"
+	@echo "make catalog  dbt docs of the warehouse (tables, columns, tests, lineage) in data/catalog/index.html, offline"
 	@echo "make lint     ruff"
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
@@ -68,6 +69,9 @@ preview: $(STAMP)
 
 backfill: $(STAMP)
 	$(BIN)/python scripts/demo.py --backfill $(if $(DELIVER),--deliver,)
+
+catalog: $(STAMP)
+	$(BIN)/python scripts/catalog.py
 
 sample-data: $(STAMP)
 	$(BIN)/python -m bsin.sample_data --out include/sample/emulator

@@ -19,6 +19,7 @@ import pytest
 import yaml
 
 from bsin.config import load_partners
+from bsin.dbt_project import DBT_PROJECT_DIR
 from bsin.emulator import start_emulator
 from bsin.localenv import duckdb_uri, local_environment
 from bsin.paths import SAMPLE_DIR, config_dir
@@ -142,7 +143,12 @@ def test_run_succeeds_with_every_task_green_and_countries_named(month_run):
         assert tasks[f"country.extract[{country}]"] == "success"
         assert tasks[f"country.harmonise[{country}]"] == "success"
         assert tasks[f"send_report[{country}]"] == "success"
-    assert tasks["validate"] == tasks["build_marts"] == tasks["finish"] == "success"
+    assert tasks["validate"] == tasks["signals"] == tasks["finish"] == "success"
+    # The dbt models ran as one Airflow task each (Cosmos task group build_marts).
+    models = sorted(p.stem for p in (DBT_PROJECT_DIR / "models").rglob("*.sql"))
+    dbt_tasks = {k.split(".", 1)[1]: v for k, v in tasks.items() if k.startswith("build_marts.")}
+    assert sorted(dbt_tasks) == sorted([*models, "indicators_monthly_scopes_have_counts"])
+    assert set(dbt_tasks.values()) == {"success"}, dbt_tasks
 
 
 def test_one_email_per_partner_to_its_recipients_only(month_run):

@@ -11,7 +11,13 @@ from __future__ import annotations
 from typing import Any
 
 from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
-from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavior
+from cosmos.constants import (
+    ExecutionMode,
+    InvocationMode,
+    LoadMode,
+    TestBehavior,
+    TestIndirectSelection,
+)
 from cosmos.profiles.base import BaseProfileMapping
 
 from bsin import dbt_project
@@ -81,6 +87,9 @@ def marts_task_group(group_id: str = "build_marts", **kwargs: Any) -> DbtTaskGro
         execution_config=ExecutionConfig(
             execution_mode=ExecutionMode.LOCAL,
             invocation_mode=InvocationMode.DBT_RUNNER,
+            # A model's task runs the tests of that model only; a test over two models
+            # (relationships) gets its own task after both (should_detach_... below).
+            test_indirect_selection=TestIndirectSelection.CAUTIOUS,
         ),
         render_config=RenderConfig(
             load_method=LoadMode.DBT_MANIFEST,
@@ -88,6 +97,7 @@ def marts_task_group(group_id: str = "build_marts", **kwargs: Any) -> DbtTaskGro
             enable_owner_inheritance=False,
             # The graph shows build_marts.indicators_monthly, not ..._model_build.
             normalize_task_id=_task_id,
+            should_detach_multiple_parents_tests=True,
         ),
         operator_args={"install_deps": False},
         **kwargs,

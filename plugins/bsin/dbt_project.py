@@ -302,6 +302,23 @@ def build_marts(wh: Warehouse) -> list[str]:
     return result.models
 
 
+def write_catalog(wh: Warehouse, out: Path) -> Path:
+    """``dbt docs generate --static`` for ``wh`` into ``out``; returns ``out/index.html``.
+
+    One self-contained page (manifest and catalog inlined, no internet asset: usage
+    tracking is off in dbt_project.yml, so the page loads no tracker script) plus the
+    manifest.json and catalog.json next to it for other tools.
+    """
+    with tempfile.TemporaryDirectory(prefix="bsin-dbt-docs-") as tmp:
+        target = Path(tmp)
+        run_dbt(wh, ("docs", "generate", "--static"), keep_target=target)
+        out.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(target / "static_index.html", out / "index.html")
+        for name in ("manifest.json", "catalog.json"):
+            shutil.copy2(target / name, out / name)
+    return out / "index.html"
+
+
 # --------------------------------------------------------------------------- manifest
 
 
