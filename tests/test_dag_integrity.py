@@ -73,7 +73,7 @@ def test_monthly_dag_shape(dagbag):
     models = sorted(p.stem for p in (ROOT / "include" / "dbt" / "models").rglob("*.sql"))
     # ...plus the test over two models, in its own task after both.
     dbt_tasks = sorted(t.split(".", 1)[1] for t in ids if t.startswith("build_marts."))
-    assert dbt_tasks == sorted([*models, "indicators_monthly_scopes_have_counts"])
+    assert dbt_tasks == sorted([*models, "indicators_monthly_scopes_have_counts_test"])
     assert dag.get_task("build_marts.stg_feedback").upstream_task_ids == {"validate"}
     assert (
         "build_marts.int_monthly_counts"

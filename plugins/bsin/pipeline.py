@@ -13,6 +13,7 @@ import logging
 from datetime import UTC, date, datetime
 from typing import Any
 
+from bsin import lineage
 from bsin.config import (
     FORM_KINDS,
     Partner,
@@ -92,6 +93,7 @@ def prepare_warehouse(data_interval_start: datetime | date, ctx: Context | None 
     ctx = ctx or Context.load()
     month = report_month(data_interval_start)
     wh = ctx.warehouse
+    lineage.declare(wh, writes=["member_roster", "programme_topic"])
     wh.migrate()
     months = month_range(ctx.programme.first_month, max(month, ctx.programme.last_month))
     load_reference_data(wh, ctx.partners, months)
@@ -144,6 +146,11 @@ def extract_country(
     elif num_retries is None:
         num_retries = 0
     wh = ctx.warehouse
+    lineage.declare(
+        wh,
+        writes=["raw_form", "raw_response", "raw_response_history", "form_drift", "quarantine"],
+        extra_inputs=lineage.form_datasets(partner.form_id(k) for k in FORM_KINDS),
+    )
     summary: dict[str, Any] = {"country": country, "month": month.isoformat()}
     drift_rows: list[dict] = []
     forms: list[dict] = []
@@ -335,6 +342,11 @@ def harmonise_country(
     month = report_month(data_interval_start)
     partner = ctx.partners.partner(country)
     wh = ctx.warehouse
+    lineage.declare(
+        wh,
+        reads=["raw_form", "raw_response"],
+        writes=["feedback_candidate", "self_assessment", "self_assessment_need", "quarantine"],
+    )
     summary: dict[str, Any] = {"country": country, "month": month.isoformat()}
     results = {}
     for kind, fn in (
@@ -465,6 +477,11 @@ def validate_month(data_interval_start: datetime | date, ctx: Context | None = N
     ctx = ctx or Context.load()
     month = report_month(data_interval_start)
     wh = ctx.warehouse
+    lineage.declare(
+        wh,
+        reads=["raw_form", "feedback_candidate", "self_assessment", "member_roster"],
+        writes=["feedback", "feedback_selection", "self_assessment", "quarantine"],
+    )
     landed = sorted(
         wh.query_df(
             "select distinct country from raw_form where report_month = :month", {"month": month}
@@ -584,6 +601,11 @@ def signals_for_month(data_interval_start: datetime | date, ctx: Context | None 
 
     ctx = ctx or Context.load()
     month = report_month(data_interval_start)
+    lineage.declare(
+        ctx.warehouse,
+        reads=["indicator_value", "need_coverage_status"],
+        writes=["adaptation_signal"],
+    )
     fired = evaluate_signals(ctx.warehouse, month)
     log.info("%d adaptation signals fired for %s", len(fired), f"{month:%Y-%m}")
     return {"month": month.isoformat(), "signals": len(fired)}
@@ -608,6 +630,11 @@ def send_report(
     month = report_month(data_interval_start)
     partner: Partner = ctx.partners.partner(country)
     wh = ctx.warehouse
+    lineage.declare(
+        wh,
+        reads=["indicators_monthly", "indicator_value", "adaptation_signal", "feedback"],
+        writes=["delivery_log"],
+    )
     landed = wh.query_df(
         "select count(*) as n from raw_form where country = :country and report_month = :month",
         {"country": country, "month": month},
