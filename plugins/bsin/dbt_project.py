@@ -38,9 +38,26 @@ log = logging.getLogger(__name__)
 DBT_PROJECT_DIR = INCLUDE / "dbt"
 PROFILE_NAME = "bsin"
 TARGET_NAME = "warehouse"
-# Where `dbt parse` leaves the manifest the DAG renders its task group from (git-ignored).
-MANIFEST_PATH = DBT_PROJECT_DIR / "target" / "manifest.json"
-_MANIFEST_KEY = MANIFEST_PATH.with_name("manifest.source-sha256")
+
+
+def target_dir() -> Path:
+    """Where ``dbt parse`` leaves the manifest the DAG renders its task group from.
+
+    ``include/dbt/target`` (git-ignored) when writable, else a folder in the temp dir (the
+    compose deployment mounts include/ read-only); ``BSIN_DBT_TARGET_DIR`` overrides both.
+    """
+    if env := os.environ.get("BSIN_DBT_TARGET_DIR"):
+        return Path(env)
+    local = DBT_PROJECT_DIR / "target"
+    if os.access(local if local.exists() else DBT_PROJECT_DIR, os.W_OK):
+        return local
+    return Path(tempfile.gettempdir()) / "bsin-dbt-target"
+
+
+def manifest_path() -> Path:
+    """The manifest ``ensure_manifest`` writes (see ``target_dir``)."""
+    return target_dir() / "manifest.json"
+
 
 # The indicators of indicator_value (and columns of indicators_monthly), in report order,
 # each with the int_monthly_counts column that counts the answers behind it. The
@@ -161,7 +178,7 @@ def _workdir() -> Iterator[Path]:
     with tempfile.TemporaryDirectory(prefix="bsin-dbt-") as tmp:
         path = Path(tmp)
         (path / "target").mkdir()
-        cached = DBT_PROJECT_DIR / "target" / "partial_parse.msgpack"
+        cached = target_dir() / "partial_parse.msgpack"
         if cached.exists():
             shutil.copy2(cached, path / "target" / "partial_parse.msgpack")
         yield path
@@ -332,15 +349,16 @@ def _source_key() -> str:
 
 
 def manifest_is_current() -> bool:
-    """Whether ``MANIFEST_PATH`` was parsed from the project files as they are now."""
+    """Whether ``manifest_path()`` was parsed from the project files as they are now."""
+    key_file = target_dir() / "manifest.source-sha256"
     try:
-        return MANIFEST_PATH.exists() and _MANIFEST_KEY.read_text().strip() == _source_key()
+        return manifest_path().exists() and key_file.read_text().strip() == _source_key()
     except OSError:
         return False
 
 
 def write_manifest() -> Path:
-    """``dbt parse`` the project into ``MANIFEST_PATH`` (and the partial-parse cache).
+    """``dbt parse`` the project into ``manifest_path()`` (and the partial-parse cache).
 
     Parsing connects to nothing: the profile is a DuckDB placeholder. The files are
     replaced atomically, so a DAG processor never reads a half-written manifest.
@@ -348,7 +366,7 @@ def write_manifest() -> Path:
     from dbt.cli.main import dbtRunner
 
     key = _source_key()
-    target = MANIFEST_PATH.parent
+    target = target_dir()
     target.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="bsin-dbt-parse-", dir=target) as tmp:
         work = Path(tmp)
@@ -380,22 +398,26 @@ def write_manifest() -> Path:
             raise DbtBuildError(f"dbt parse of {DBT_PROJECT_DIR} failed: {res.exception}")
         for name in ("partial_parse.msgpack", "manifest.json"):
             os.replace(work / "target" / name, target / name)
-        _MANIFEST_KEY.write_text(key + "\n", encoding="utf-8")
-    return MANIFEST_PATH
+        (target / "manifest.source-sha256").write_text(key + "\n", encoding="utf-8")
+    return target / "manifest.json"
 
 
 def ensure_manifest() -> Path:
-    """``MANIFEST_PATH``, re-parsed first when a project file changed (in a subprocess,
+    """``manifest_path()``, re-parsed first when a project file changed (in a subprocess,
     so a DAG processor never imports dbt and its adapters)."""
     if not manifest_is_current():
-        subprocess.run(
+        proc = subprocess.run(
             [sys.executable, "-m", "bsin.dbt_project", "parse"],
-            check=True,
             env={**os.environ},
             capture_output=True,
+            text=True,
             timeout=300,
         )
-    return MANIFEST_PATH
+        if proc.returncode != 0:
+            # Becomes the DAG's import error in the UI: say which project and why.
+            tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-15:])
+            raise DbtBuildError(f"dbt parse of {DBT_PROJECT_DIR} failed:\n{tail}")
+    return manifest_path()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
