@@ -305,6 +305,16 @@ def test_failed_dbt_test_names_test_and_rows_and_stops_downstream(built):
     assert "in_var_list_stg_baseline_need_need__capability_areas failed: 2 offending row(s)" in msg
     assert "not built (downstream of the failure)" in msg and "need_coverage_status" in msg
     assert snapshot(wh, "need_coverage_status") == before
+    # In the DAG, Cosmos turns the same dbt result into the failing task's error.
+    import airflow  # noqa: F401 (Airflow first: its plugin loading imports cosmos itself)
+    from cosmos.dbt.runner import handle_exception_if_needed
+    from cosmos.exceptions import CosmosDbtRunError
+
+    with pytest.raises(
+        CosmosDbtRunError,
+        match=r"in_var_list_stg_baseline_need_need__capability_areas: Got 2 results",
+    ):
+        handle_exception_if_needed(err.value.result)
 
 
 def test_broken_model_is_an_error_naming_the_model(built, tmp_path, monkeypatch):

@@ -90,7 +90,14 @@ BUILD_ARGS: tuple[str, ...] = ("build",)
 
 
 class DbtBuildError(RuntimeError):
-    """A dbt model or test failed; the message names each failing node and its row count."""
+    """A dbt model or test failed; the message names each failing node and its row count.
+
+    ``result`` is dbt's own ``dbtRunnerResult`` (None when dbt did not run).
+    """
+
+    def __init__(self, message: str, result: Any = None) -> None:
+        super().__init__(message)
+        self.result = result
 
 
 def dbt_vars() -> dict[str, Any]:
@@ -160,33 +167,30 @@ def profiles_yml(wh: Warehouse, password_env: str | None = None) -> str:
 
 @dataclass
 class DbtResult:
-    """What one dbt invocation did: ``(node unique_id, status, failures)`` per node."""
+    """What one dbt invocation did: ``(node unique_id, status, failures, message)`` per node."""
 
-    nodes: list[tuple[str, str, int | None]]
-    log_path: Path | None = None
+    nodes: list[tuple[str, str, int | None, str]]
 
     @property
     def models(self) -> list[str]:
         """Names of the models built, in run order."""
-        return [n.split(".")[-1] for n, s, _ in self.nodes if n.startswith("model.")]
+        return [n.split(".")[-1] for n, *_ in self.nodes if n.startswith("model.")]
 
 
 @contextmanager
 def _workdir() -> Iterator[Path]:
     # dbt writes target/ and logs/; one folder per invocation keeps parallel tasks and
-    # test workers apart. The project's partial-parse file, when present, is reused.
+    # test workers apart.
     with tempfile.TemporaryDirectory(prefix="bsin-dbt-") as tmp:
         path = Path(tmp)
         (path / "target").mkdir()
-        cached = target_dir() / "partial_parse.msgpack"
-        if cached.exists():
-            shutil.copy2(cached, path / "target" / "partial_parse.msgpack")
         yield path
 
 
-# Parsed manifests of this process, by (project, adapter, database, schema): parsing costs
-# seconds, running the models a fraction of that. Only where relations live is baked into a
-# manifest, so one parse serves every warehouse file of the same name (see _retarget).
+# Parsed manifests of this process, by project state and backend, with the (database,
+# schema) they point at: parsing costs seconds, running the models a fraction of that. Of
+# the warehouse, only where relations live is baked into a manifest, so one parse serves
+# every later warehouse of the same backend once retargeted (see _retarget).
 _MANIFESTS: dict[tuple[str, str], list[Any]] = {}
 
 
@@ -267,36 +271,41 @@ def run_dbt(wh: Warehouse, args: Sequence[str], *, keep_target: Path | None = No
             keep_target.mkdir(parents=True, exist_ok=True)
             shutil.copytree(work / "target", keep_target, dirs_exist_ok=True)
         if not res.success:
-            raise DbtBuildError(failure_message(args, nodes, res.exception))
+            raise DbtBuildError(failure_message(args, nodes, res.exception), res)
     return DbtResult(nodes)
 
 
-def _node_results(result: Any) -> list[tuple[str, str, int | None]]:
+def _node_results(result: Any) -> list[tuple[str, str, int | None, str]]:
     out = []
     for r in getattr(result, "results", None) or []:
         node = getattr(r, "node", None)
         if node is None:
             continue
         status = str(getattr(r.status, "value", r.status))
-        out.append((node.unique_id, status, getattr(r, "failures", None)))
+        message = " ".join(str(getattr(r, "message", "") or "").split())
+        out.append((node.unique_id, status, getattr(r, "failures", None), message))
     return out
 
 
 def failure_message(
-    args: Sequence[str], nodes: Sequence[tuple[str, str, int | None]], exc: Any = None
+    args: Sequence[str], nodes: Sequence[tuple[str, str, int | None, str]], exc: Any = None
 ) -> str:
     """One readable line per failed node: the model or test and the offending row count."""
-    bad = [(n, s, f) for n, s, f in nodes if s in ("error", "fail", "runtime error")]
+    bad = [n for n in nodes if n[1] in ("error", "fail", "runtime error")]
     lines = []
-    for node, status, failures in bad:
+    for node, status, failures, message in bad:
         # unique_id is "<kind>.<project>.<name>[.<hash>]": keep project.name
         kind, name = node.split(".")[0], ".".join(node.split(".")[1:3])
         if kind == "test":
-            rows = f"{failures} offending row(s)" if failures is not None else "error"
+            rows = (
+                f"{failures} offending row(s)"
+                if status == "fail" and failures is not None
+                else f"error: {message[:500]}"
+            )
             lines.append(f"dbt test {name} failed: {rows}")
         else:
-            lines.append(f"dbt {kind} {name} failed ({status})")
-    skipped = [n.split(".")[2] for n, s, _ in nodes if s == "skipped" and n.startswith("model.")]
+            lines.append(f"dbt {kind} {name} failed ({status}): {message[:500]}")
+    skipped = [n[0].split(".")[2] for n in nodes if n[1] == "skipped" and n[0].startswith("model.")]
     head = f"dbt {' '.join(args)} failed"
     if not lines:
         lines.append(str(exc) if exc else "see the dbt log above")
