@@ -12,7 +12,7 @@ PYTEST_ARGS ?=
 export PYTHONPATH := $(CURDIR)/plugins:$(CURDIR)
 export BSIN_PROJECT_ROOT := $(CURDIR)
 
-.PHONY: help venv demo test lint format lock bench airflow sql preview backfill sample-data clean forget map-form programme-report
+.PHONY: help venv demo test lint format lock bench airflow sql preview backfill sample-data clean forget map-form programme-report catalog
 
 # `make help` lists every target that has a `## options | description` comment.
 help: ## | this list
@@ -29,10 +29,16 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 
 venv: $(STAMP) ## | build .venv from the pinned requirements (other targets do it when needed)
 
-demo: $(STAMP) ## [MONTH=2023-03] [WAREHOUSE=uri] | the monthly pipeline through Airflow on the sample data
+# The manifest the monthly DAG renders its dbt task group from (`dbt parse`); the DAG file
+# would write it itself, but parsing in a DAG processor may hit its import timeout.
+DBT_MANIFEST := include/dbt/target/manifest.json
+$(DBT_MANIFEST): $(STAMP) $(shell find include/dbt -name '*.sql' -o -name '*.yml' 2>/dev/null) plugins/bsin/dbt_project.py plugins/bsin/mapping.py
+	$(BIN)/python -m bsin.dbt_project parse >/dev/null
+
+demo: $(STAMP) $(DBT_MANIFEST) ## [MONTH=2023-03] [WAREHOUSE=uri] | the monthly pipeline through Airflow on the sample data
 	$(BIN)/python scripts/demo.py --month '$(MONTH)' $(if $(WAREHOUSE),--warehouse '$(WAREHOUSE)',)
 
-test: $(STAMP) ## [PYTEST_ARGS=...] | the test suite
+test: $(STAMP) $(DBT_MANIFEST) ## [PYTEST_ARGS=...] | the test suite
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP) ## | ruff check and format check
@@ -48,10 +54,10 @@ lock: $(STAMP) ## | re-resolve requirements*.txt from requirements*.in
 	$(BIN)/uv pip compile requirements.in --python-version 3.11 -o requirements.txt
 	$(BIN)/uv pip compile requirements-dev.in --python-version 3.11 -o requirements-dev.txt
 
-bench: $(STAMP) ## [QUICK=1] | benchmark at network scale (QUICK=1: about a minute)
+bench: $(STAMP) $(DBT_MANIFEST) ## [QUICK=1] | benchmark at network scale (QUICK=1: about a minute)
 	$(BIN)/python bench/run.py $(if $(QUICK),--quick,)
 
-airflow: $(STAMP) ## [AIRFLOW_PORT=8080] | local Airflow UI with Forms emulator and SMTP sink
+airflow: $(STAMP) $(DBT_MANIFEST) ## [AIRFLOW_PORT=8080] | local Airflow UI with Forms emulator and SMTP sink
 	bash scripts/airflow_local.sh
 
 sql: $(STAMP) ## [QUERY=file.sql] | SQL prompt on the warehouse, or run a file's statements
@@ -64,7 +70,7 @@ preview: $(STAMP) ## [MONTH=2023-03] [COUNTRY=LV] [SHOTS=1] | render partner rep
 programme-report: $(STAMP) ## | the programme report (HTML + PDF, English and every partner language) into data/programme_report/
 	$(BIN)/python scripts/programme_report.py --out data/programme_report
 
-backfill: $(STAMP) ## [DELIVER=1] [WAREHOUSE=uri] | every programme month through Airflow, then a summary
+backfill: $(STAMP) $(DBT_MANIFEST) ## [DELIVER=1] [WAREHOUSE=uri] | every programme month through Airflow, then a summary
 	$(BIN)/python scripts/demo.py --backfill $(if $(DELIVER),--deliver,) $(if $(WAREHOUSE),--warehouse '$(WAREHOUSE)',)
 
 # Only values given on the command line count: an EMAIL variable that happens to be in the
@@ -73,6 +79,9 @@ forget_arg = $(if $(filter command line,$(origin $(1))),$(2) '$(subst ','\'',$($
 
 forget: $(STAMP) ## EMAIL=a@b.org or MEMBER=m_... | erase one member from every table, rebuild the marts
 	@$(BIN)/python scripts/forget.py $(call forget_arg,EMAIL,--email) $(call forget_arg,MEMBER,--member)
+
+catalog: $(STAMP) ## | dbt docs of the warehouse (tables, columns, tests, lineage) in data/catalog/index.html, offline
+	$(BIN)/python scripts/catalog.py
 
 sample-data: $(STAMP) ## | regenerate the sample Forms data in include/sample/emulator
 	$(BIN)/python -m bsin.sample_data --out include/sample/emulator

@@ -17,6 +17,7 @@ from bsin.airflow_support import (
     load_dag_config,
     programme_end_date,
 )
+from bsin.dbt_airflow import marts_task_group
 from bsin.timetables import ReportMonthTimetable
 
 PARTNERS, PROGRAMME = load_dag_config()
@@ -39,7 +40,11 @@ them with Great Expectations, rebuilds the indicator marts and emails each partn
   `quarantine` with a reason.
 * **alert_drift**: one email to data staff listing the month's form drift findings, each
   with the mapping edit to make (nothing when the forms match their mappings).
-* **build_marts**: `indicators_monthly`, `indicator_value`, `adaptation_signal`.
+* **build_marts** (task group): one task per dbt model of `include/dbt` (astronomer-cosmos,
+  `dbt build` of the model and its tests): `stg_*`, `int_monthly_counts`,
+  `indicators_monthly`, `indicator_value` and the other marts. A failing dbt test fails its
+  model's task, naming the test and the offending row count; nothing downstream runs.
+* **signals**: the month's `adaptation_signal` rows from the marts.
 * **send_report** (one per country): exactly once per partner and month (`delivery_log`).
 
 Re-running any task is safe: every write replaces the (country, month) it owns.
@@ -109,10 +114,10 @@ def bsin_monthly_feedback():
         return pipeline.validate_month(data_interval_start)
 
     @task(outlets=[INDICATORS_ASSET])
-    def build_marts(data_interval_start=None):
+    def signals(data_interval_start=None):
         from bsin import pipeline
 
-        return pipeline.build_marts_for_month(data_interval_start)
+        return pipeline.signals_for_month(data_interval_start)
 
     # After every country's extract, whatever its outcome: drift must reach people even
     # (especially) when a changed form failed a country's extract.
@@ -146,11 +151,12 @@ def bsin_monthly_feedback():
     prepared = prepare_warehouse()
     ingested = country_ingest.partial(ready=prepared).expand(country=countries)
     validated = validate()
-    marts = build_marts()
+    marts = marts_task_group("build_marts")
+    fired = signals()
     reports = send_report.expand(country=countries)
 
     wait >> prepared
-    ingested >> validated >> marts
+    ingested >> validated >> marts >> fired
     if PROGRAMME.approval == "required":
         # Data staff approve the month's reports in the UI before any is sent (bsin.approval).
         from bsin.approval import RENDER_TASK_ID, approval_operator
@@ -162,9 +168,9 @@ def bsin_monthly_feedback():
             month = pipeline.report_month(data_interval_start)
             return approval.render_for_approval(month, pipeline.Context.load())
 
-        marts >> render_for_approval() >> approval_operator() >> reports
+        fired >> render_for_approval() >> approval_operator() >> reports
     else:
-        marts >> reports
+        fired >> reports
     drift = alert_drift()
     ingested >> drift
     [ingested, reports, drift] >> finish()

@@ -18,7 +18,7 @@ The summary of the whole programme ({PROGRAMME.first_month:%B %Y} to
 stakeholders and satisfaction, NPS and response rate over time, and per-country totals.
 Aggregates only: no figure over fewer than 3 members, no free text, no member ids.
 
-* **Runs** whenever `bsin_monthly_feedback`'s `build_marts` task has updated the asset
+* **Runs** whenever `bsin_monthly_feedback`'s `signals` task (after the dbt models) has updated the asset
   `bsin://warehouse/indicators_monthly`.
 * **Produces** the report only once the warehouse holds the programme's last month
   (`last_month` in `programme.yaml`); before that the task ends as *skipped* and its log

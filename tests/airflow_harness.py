@@ -585,8 +585,10 @@ def check_month_run(
     for task_id in ("country.extract", "country.harmonise", "send_report"):
         labels = sorted(t["rendered_map_index"] for t in tis if t["task_id"] == task_id)
         assert labels == countries, f"{task_id} mapped over {labels}, expected {countries}"
-    for task_id in ("wait_for_grace_period", "prepare_warehouse", "validate", "build_marts"):
+    for task_id in ("wait_for_grace_period", "prepare_warehouse", "validate", "signals"):
         assert [t["state"] for t in tis if t["task_id"] == task_id] == ["success"], task_id
+    dbt_tasks = [t for t in tis if t["task_id"].startswith("build_marts.")]
+    assert dbt_tasks and {t["state"] for t in dbt_tasks} == {"success"}, dbt_tasks
 
     first = f"{month}-01"
     with psycopg.connect(services.warehouse_dsn) as conn:

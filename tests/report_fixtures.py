@@ -3,7 +3,7 @@
 ``feedback_rows()`` is the seeded truth: four countries, three months, with the cases the
 privacy tests need (a country with 2 respondents, a month where the network has only 2
 respondents outside Latvia, hostile free text). ``build_fixture_warehouse`` loads it into a
-fresh DuckDB warehouse and builds the real marts (``bsin.marts.build_marts``) and adaptation
+fresh DuckDB warehouse and builds the real marts (``bsin.dbt_project.build_marts``) and adaptation
 signals (``bsin.signals.evaluate_signals``).
 
 Tests compare report values with ``expected_*`` helpers that compute from
@@ -20,7 +20,8 @@ from statistics import mean
 import pandas as pd
 
 from bsin.config import PartnersConfig
-from bsin.marts import build_marts, load_reference_data
+from bsin.dbt_project import build_marts
+from bsin.marts import load_reference_data
 from bsin.signals import evaluate_signals
 from bsin.warehouse import Warehouse
 

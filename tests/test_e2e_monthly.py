@@ -19,6 +19,7 @@ import pytest
 import yaml
 
 from bsin.config import load_partners
+from bsin.dbt_project import DBT_PROJECT_DIR
 from bsin.emulator import start_emulator
 from bsin.localenv import duckdb_uri, local_environment
 from bsin.months import month_run_id
@@ -91,6 +92,10 @@ def month_run(tmp_path_factory):
             warehouse_uri=duckdb_uri(tmp / "warehouse.duckdb"),
         ),
         "BSIN_DATA_DIR": str(tmp / "data"),
+        # OpenLineage with the file transport, as `make demo` has it by default.
+        "AIRFLOW__OPENLINEAGE__TRANSPORT": json.dumps(
+            {"type": "file", "log_file_path": str(tmp / "openlineage.jsonl"), "append": True}
+        ),
     }
     airflow = str(Path(sys.executable).parent / "airflow")
     try:
@@ -119,6 +124,7 @@ def month_run(tmp_path_factory):
             "warehouse": tmp / "warehouse.duckdb",
             "airflow_home": tmp / "airflow_home",
             "data": tmp / "data",
+            "lineage": tmp / "openlineage.jsonl",
         }
     finally:
         sink.stop()
@@ -145,7 +151,12 @@ def test_run_succeeds_with_every_task_green_and_countries_named(month_run):
         assert tasks[f"country.extract[{country}]"] == "success"
         assert tasks[f"country.harmonise[{country}]"] == "success"
         assert tasks[f"send_report[{country}]"] == "success"
-    assert tasks["validate"] == tasks["build_marts"] == tasks["finish"] == "success"
+    assert tasks["validate"] == tasks["signals"] == tasks["finish"] == "success"
+    # The dbt models ran as one Airflow task each (Cosmos task group build_marts).
+    models = sorted(p.stem for p in (DBT_PROJECT_DIR / "models").rglob("*.sql"))
+    dbt_tasks = {k.split(".", 1)[1]: v for k, v in tasks.items() if k.startswith("build_marts.")}
+    assert sorted(dbt_tasks) == sorted([*models, "indicators_monthly_scopes_have_counts_test"])
+    assert set(dbt_tasks.values()) == {"success"}, dbt_tasks
 
 
 def test_run_is_named_by_month_with_real_duration_task_logs_and_data_docs(month_run):
@@ -252,3 +263,41 @@ def test_no_respondent_email_reaches_the_warehouse(month_run):
         assert not found, f"respondent emails stored in {dict(found)}"
     finally:
         con.close()
+
+
+def test_openlineage_events_name_what_each_task_reads_and_writes(month_run):
+    """Forms -> raw tables -> feedback -> dbt marts -> signals, as OpenLineage datasets."""
+    from bsin.lineage import FORMS_NAMESPACE
+
+    events = [
+        json.loads(line)
+        for line in month_run["lineage"].read_text(encoding="utf-8").splitlines()
+        if line.strip()
+    ]
+    io: dict[str, tuple[set, set]] = defaultdict(lambda: (set(), set()))
+    for e in events:
+        if e.get("eventType") != "COMPLETE" or "job" not in e:
+            continue
+        job = e["job"]["name"].removeprefix("bsin_monthly_feedback.")
+        ins, outs = io[job]
+        ins.update(f"{d['namespace']}|{d['name']}" for d in e.get("inputs", []))
+        outs.update(f"{d['namespace']}|{d['name']}" for d in e.get("outputs", []))
+    db = f"duckdb://{month_run['warehouse']}|warehouse.main"
+
+    def names(job: str, which: int) -> set[str]:
+        return {n.removeprefix(db + ".") for n in io[job][which]}
+
+    assert any(n.startswith(FORMS_NAMESPACE + "|forms/") for n in io["country.extract"][0])
+    assert {"raw_form", "raw_response"} <= names("country.extract", 1)
+    assert {"raw_response"} <= names("country.harmonise", 0)
+    assert {"feedback_candidate"} <= names("country.harmonise", 1)
+    assert {"feedback_candidate"} <= names("validate", 0)
+    assert {"feedback", "feedback_selection"} <= names("validate", 1)
+    # Cosmos reports each dbt model's own inputs and outputs, in the same namespace.
+    assert "feedback" in names("build_marts.stg_feedback", 0)
+    assert "stg_feedback" in names("build_marts.stg_feedback", 1)
+    assert "int_monthly_counts" in names("build_marts.indicators_monthly", 0)
+    assert "indicators_monthly" in names("build_marts.indicators_monthly", 1)
+    assert {"indicator_value"} <= names("signals", 0)
+    assert {"adaptation_signal"} <= names("signals", 1)
+    assert {"indicators_monthly"} <= names("send_report", 0)

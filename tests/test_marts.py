@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 
 from bsin.config import ConfigError, load_partners
-from bsin.marts import INDICATORS, build_marts, load_reference_data, load_topics, model_files
+from bsin.dbt_project import DBT_PROJECT_DIR, DbtBuildError, build_marts
+from bsin.marts import INDICATORS, load_reference_data, load_topics
 from bsin.months import month_range
-from bsin.warehouse import WarehouseError
 from tests import warehouse_data as wd
 
 
@@ -50,8 +50,7 @@ def built(warehouse):
 
 
 def test_model_files_document_their_grain():
-    files = model_files()
-    assert [f.parent.name for f in files][:1] == ["staging"]
+    files = sorted((DBT_PROJECT_DIR / "models").rglob("*.sql"))
     assert {f.parent.name for f in files} == {"staging", "marts"}
     for f in files:
         first = f.read_text(encoding="utf-8").lstrip().splitlines()[0]
@@ -286,21 +285,53 @@ def test_capability_growth_needs_both_waves(warehouse):
     ] == [("scaling", 2, 2.5, 3.5, 1.0)]
 
 
-def test_failed_model_leaves_previous_marts(built, tmp_path):
+def test_failed_dbt_test_names_test_and_rows_and_stops_downstream(built):
+    """Bad input: a need outside the canonical list fails the staging model's dbt test;
+    the error names the test and the offending row count, and the marts built from it keep
+    their previous contents."""
     wh, _ = built
-    before = snapshot(wh, "indicators_monthly")
-    sql = tmp_path / "sql"
-    for f in model_files():
-        target = sql / f.parent.name / f.name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(f.read_text(encoding="utf-8"), encoding="utf-8")
-    (sql / "marts" / "99_broken.sql").write_text(
-        "-- grain: none\nselect no_such_column from indicators_monthly;\n", encoding="utf-8"
+    before = snapshot(wh, "need_coverage_status")
+    member = wh.query("select country, member_id from self_assessment where wave = 'baseline'")[0]
+    wh.execute(
+        "insert into self_assessment_need (country, wave, member_id, need) "
+        "values (:c, 'baseline', :m, 'fundraising')",
+        {"c": member[0], "m": member[1]},
     )
     wh.execute("delete from feedback where country = 'SE'")
-    with pytest.raises(WarehouseError, match="99_broken.sql"):
-        build_marts(wh, sql_dir=sql)
-    assert snapshot(wh, "indicators_monthly") == before
+    with pytest.raises(DbtBuildError) as err:
+        build_marts(wh)
+    msg = str(err.value)
+    # once under the member's country and once under NETWORK
+    assert "in_var_list_stg_baseline_need_need__capability_areas failed: 2 offending row(s)" in msg
+    assert "not built (downstream of the failure)" in msg and "need_coverage_status" in msg
+    assert snapshot(wh, "need_coverage_status") == before
+    # In the DAG, Cosmos turns the same dbt result into the failing task's error.
+    import airflow  # noqa: F401 (Airflow first: its plugin loading imports cosmos itself)
+    from cosmos.dbt.runner import handle_exception_if_needed
+    from cosmos.exceptions import CosmosDbtRunError
+
+    with pytest.raises(
+        CosmosDbtRunError,
+        match=r"in_var_list_stg_baseline_need_need__capability_areas: Got 2 results",
+    ):
+        handle_exception_if_needed(err.value.result)
+
+
+def test_broken_model_is_an_error_naming_the_model(built, tmp_path, monkeypatch):
+    import shutil
+
+    from bsin import dbt_project
+
+    wh, _ = built
+    project = tmp_path / "dbt"
+    shutil.copytree(DBT_PROJECT_DIR, project, ignore=shutil.ignore_patterns("target", "logs"))
+    (project / "models" / "marts" / "zz_broken.sql").write_text(
+        "-- grain: none\nselect no_such_column from {{ ref('indicators_monthly') }}\n",
+        encoding="utf-8",
+    )
+    monkeypatch.setattr(dbt_project, "DBT_PROJECT_DIR", project)
+    with pytest.raises(DbtBuildError, match=r"dbt model bsin\.zz_broken failed"):
+        build_marts(wh)
 
 
 def test_load_reference_data(warehouse):

@@ -33,8 +33,8 @@ from report_fixtures import (
 )
 
 from bsin.config import load_programme
+from bsin.dbt_project import build_marts
 from bsin.disclosure import disclosure_safe, protect_group
-from bsin.marts import build_marts
 from bsin.programme_report import (
     MIN_RESPONDENTS,
     NETWORK,

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from bsin.config import ConfigError
+from bsin.dbt_project import build_marts
 from bsin.languages import available_languages
-from bsin.marts import build_marts
 from bsin.signals import SIGNAL_COLUMNS, evaluate_signals, load_signals, signals_for
 from tests import warehouse_data as wd
 

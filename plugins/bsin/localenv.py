@@ -49,6 +49,25 @@ def duckdb_uri(path: Path) -> str:
     return "duckdb:///" + quote(str(path.resolve()).lstrip("/"))
 
 
+def lineage_environment() -> dict[str, str]:
+    """OpenLineage for a local Airflow: events appended to data/lineage/openlineage.jsonl.
+
+    A transport set by the caller (``AIRFLOW__OPENLINEAGE__TRANSPORT``, or
+    ``OPENLINEAGE_URL`` for Marquez, see docs/operations.md) is kept as it is.
+    """
+    env = {
+        "AIRFLOW__OPENLINEAGE__NAMESPACE": os.environ.get("AIRFLOW__OPENLINEAGE__NAMESPACE", "bsin")
+    }
+    if os.environ.get("OPENLINEAGE_URL") or os.environ.get("AIRFLOW__OPENLINEAGE__TRANSPORT"):
+        return env
+    events = data_dir() / "lineage" / "openlineage.jsonl"
+    events.parent.mkdir(parents=True, exist_ok=True)
+    env["AIRFLOW__OPENLINEAGE__TRANSPORT"] = json.dumps(
+        {"type": "file", "log_file_path": str(events), "append": True}
+    )
+    return env
+
+
 def local_environment(
     airflow_home: Path | None = None,
     *,
@@ -82,6 +101,7 @@ def local_environment(
         env[KEY_ENV] = os.environ.get(KEY_ENV, DEMO_PSEUDONYM_KEY)
     elif os.environ.get(KEY_ENV):
         env[KEY_ENV] = os.environ[KEY_ENV]
+    env.update(lineage_environment())
     if forms_endpoint:
         env["AIRFLOW_CONN_GOOGLE_FORMS_DEFAULT"] = forms_conn_uri(forms_endpoint)
     if smtp_port:

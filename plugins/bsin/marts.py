@@ -1,10 +1,10 @@
-"""Reference data from configuration and the SQL models that compute the indicators.
+"""Reference data from configuration, read by the dbt models that compute the indicators.
 
 ``load_reference_data`` fills ``member_roster`` (partners.yaml) and ``programme_topic``
-(topics.yaml); ``build_marts`` runs ``include/sql/staging/*.sql`` and then
-``include/sql/marts/*.sql`` in name order, all in one transaction, so a reader sees either
-the old or the new indicators, never a half-built set. docs/indicators.md explains every
-indicator; docs/warehouse.md every table.
+(topics.yaml). The staging and mart models are the dbt project in ``include/dbt``, run by
+``bsin.dbt_project.build_marts`` and, in the monthly DAG, by the Cosmos task group of
+``bsin.dbt_airflow``. docs/indicators.md explains every indicator; docs/warehouse.md every
+table.
 """
 
 from __future__ import annotations
@@ -19,36 +19,16 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from bsin.config import PartnersConfig, load_yaml_model
+from bsin.dbt_project import INDICATORS, STAKEHOLDER_TYPES
 from bsin.mapping import NEEDS
 from bsin.months import parse_month
-from bsin.paths import SQL_DIR, config_dir
+from bsin.paths import config_dir
 from bsin.warehouse import Warehouse
+
+__all__ = ["INDICATORS", "NETWORK", "STAKEHOLDER_TYPES", "load_reference_data", "load_topics"]
 
 log = logging.getLogger(__name__)
 
-MODEL_DIRS: tuple[str, ...] = ("staging", "marts")
-
-# The indicators of indicator_value (and columns of indicators_monthly), in report order.
-INDICATORS: tuple[str, ...] = (
-    "response_rate",
-    "peer_session_rate",
-    "workshop_rate",
-    "satisfaction_mean",
-    "satisfaction_low_share",
-    "relevance_mean",
-    "nps",
-    "skill_gain_rate",
-    "connections_sum",
-    "connections_mean",
-    "connections_cumulative",
-    "access_public_sector_rate",
-    "access_corporate_rate",
-    "access_impact_investor_rate",
-    "access_media_rate",
-    "access_any_rate",
-    "needs_coverage",
-)
-STAKEHOLDER_TYPES: tuple[str, ...] = ("public_sector", "corporate", "impact_investor", "media")
 NETWORK = "NETWORK"
 _MONTH_KEY = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
@@ -132,23 +112,3 @@ def load_reference_data(
         wh.replace("member_roster", {}, roster)
         wh.replace("programme_topic", {}, calendar)
     log.info("reference data: %d roster rows, %d programme topics", len(roster), len(calendar))
-
-
-def model_files(sql_dir: Path | None = None) -> list[Path]:
-    """The SQL model files in the order ``build_marts`` runs them."""
-    root = sql_dir or SQL_DIR
-    return [f for d in MODEL_DIRS for f in sorted((root / d).glob("*.sql"))]
-
-
-def build_marts(wh: Warehouse, sql_dir: Path | None = None) -> list[str]:
-    """Rebuild every staging model and mart from the canonical tables, atomically.
-
-    Deterministic: the same canonical rows give the same mart rows on every run.
-    Returns the model file names run.
-    """
-    files = model_files(sql_dir)
-    with wh.transaction():
-        for f in files:
-            wh.run_sql_file(f)
-    log.info("built %d models on %r", len(files), wh)
-    return [f"{f.parent.name}/{f.name}" for f in files]

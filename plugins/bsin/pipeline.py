@@ -15,6 +15,7 @@ from typing import Any
 
 from airflow.sdk.exceptions import AirflowFailException
 
+from bsin import lineage
 from bsin.config import (
     Partner,
     PartnersConfig,
@@ -101,6 +102,7 @@ def prepare_warehouse(data_interval_start: datetime | date, ctx: Context | None 
     ctx = ctx or Context.load()
     month = report_month(data_interval_start)
     wh = ctx.warehouse
+    lineage.declare(wh, writes=["member_roster", "programme_topic"])
     wh.migrate()
     # Before any member id is written: a changed key would split every member in two.
     from bsin.pseudonymise import check_key_fingerprint
@@ -157,6 +159,11 @@ def extract_country(
     elif num_retries is None:
         num_retries = 0
     wh = ctx.warehouse
+    lineage.declare(
+        wh,
+        writes=["raw_form", "raw_response", "raw_response_history", "form_drift", "quarantine"],
+        extra_inputs=lineage.form_datasets(partner.form_id(k) for k in partner.form_kinds),
+    )
     summary: dict[str, Any] = {"country": country, "month": month.isoformat()}
     drift_rows: list[dict] = []
     forms: list[dict] = []
@@ -475,6 +482,11 @@ def harmonise_country(
     month = report_month(data_interval_start)
     partner = ctx.partners.partner(country)
     wh = ctx.warehouse
+    lineage.declare(
+        wh,
+        reads=["raw_form", "raw_response"],
+        writes=["feedback_candidate", "self_assessment", "self_assessment_need", "quarantine"],
+    )
     summary: dict[str, Any] = {"country": country, "month": month.isoformat()}
     results = {}
     for kind, fn in (
@@ -633,6 +645,11 @@ def validate_month(data_interval_start: datetime | date, ctx: Context | None = N
     ctx = ctx or Context.load()
     month = report_month(data_interval_start)
     wh = ctx.warehouse
+    lineage.declare(
+        wh,
+        reads=["raw_form", "feedback_candidate", "self_assessment", "member_roster"],
+        writes=["feedback", "feedback_selection", "self_assessment", "quarantine"],
+    )
     landed = sorted(
         wh.query_df(
             "select distinct country from raw_form where report_month = :month", {"month": month}
@@ -754,16 +771,30 @@ def _record_country_problems(
 
 
 def build_marts_for_month(data_interval_start: datetime | date, ctx: Context | None = None) -> dict:
-    """Rebuild the indicator marts and evaluate the adaptation signals for the month."""
-    from bsin.marts import build_marts
+    """Rebuild the indicator marts (``dbt build``) and evaluate the month's adaptation signals.
+
+    The DAG runs the same two steps as the ``build_marts`` dbt task group and ``signals``.
+    """
+    from bsin.dbt_project import build_marts
+
+    ctx = ctx or Context.load()
+    build_marts(ctx.warehouse)
+    return signals_for_month(data_interval_start, ctx)
+
+
+def signals_for_month(data_interval_start: datetime | date, ctx: Context | None = None) -> dict:
+    """Evaluate the adaptation signals of the month from the (already rebuilt) marts."""
     from bsin.signals import evaluate_signals
 
     ctx = ctx or Context.load()
     month = report_month(data_interval_start)
-    wh = ctx.warehouse
-    build_marts(wh)
-    fired = evaluate_signals(wh, month)
-    log.info("marts rebuilt; %d adaptation signals fired for %s", len(fired), f"{month:%Y-%m}")
+    lineage.declare(
+        ctx.warehouse,
+        reads=["indicator_value", "need_coverage_status"],
+        writes=["adaptation_signal"],
+    )
+    fired = evaluate_signals(ctx.warehouse, month)
+    log.info("%d adaptation signals fired for %s", len(fired), f"{month:%Y-%m}")
     return {"month": month.isoformat(), "signals": len(fired)}
 
 
@@ -773,7 +804,7 @@ def rebuild_marts(ctx: Context | None = None) -> dict:
     Called after rows left the warehouse outside a monthly run (``make forget``). The one
     place that says how marts are built outside the DAG: re-point it when that changes.
     """
-    from bsin.marts import build_marts
+    from bsin.dbt_project import build_marts
     from bsin.signals import evaluate_signals
 
     ctx = ctx or Context.load()
@@ -805,6 +836,12 @@ def send_report(
     partner: Partner = ctx.partners.partner(country)
     wh = ctx.warehouse
     from bsin.country_status import country_condition
+
+    lineage.declare(
+        wh,
+        reads=["indicators_monthly", "indicator_value", "adaptation_signal", "feedback"],
+        writes=["delivery_log"],
+    )
 
     condition = country_condition(wh, partner, month)
     if condition is not None:

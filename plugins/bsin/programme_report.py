@@ -311,7 +311,7 @@ def build_programme_report(
         if not wh.table_exists(table):
             raise ProgrammeReportDataError(
                 f"table {table} missing in warehouse {wh!r}: run the monthly DAG's "
-                "prepare_warehouse and build_marts tasks (or `make demo`) first"
+                "prepare_warehouse task and build_marts task group (or `make demo`) first"
             )
     first, last = programme.first_month, programme.effective_last_month
     months = programme_months(programme)

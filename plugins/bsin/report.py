@@ -312,6 +312,13 @@ def build_report(
     except KeyError as exc:
         raise ReportDataError(str(exc.args[0])) from None
     lang = language or partner.report_language
+    # dbt creates the marts on their first build, not migrate(): say so instead of a
+    # "table does not exist" from the driver.
+    if hasattr(wh, "table_exists") and not wh.table_exists("indicators_monthly"):
+        raise ReportDataError(
+            f"no indicators for {country} {m:%Y-%m}: the marts were never built in {wh!r}; "
+            "run the month's build_marts task group (or `make demo MONTH=...`) first"
+        )
 
     monthly = _rows(
         wh,

@@ -311,7 +311,7 @@ def evaluate_signals(
 ) -> pd.DataFrame:
     """Evaluate every rule for ``month`` and replace that month's ``adaptation_signal`` rows.
 
-    Reads the marts, so run ``bsin.marts.build_marts`` first. Returns the fired rows.
+    Reads the marts, so run ``bsin.dbt_project.build_marts`` first. Returns the fired rows.
     """
     month = month_param(month)
     df = fired_signals(wh, month, config)

@@ -79,73 +79,21 @@ def mask_uri(uri: str) -> str:
 
 
 # --------------------------------------------------------------------------------------
-# SQL text helpers: one scanner that knows quotes and comments, used to split files into
-# statements and to turn portable ``:name`` parameters into each driver's placeholders.
-
-
-def _scan(sql: str) -> Iterator[tuple[str, str]]:
-    """Yield ``(kind, text)`` chunks: kind is ``code``, ``string``, ``ident`` or ``comment``."""
-    i, n, start = 0, len(sql), 0
-    while i < n:
-        ch = sql[i]
-        two = sql[i : i + 2]
-        if ch in "'\"":
-            if start < i:
-                yield "code", sql[start:i]
-            j = i + 1
-            while j < n:
-                if sql[j] == ch:
-                    if j + 1 < n and sql[j + 1] == ch:  # doubled quote = escaped quote
-                        j += 2
-                        continue
-                    break
-                j += 1
-            yield ("string" if ch == "'" else "ident"), sql[i : j + 1]
-            i = start = j + 1
-        elif two == "--":
-            if start < i:
-                yield "code", sql[start:i]
-            j = sql.find("\n", i)
-            j = n if j < 0 else j
-            yield "comment", sql[i:j]
-            i = start = j
-        elif two == "/*":
-            if start < i:
-                yield "code", sql[start:i]
-            j = sql.find("*/", i + 2)
-            j = n if j < 0 else j + 2
-            yield "comment", sql[i:j]
-            i = start = j
-        else:
-            i += 1
-    if start < n:
-        yield "code", sql[start:]
+# SQL text helpers over sqlparse's lexer (it knows quotes, comments, ``::`` casts and
+# ``:name`` placeholders): split files into statements, and turn portable ``:name``
+# parameters into each driver's placeholders.
 
 
 def split_statements(sql: str) -> list[str]:
     """Split SQL text on ``;`` outside quotes and comments; drop empty statements."""
-    out: list[str] = []
-    current: list[str] = []
-    for kind, text in _scan(sql):
-        if kind != "code":
-            current.append(text)
-            continue
-        pieces = text.split(";")
-        for k, piece in enumerate(pieces):
-            current.append(piece)
-            if k < len(pieces) - 1:
-                out.append("".join(current))
-                current = []
-    out.append("".join(current))
-    cleaned = []
-    for stmt in out:
-        code = "".join(t for k, t in _scan(stmt) if k == "code").strip()
+    import sqlparse
+
+    out = []
+    for stmt in sqlparse.split(sql):
+        code = sqlparse.format(stmt, strip_comments=True).strip().rstrip(";").strip()
         if code:
-            cleaned.append(stmt.strip())
-    return cleaned
-
-
-_PARAM = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
+            out.append(stmt.strip())
+    return out
 
 
 def convert_params(
@@ -160,25 +108,24 @@ def convert_params(
     ``::`` casts, quoted strings and comments are left alone. psycopg reads ``%`` as the
     start of a placeholder everywhere in the text, so it is doubled when asked.
     """
+    from sqlparse import lexer, tokens
+
     params = dict(params or {})
     values: list[Any] = []
     used: set[str] = set()
     out: list[str] = []
-
-    def sub(match: re.Match[str]) -> str:
-        name = match.group(1)
-        if name not in params:
-            raise WarehouseError(
-                f"SQL parameter :{name} has no value: pass it in params (got {sorted(params)})"
-            )
-        used.add(name)
-        values.append(params[name])
-        return placeholder
-
-    for kind, text in _scan(sql):
-        if escape_percent:
-            text = text.replace("%", "%%")
-        out.append(_PARAM.sub(sub, text) if kind == "code" else text)
+    for ttype, text in lexer.tokenize(sql):
+        if ttype in tokens.Name.Placeholder and text.startswith(":"):
+            name = text[1:]
+            if name not in params:
+                raise WarehouseError(
+                    f"SQL parameter :{name} has no value: pass it in params (got {sorted(params)})"
+                )
+            used.add(name)
+            values.append(params[name])
+            out.append(placeholder)
+            continue
+        out.append(text.replace("%", "%%") if escape_percent else text)
     unused = set(params) - used
     if unused and strict:
         raise WarehouseError(f"params {sorted(unused)} are not used in the SQL: remove them")

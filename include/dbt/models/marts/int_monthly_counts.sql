@@ -2,9 +2,6 @@
 -- every monthly indicator is a ratio of. Kept as a table so that indicators_monthly and
 -- indicator_value share one computation (and so analysts can see each ratio's parts).
 
-drop table if exists int_monthly_counts;
-
-create table int_monthly_counts as
 with feedback_counts as (
     select
         scope_country,
@@ -26,7 +23,7 @@ with feedback_counts as (
         sum(skill_half_points)                           as skill_half_points,
         count(connections)                               as connections_n,
         sum(connections)                                 as connections_sum
-    from stg_feedback
+    from {{ ref('stg_feedback') }}
     group by scope_country, month
 ),
 
@@ -35,29 +32,25 @@ access_counts as (
         scope_country,
         month,
         count(distinct country || '/' || member_id)      as access_n,
-        count(distinct case when stakeholder_type = 'public_sector'
-                            then country || '/' || member_id end)   as access_public_sector,
-        count(distinct case when stakeholder_type = 'corporate'
-                            then country || '/' || member_id end)   as access_corporate,
-        count(distinct case when stakeholder_type = 'impact_investor'
-                            then country || '/' || member_id end)   as access_impact_investor,
-        count(distinct case when stakeholder_type = 'media'
-                            then country || '/' || member_id end)   as access_media,
+        {%- for type in var('stakeholder_types') %}
+        count(distinct case when stakeholder_type = '{{ type }}'
+                            then country || '/' || member_id end)   as access_{{ type }},
+        {%- endfor %}
         count(distinct case when stakeholder_type <> 'none'
                             then country || '/' || member_id end)   as access_any
-    from stg_access
+    from {{ ref('stg_access') }}
     group by scope_country, month
 ),
 
 roster as (
-    select country as scope_country, month, active_members from member_roster
+    select country as scope_country, month, active_members from {{ source('warehouse', 'member_roster') }}
     union all
     -- the network's members are those of the countries present in the month: a country
     -- that sent nothing (or was held back) must not dilute the network's rates
     select 'NETWORK' as scope_country, r.month, sum(r.active_members) as active_members
-    from member_roster as r
+    from {{ source('warehouse', 'member_roster') }} as r
     where exists (
-        select 1 from stg_feedback as f
+        select 1 from {{ ref('stg_feedback') }} as f
         where f.scope_country = r.country and f.month = r.month
     )
     group by r.month
@@ -65,7 +58,7 @@ roster as (
 
 baseline as (
     select scope_country, count(*) as baseline_members
-    from stg_baseline_member
+    from {{ ref('stg_baseline_member') }}
     group by scope_country
 ),
 
@@ -75,10 +68,10 @@ covered as (
         m.scope_country,
         m.month,
         count(distinct n.country || '/' || n.member_id)  as baseline_covered
-    from stg_scope_month as m
-    inner join programme_topic as t
+    from {{ ref('stg_scope_month') }} as m
+    inner join {{ source('warehouse', 'programme_topic') }} as t
         on t.month = m.month
-    inner join stg_baseline_need as n
+    inner join {{ ref('stg_baseline_need') }} as n
         on  n.scope_country = m.scope_country
         and n.need = t.topic
     group by m.scope_country, m.month
@@ -117,14 +110,13 @@ select
         rows between unbounded preceding and current row
     ) as integer)                                                  as connections_n_cumulative,
     cast(coalesce(a.access_n, 0) as integer)                       as access_n,
-    cast(coalesce(a.access_public_sector, 0) as integer)           as access_public_sector,
-    cast(coalesce(a.access_corporate, 0) as integer)               as access_corporate,
-    cast(coalesce(a.access_impact_investor, 0) as integer)         as access_impact_investor,
-    cast(coalesce(a.access_media, 0) as integer)                   as access_media,
+    {%- for type in var('stakeholder_types') %}
+    cast(coalesce(a.access_{{ type }}, 0) as integer)  as access_{{ type }},
+    {%- endfor %}
     cast(coalesce(a.access_any, 0) as integer)                     as access_any,
     cast(coalesce(b.baseline_members, 0) as integer)               as baseline_members,
     cast(coalesce(c.baseline_covered, 0) as integer)               as baseline_covered
-from stg_scope_month as m
+from {{ ref('stg_scope_month') }} as m
 inner join feedback_counts as f
     on f.scope_country = m.scope_country and f.month = m.month
 left join access_counts as a
@@ -134,4 +126,4 @@ left join roster as r
 left join baseline as b
     on b.scope_country = m.scope_country
 left join covered as c
-    on c.scope_country = m.scope_country and c.month = m.month;
+    on c.scope_country = m.scope_country and c.month = m.month

@@ -2,9 +2,6 @@
 -- row twice, once under its own country and once under scope_country = 'NETWORK'.
 -- Answers are turned into 0/1 flags and points so that the marts only count and sum.
 
-drop table if exists stg_feedback;
-
-create table stg_feedback as
 with answers as (
     select
         country,
@@ -30,11 +27,11 @@ with answers as (
                        when 'partly' then 1
                        when 'no' then 0 end                        as skill_half_points,
         new_connections_abroad                                     as connections
-    from feedback
+    from {{ source('warehouse', 'feedback') }}
     -- a country removed from partners.yaml keeps its rows but leaves every new report
-    where country in (select country from member_roster)
+    where country in (select country from {{ source('warehouse', 'member_roster') }})
 )
 
 select country as scope_country, answers.* from answers
 union all
-select 'NETWORK' as scope_country, answers.* from answers;
+select 'NETWORK' as scope_country, answers.* from answers

@@ -2,20 +2,17 @@
 -- feedback and every stakeholder type of the questionnaire: how many of the members who
 -- answered the stakeholder question reached that type of stakeholder this month.
 
-delete from stakeholder_access_monthly;
-
-insert into stakeholder_access_monthly (
-    scope_country, month, stakeholder_type, members_reached, respondents, rate
-)
 with stakeholder_types as (
     select stakeholder_type
-    from (values ('public_sector'), ('corporate'), ('impact_investor'), ('media')) as t (stakeholder_type)
+    from (values
+        {%- for type in var('stakeholder_types') %} ('{{ type }}'){{ ',' if not loop.last }}{% endfor %}
+    ) as t (stakeholder_type)
 ),
 
 reached as (
     select scope_country, month, stakeholder_type,
            count(distinct country || '/' || member_id)  as members_reached
-    from stg_access
+    from {{ ref('stg_access') }}
     group by scope_country, month, stakeholder_type
 )
 
@@ -27,9 +24,9 @@ select
     c.access_n                                          as respondents,
     case when c.access_n > 0
          then cast(coalesce(r.members_reached, 0) as double precision) / c.access_n end  as rate
-from int_monthly_counts as c
+from {{ ref('int_monthly_counts') }} as c
 cross join stakeholder_types as t
 left join reached as r
     on  r.scope_country = c.scope_country
     and r.month = c.month
-    and r.stakeholder_type = t.stakeholder_type;
+    and r.stakeholder_type = t.stakeholder_type

@@ -2,15 +2,6 @@
 -- code or 'NETWORK'. The wide indicator table the reports read (docs/indicators.md).
 -- A ratio is null when its denominator is 0 (nobody answered that question).
 
-delete from indicators_monthly;
-
-insert into indicators_monthly (
-    scope_country, month, active_members, respondents, response_rate,
-    peer_session_rate, workshop_rate, satisfaction_mean, satisfaction_low_share,
-    relevance_mean, nps, skill_gain_rate, connections_sum, connections_mean,
-    connections_cumulative, access_public_sector_rate, access_corporate_rate,
-    access_impact_investor_rate, access_media_rate, access_any_rate, needs_coverage
-)
 select
     scope_country,
     month,
@@ -49,4 +40,4 @@ select
          then cast(access_any as double precision) / access_n end             as access_any_rate,
     case when baseline_members > 0
          then cast(baseline_covered as double precision) / baseline_members end as needs_coverage
-from int_monthly_counts;
+from {{ ref('int_monthly_counts') }}

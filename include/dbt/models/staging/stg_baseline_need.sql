@@ -1,13 +1,10 @@
 -- grain: one row per (scope_country, country, member_id, need) named in a member's
 -- baseline self-assessment, under the member's country and under 'NETWORK'.
 
-drop table if exists stg_baseline_need;
-
-create table stg_baseline_need as
 with needs as (
     select distinct n.country, n.member_id, n.need
-    from self_assessment_need as n
-    inner join self_assessment as s
+    from {{ source('warehouse', 'self_assessment_need') }} as n
+    inner join {{ source('warehouse', 'self_assessment') }} as s
         on  s.country = n.country
         and s.wave = n.wave
         and s.member_id = n.member_id
@@ -16,4 +13,4 @@ with needs as (
 
 select country as scope_country, needs.* from needs
 union all
-select 'NETWORK' as scope_country, needs.* from needs;
+select 'NETWORK' as scope_country, needs.* from needs

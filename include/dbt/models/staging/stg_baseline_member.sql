@@ -2,13 +2,10 @@
 -- self-assessment, under the member's country and under 'NETWORK'. The denominator of
 -- needs coverage and need shares.
 
-drop table if exists stg_baseline_member;
-
-create table stg_baseline_member as
 select country as scope_country, country, member_id
-from self_assessment
+from {{ source('warehouse', 'self_assessment') }}
 where wave = 'baseline'
 union all
 select 'NETWORK' as scope_country, country, member_id
-from self_assessment
-where wave = 'baseline';
+from {{ source('warehouse', 'self_assessment') }}
+where wave = 'baseline'
