@@ -234,7 +234,7 @@ def test_parts_reproduce_the_marts(warehouse):
     Over one country they give that country's values; with k = 0 over every country the
     marts' NETWORK rows, running total included (response rate aside, see below).
     """
-    from bsin.marts import build_marts
+    from bsin.dbt_project import build_marts
     from tests import warehouse_data as wd
 
     wd.load(warehouse, wd.generated())

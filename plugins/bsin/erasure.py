@@ -217,7 +217,7 @@ def forget_member(
         )
         result.rows_removed["quarantine"] = result.rows_removed.get("quarantine", 0) + max(n, 0)
     if rebuild_marts is None:
-        from bsin.marts import build_marts
+        from bsin.dbt_project import build_marts
 
         build_marts(wh)
     else:
