@@ -319,9 +319,9 @@ def test_approval_step_only_when_required(tmp_path, approval):
     }
     if not approval:
         assert set(lines) == {"send_report"}
-        assert "'build_marts'" in lines["send_report"]
+        assert "'signals'" in lines["send_report"]
         return
-    assert "['build_marts']" in lines["render_for_approval"]
+    assert "['signals']" in lines["render_for_approval"]
     assert "['render_for_approval']" in lines["approve_reports"]
     assert "MonthApprovalOperator" in lines["approve_reports"]
     assert "['approve_reports']" in lines["send_report"]
