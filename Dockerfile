@@ -1,8 +1,9 @@
 # Image of every Airflow component of the Baltic Sea Impact Network pipeline
-# (api-server, scheduler, dag-processor, triggerer, Celery workers) and of the local
-# Forms emulator / SMTP sink services. docker-compose.yaml builds it; a scaled-out worker on
-# another host runs the same image.
-FROM apache/airflow:3.3.2-python3.11
+# (api-server, scheduler, dag-processor, triggerer, Celery workers): the `runtime` stage,
+# runtime requirements only. The `local-tools` stage adds what the local Forms emulator and
+# SMTP sink need (docker-compose's `local` profile). A scaled-out worker on another host
+# runs the runtime image.
+FROM apache/airflow:3.3.2-python3.11 AS runtime
 
 # The pinned project requirements, resolved for Airflow 3.3.2 (`make lock`). Installing
 # apache-airflow at the image's own version alongside keeps pip from moving Airflow itself.
@@ -25,3 +26,9 @@ ENV BSIN_PROJECT_ROOT=/opt/airflow \
 # re-parsed into the same folder by the DAG processor.
 ENV BSIN_DBT_TARGET_DIR=/opt/airflow/dbt-target
 RUN python -m bsin.dbt_project parse
+
+FROM runtime AS local-tools
+# Local stand-ins only (never deployed): the SMTP sink needs aiosmtpd, a development
+# requirement pinned by the development lock.
+COPY requirements-dev.txt /requirements-dev.txt
+RUN pip install --no-cache-dir -c /requirements-dev.txt aiosmtpd

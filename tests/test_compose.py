@@ -128,7 +128,7 @@ def test_services_and_profiles(compose):
 def test_airflow_services_use_common_anchor(compose):
     raw = COMPOSE.read_text()
     common = compose["x-airflow-common"]
-    assert common["build"] == "."
+    assert common["build"] == {"context": ".", "target": "runtime"}
     assert raw.count("<<: *airflow-common\n") >= len(AIRFLOW_SERVICES)
     for name in AIRFLOW_SERVICES:
         service = compose["services"][name]
@@ -269,6 +269,26 @@ def test_dockerfile_builds_on_the_pinned_airflow():
     text = DOCKERFILE.read_text()
     pinned = re.search(r"^apache-airflow==(\S+)$", (ROOT / "requirements.txt").read_text(), re.M)
     assert pinned, "requirements.txt pins apache-airflow"
-    assert re.search(rf"^FROM apache/airflow:{re.escape(pinned.group(1))}-python3\.11$", text, re.M)
+    assert re.search(
+        rf"^FROM apache/airflow:{re.escape(pinned.group(1))}-python3\.11 AS runtime$", text, re.M
+    )
     assert re.search(r"^COPY requirements\.txt ", text, re.M)
     assert re.search(r"pip install .*-r /requirements\.txt", text)
+
+
+def test_production_image_has_no_development_tooling(compose):
+    """The runtime stage installs requirements.txt only; the emulator and SMTP sink get the
+    local-tools stage, which adds aiosmtpd from requirements-dev.txt (issue 13)."""
+    text = DOCKERFILE.read_text()
+    runtime = text.split("FROM runtime AS local-tools")[0]
+    assert "requirements-dev" not in runtime
+    runtime_pins = (ROOT / "requirements.txt").read_text()
+    for tool in ("pytest", "ruff", "hypothesis", "aiosmtpd"):
+        assert not re.search(rf"^{tool}==", runtime_pins, re.M), tool
+    assert re.search(r"^FROM runtime AS local-tools$", text, re.M)
+    services = compose["services"]
+    for name in ("forms-emulator", "smtp-sink"):
+        assert services[name]["build"]["target"] == "local-tools", name
+    for name, svc in services.items():
+        if name.startswith("airflow"):
+            assert svc["build"]["target"] == "runtime", name
