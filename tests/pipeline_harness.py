@@ -285,5 +285,10 @@ def golden_warehouse() -> Path:
 
 def copy_golden(dest: Path) -> Warehouse:
     """A private copy of the golden warehouse at ``dest`` (a DuckDB file path)."""
-    shutil.copyfile(golden_warehouse(), dest)
+    golden = golden_warehouse()
+    shutil.copyfile(golden, dest)
+    # dbt's in-process DuckDB connection may leave the marts in the write-ahead log.
+    wal = golden.with_name(golden.name + ".wal")
+    if wal.exists():
+        shutil.copyfile(wal, dest.with_name(dest.name + ".wal"))
     return Warehouse.from_uri(f"duckdb:///{dest}")
