@@ -401,6 +401,15 @@ class _Handler(BaseHTTPRequestHandler):
             elif what == "faults" and method == "DELETE":
                 state.faults.clear()
                 self._send_json(200, {"faults": []})
+            elif what == "preload" and method == "POST":
+                # Parse data files now, outside a measured pull and without using quota.
+                body = self._read_json()
+                forms = body.get("forms") if isinstance(body, dict) else None
+                if not isinstance(forms, list):
+                    raise ApiError(400, 'preload needs {"forms": [formId, ...]}')
+                for form_id in forms:
+                    state.store.responses(str(form_id))
+                self._send_json(200, {"preloaded": len(forms)})
             elif what == "requests" and method == "GET":
                 entries = state.requests()
                 counts = Counter(f"{e['op']} {e['form_id']}" for e in entries)
