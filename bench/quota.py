@@ -55,9 +55,15 @@ def pull_forms(job: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def pull_concurrently(jobs: list[dict[str, Any]], workers: int) -> tuple[list[dict], float]:
-    """Run ``jobs`` on ``workers`` spawned processes; results and wall seconds."""
-    ctx = multiprocessing.get_context("spawn")
+def pull_concurrently(
+    jobs: list[dict[str, Any]], workers: int, start_method: str = "spawn"
+) -> tuple[list[dict], float]:
+    """Run ``jobs`` on ``workers`` new processes; results and wall seconds.
+
+    ``spawn`` (default) starts cold interpreters, as worker hosts are; tests may ``fork``
+    to skip the imports: the processes share nothing but the limiter's store either way.
+    """
+    ctx = multiprocessing.get_context(start_method)
     with ctx.Pool(workers) as pool:
         # Start the processes (and their imports) before the clock does.
         pool.map(_noop, range(workers))
