@@ -28,6 +28,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
+import os
 import re
 import sqlite3
 import threading
@@ -130,7 +131,12 @@ class QuotaConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    store: str = "local"
+    # A deployment names its shared store once for every connection (docker-compose: the
+    # Celery broker's Redis); the extra's quota.store wins.
+    store: str = Field(
+        default_factory=lambda: os.environ.get("BSIN_FORMS_QUOTA_STORE") or "local",
+        validate_default=True,
+    )
     safety: float = Field(0.9, gt=0, le=1)
     window_seconds: float = Field(60.0, gt=0)
     expensive_read_per_project: int = Field(GOOGLE_QUOTAS.classes[EXPENSIVE].per_project, ge=1)
@@ -146,7 +152,10 @@ class QuotaConfig(BaseModel):
     def _known_store(cls, value: str) -> str:
         if value in ("local", "off") or value.startswith(("redis://", "rediss://", "sqlite:///")):
             return value
-        raise ValueError("write 'local', 'off', a redis:// URL or sqlite:///PATH")
+        raise ValueError(
+            f"{value!r} is no store: write 'local', 'off', a redis:// URL or sqlite:///PATH "
+            "(in the extra's quota.store, or BSIN_FORMS_QUOTA_STORE for every connection)"
+        )
 
     def quotas(self) -> Quotas:
         """The configured limits, before the safety margin."""
@@ -161,7 +170,7 @@ SCOPES = ("project", "user")
 def parse_quota_config(value: Any, conn_id: str) -> QuotaConfig:
     """Validate the extra's ``quota``; ValueError naming the connection, key and fix."""
     if value is None:
-        return QuotaConfig()
+        value = {}
     if isinstance(value, str):
         import json
 
@@ -361,7 +370,7 @@ def identity(credential_kind: str, credentials: Any, endpoint: str) -> tuple[str
             credentials, "client_id", None
         )
         return str(project or "unknown"), user
-    return f"emulator@{endpoint}", "anonymous"
+    return f"emulator@{endpoint}", f"anonymous@{endpoint}"
 
 
 class QuotaHttp:
