@@ -259,6 +259,7 @@ def run_quota_modes(
             **_GOAL_KEYS,
             "stage": "goal:scale_out",
             "goal": "6: scales out with workers",
+            "seconds": round(timings[4], 3),
             "seconds_by_workers": {str(k): round(v, 3) for k, v in timings.items()},
             "speed_up_2": round(timings[1] / timings[2], 3),
             "speed_up_4": speed_up,
