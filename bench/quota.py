@@ -4,7 +4,7 @@ Each worker process does what ``extract_country`` does against the API, through 
 client (``bsin.forms_hook.build_service``, so with the shared limiter of ``bsin.quota``):
 ``forms.get`` and every ``responses.list`` page of a country's forms. It does not land the
 pages: the warehouse is measured by the data-path stages of ``bench/run.py``. Workers are
-separate processes (``spawn``), as Celery workers or LocalExecutor task processes are, and
+separate processes (forked from a clean forkserver), as Celery workers or LocalExecutor task processes are, and
 share one limiter through its store (a SQLite file here, Redis on a Celery deployment).
 
 Two measurements:
@@ -56,14 +56,17 @@ def pull_forms(job: dict[str, Any]) -> dict[str, Any]:
 
 
 def pull_concurrently(
-    jobs: list[dict[str, Any]], workers: int, start_method: str = "spawn"
+    jobs: list[dict[str, Any]], workers: int, start_method: str = "forkserver"
 ) -> tuple[list[dict], float]:
     """Run ``jobs`` on ``workers`` new processes; results and wall seconds.
 
-    ``spawn`` (default) starts cold interpreters, as worker hosts are; tests may ``fork``
-    to skip the imports: the processes share nothing but the limiter's store either way.
+    ``forkserver`` (default) forks each worker from a clean server process that imported
+    the client once (no state of this process comes along); ``spawn`` starts cold
+    interpreters; tests may ``fork``. The processes share nothing but the limiter's store.
     """
     ctx = multiprocessing.get_context(start_method)
+    if start_method == "forkserver":
+        ctx.set_forkserver_preload(["bsin.forms_hook", "bsin.forms_client", "bench.quota"])
     with ctx.Pool(workers) as pool:
         # Start the processes (and their imports) before the clock does.
         pool.map(_noop, range(workers))
