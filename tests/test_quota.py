@@ -23,10 +23,9 @@ from bsin.quota import (
     READ,
     QuotaHttp,
     Quotas,
-    RedisStore,
-    SqliteStore,
+    open_store,
 )
-from tests.services import require_redis
+from tests.services import require_postgres, require_redis
 
 FORMS = sorted(p.stem for p in (SAMPLE_DIR / "forms").glob("*.json"))
 
@@ -98,17 +97,17 @@ def test_small_pages_are_followed_to_the_end():
     assert all(e["page_size"] == "5000" for e in lists)  # asked for 5000, got 7
 
 
-@pytest.fixture(params=["local", "redis"])
+@pytest.fixture(params=["local", "redis", "postgres"])
 def store_url(request, tmp_path):
     if request.param == "redis":
         return require_redis()
+    if request.param == "postgres":
+        return require_postgres()
     return f"sqlite:///{tmp_path / 'quota.sqlite'}"
 
 
 def _store(url: str):
-    return (
-        RedisStore(url) if url.startswith("redis") else SqliteStore(url.removeprefix("sqlite:///"))
-    )
+    return open_store(url)
 
 
 def test_store_grants_limit_per_window_and_records_all_buckets_or_none(store_url):

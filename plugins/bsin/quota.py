@@ -17,6 +17,8 @@ The log lives where every worker reaches it (see docs/operations.md, "API quotas
 
 * ``redis://...``: a sorted set per bucket, updated by one Lua script (atomic on the server,
   timed by the server's clock). The Celery broker is a Redis every worker already reaches.
+* ``postgresql://...``: a table of grants under a transaction-scoped advisory lock (the
+  warehouse's server will do), timed by the server's clock.
 * ``local`` (default): a SQLite file under the data folder, serialised by SQLite's write lock
   (``BEGIN IMMEDIATE``): every process on this host (LocalExecutor, several local Celery
   workers, the benchmark's worker processes) shares it.
@@ -150,10 +152,11 @@ class QuotaConfig(BaseModel):
     @field_validator("store")
     @classmethod
     def _known_store(cls, value: str) -> str:
-        if value in ("local", "off") or value.startswith(("redis://", "rediss://", "sqlite:///")):
+        if value in ("local", "off") or value.startswith(_STORE_SCHEMES):
             return value
         raise ValueError(
-            f"{value!r} is no store: write 'local', 'off', a redis:// URL or sqlite:///PATH "
+            f"{value!r} is no store: write 'local', 'off', a redis:// or postgresql:// URL or "
+            "sqlite:///PATH "
             "(in the extra's quota.store, or BSIN_FORMS_QUOTA_STORE for every connection)"
         )
 
@@ -164,6 +167,7 @@ class QuotaConfig(BaseModel):
 
 
 OP_CLASSES = (EXPENSIVE, READ)
+_STORE_SCHEMES = ("redis://", "rediss://", "postgresql://", "postgres://", "sqlite:///")
 SCOPES = ("project", "user")
 
 
@@ -286,10 +290,71 @@ class RedisStore:
         return max(0.0, float(self._script(keys=keys, args=args)))
 
 
-def open_store(store: str) -> SqliteStore | RedisStore:
+class PostgresStore:
+    """Sliding logs in a PostgreSQL table (e.g. the warehouse), one transaction per try.
+
+    A transaction-scoped advisory lock serialises the check-and-record of all processes;
+    ``clock_timestamp()`` is the server's clock, one for every host.
+    """
+
+    def __init__(self, dsn: str):
+        self.dsn = dsn
+        self._local = threading.local()
+
+    def _conn(self):
+        conn = getattr(self._local, "conn", None)
+        if conn is None or conn.closed:
+            import psycopg
+
+            conn = psycopg.connect(self.dsn, autocommit=False, connect_timeout=10)
+            with conn.transaction():
+                conn.execute("select pg_advisory_xact_lock(hashtext('bsin_forms_quota_grant'))")
+                conn.execute(
+                    "create table if not exists bsin_forms_quota_grant "
+                    "(key text not null, t double precision not null)"
+                )
+                conn.execute(
+                    "create index if not exists bsin_forms_quota_grant_key_t on bsin_forms_quota_grant (key, t)"
+                )
+            self._local.conn = conn
+        return conn
+
+    def try_acquire(self, buckets: Sequence[Bucket], window: float) -> float:
+        """0 when granted (recorded in every bucket), else seconds until a slot frees."""
+        conn = self._conn()
+        with conn.transaction():
+            conn.execute("select pg_advisory_xact_lock(hashtext('bsin_forms_quota_grant'))")
+            (now,) = conn.execute("select extract(epoch from clock_timestamp())::float8").fetchone()
+            wait = 0.0
+            for key, limit in buckets:
+                conn.execute(
+                    "delete from bsin_forms_quota_grant where key = %s and t <= %s",
+                    (key, now - window),
+                )
+                (count,) = conn.execute(
+                    "select count(*) from bsin_forms_quota_grant where key = %s", (key,)
+                ).fetchone()
+                if count >= limit:
+                    (oldest,) = conn.execute(
+                        "select t from bsin_forms_quota_grant where key = %s order by t limit 1 offset %s",
+                        (key, count - limit),
+                    ).fetchone()
+                    wait = max(wait, oldest + window - now)
+            if wait <= 0:
+                with conn.cursor() as cur:
+                    cur.executemany(
+                        "insert into bsin_forms_quota_grant values (%s, %s)",
+                        [(key, now) for key, _ in buckets],
+                    )
+        return max(wait, 0.0)
+
+
+def open_store(store: str) -> SqliteStore | RedisStore | PostgresStore:
     """The store named by a ``quota.store`` setting (``local`` = the data folder's file)."""
     if store.startswith(("redis://", "rediss://")):
         return RedisStore(store)
+    if store.startswith(("postgresql://", "postgres://")):
+        return PostgresStore(store)
     if store.startswith("sqlite:///"):
         return SqliteStore(store.removeprefix("sqlite:///"))
     from bsin.paths import data_dir
@@ -313,7 +378,7 @@ class RateLimiter:
 
     def __init__(
         self,
-        store: SqliteStore | RedisStore,
+        store: SqliteStore | RedisStore | PostgresStore,
         quotas: Quotas,
         *,
         project: str,
