@@ -280,6 +280,7 @@ class RedisStore:
     def __init__(self, url: str):
         import redis
 
+        self.url = url
         self._redis = redis.Redis.from_url(url, socket_timeout=30, socket_connect_timeout=10)
         self._script = self._redis.register_script(_REDIS_SCRIPT)
 
@@ -369,6 +370,21 @@ class QuotaTimeout(RuntimeError):
     """The shared limit stayed exhausted longer than ``max_wait_seconds``."""
 
 
+class QuotaStoreError(RuntimeError):
+    """The limiter's store (Redis, PostgreSQL, SQLite file) cannot be used."""
+
+
+def describe_store(store: Any) -> str:
+    """The store's kind and place, without a password."""
+    from urllib.parse import urlsplit
+
+    if isinstance(store, SqliteStore):
+        return f"SQLite file {str(store.path)!r}"
+    url = getattr(store, "dsn", None) or getattr(store, "url", "")
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.hostname or ''}{':' + str(parts.port) if parts.port else ''}"
+
+
 # Patched by tests; production sleeps for real.
 _sleep = time.sleep
 
@@ -392,7 +408,7 @@ class RateLimiter:
         for name, c in quotas.classes.items():
             self.buckets[name] = [
                 (f"bsin:quota:{name}:project:{project}", max(1, math.floor(c.per_project * safety))),
-                (f"bsin:quota:{name}:user:{user}", max(1, math.floor(c.per_user * safety))),
+                (f"bsin:quota:{name}:user:{project}:{user}", max(1, math.floor(c.per_user * safety))),
             ]  # fmt: skip
         self.waited_seconds = 0.0
         self.quota_errors = 0
@@ -402,7 +418,14 @@ class RateLimiter:
         buckets = self.buckets[OP_CLASS[op]]
         waited = 0.0
         while True:
-            wait = self.store.try_acquire(buckets, self.quotas.window_seconds)
+            try:
+                wait = self.store.try_acquire(buckets, self.quotas.window_seconds)
+            except Exception as exc:  # redis, psycopg and sqlite3 each raise their own
+                raise QuotaStoreError(
+                    f"{op}: cannot use the Forms API quota store {describe_store(self.store)} "
+                    f"({exc.__class__.__name__}). Check quota.store in the Forms connection "
+                    "(or BSIN_FORMS_QUOTA_STORE) and that the service is up, then re-run."
+                ) from exc
             if wait <= 0:
                 self.waited_seconds += waited
                 return waited
