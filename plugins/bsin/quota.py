@@ -477,7 +477,9 @@ class QuotaHttp:
         """Wait for quota, then send through the wrapped transport."""
         from urllib.parse import urlsplit
 
-        op = api_op(urlsplit(uri).path)
+        path = urlsplit(uri).path
+        # An endpoint may carry a path prefix (an emulator behind a proxy).
+        op = api_op(path[path.find("/v1/forms/") :]) if "/v1/forms/" in path else None
         if op is not None:
             self.limiter.acquire(op)
         resp, content = self._http.request(uri, method, *args, **kwargs)
