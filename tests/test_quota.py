@@ -205,3 +205,29 @@ def test_four_processes_share_one_limit_and_draw_no_429(store_url):
     assert worst[f"{READ}:anonymous"] <= 20
     # Hence the pull spans at least the quota's minimum for that many calls.
     assert lists[-1] - lists[0] >= minimum_seconds(len(lists), 12, window) - 0.05
+
+
+def test_the_transport_asks_for_the_quota_class_of_each_forms_call_only():
+    class Transport:
+        def request(self, uri, method="GET", *args, **kwargs):
+            return type("Resp", (), {"status": 429 if "/responses" in uri else 200})(), b"{}"
+
+    class Limiter:
+        def __init__(self):
+            self.ops, self.quota_errors = [], 0
+
+        def acquire(self, op):
+            self.ops.append(op)
+
+    limiter = Limiter()
+    http = QuotaHttp(Transport(), limiter)
+    for uri in (
+        "https://forms.googleapis.com/v1/forms/abc/responses?pageSize=5000",
+        "http://proxy.example/forms-api/v1/forms/abc",
+        "https://forms.googleapis.com/v1/forms/abc/responses/r1",
+        "https://oauth2.googleapis.com/token",  # a token refresh uses no Forms quota
+    ):
+        http.request(uri)
+    assert limiter.ops == ["responses.list", "forms.get", "responses.get"]
+    assert [OP_CLASS[op] for op in limiter.ops] == [EXPENSIVE, READ, READ]
+    assert limiter.quota_errors == 2  # both /responses answers were 429s
