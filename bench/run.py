@@ -256,7 +256,8 @@ def run(args: argparse.Namespace, emit) -> int:
     months = [date.fromisoformat(m) for m in meta["months"]]
     countries = meta["countries"]
     served = ServedNetwork(network, run_dir / "served", partners, months, programme.grace_days)
-    emulator = EmulatorProcess(served.served, env)
+    # Quotas are measured on their own (bench/quota.py); here the data path is measured.
+    emulator = EmulatorProcess(served.served, env, ("--quotas", "off"))
     rss = RssMeter()
     acct = StageAccounts(rss)
     acct.instrument(Warehouse)
@@ -269,7 +270,9 @@ def run(args: argparse.Namespace, emit) -> int:
     by_month: list[dict[str, float]] = []
     before: dict[str, float] = {}
     try:
-        service = build_service({"endpoint": emulator.url, "num_retries": 0})
+        service = build_service(
+            {"endpoint": emulator.url, "num_retries": 0, "quota": {"store": "off"}}
+        )
         # Logging handlers may appear with Airflow's import: keep stderr readable.
         logging.getLogger().setLevel(logging.WARNING)
         ctx = pipeline.Context(partners, programme, warehouse=wh, key=BENCH_KEY)
@@ -402,6 +405,26 @@ def run(args: argparse.Namespace, emit) -> int:
             "worst": worst,
         }
     )
+    if not args.skip_quota:
+        from bench.quota import run_quota_modes
+
+        quota_dir = Path(tempfile.mkdtemp(prefix="quota-", dir=data_root))
+        try:
+            run_quota_modes(
+                network=network,
+                run_dir=quota_dir,
+                env=env,
+                partners=partners,
+                countries=countries,
+                quota_scale=args.quota_scale,
+                page_cap=args.page_cap,
+                workers=min(len(countries), args.quota_workers),
+                scale_since=f"{meta['months'][-1]}T00:00:00+00:00",
+                emit=emit,
+                log=_log,
+            )
+        finally:
+            shutil.rmtree(quota_dir, ignore_errors=True)
     if loaded + quarantined == 0:
         _log("error: nothing was loaded or quarantined")
         return 1
@@ -432,6 +455,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--parse-repeats", type=int, help="parses per DAG file (median is reported)")
     p.add_argument("--skip-dag-parse", action="store_true", help="leave out the parse times")
     p.add_argument("--keep-run", action="store_true", help="keep the run folder (warehouse)")
+    p.add_argument(
+        "--quota-scale",
+        type=float,
+        help="quota mode: window and limits x this (default 1 = Google's; quick 0.1)",
+    )
+    p.add_argument("--page-cap", type=int, help="quota mode: responses per page at most")
+    p.add_argument(
+        "--quota-workers", type=int, default=8, help="quota mode: concurrent worker processes"
+    )
+    p.add_argument("--skip-quota", action="store_true", help="leave out quota and scale-out")
     args = p.parse_args(argv)
     base = QUICK if args.quick else DEFAULT
     args.countries = args.countries or base.countries
@@ -439,6 +472,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args.months = args.months or base.months
     args.reports = args.reports if args.reports is not None else (1 if args.quick else 5)
     args.parse_repeats = args.parse_repeats or (1 if args.quick else 5)
+    args.quota_scale = args.quota_scale or (0.1 if args.quick else 1.0)
+    args.page_cap = args.page_cap or (1000 if args.quick else 2500)
+    if args.quota_scale <= 0 or args.page_cap < 1 or args.quota_workers < 1:
+        p.error("--quota-scale must be > 0, --page-cap and --quota-workers >= 1")
     for name in ("countries", "members", "months"):
         if getattr(args, name) < 1:
             p.error(f"--{name} must be at least 1")

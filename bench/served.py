@@ -176,9 +176,9 @@ class ServedNetwork:
 class EmulatorProcess:
     """``python -m bsin.emulator`` in its own process, with its admin API at hand."""
 
-    def __init__(self, data_dir: Path, env: dict[str, str]):
+    def __init__(self, data_dir: Path, env: dict[str, str], args: tuple[str, ...] = ()):
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "bsin.emulator", "--data", str(data_dir), "--port", "0"],
+            [sys.executable, "-m", "bsin.emulator", "--data", str(data_dir), "--port", "0", *args],
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             text=True,
@@ -208,6 +208,16 @@ class EmulatorProcess:
         """
         for form_id in form_ids:
             self._call("GET", f"v1/forms/{form_id}/responses?pageSize=1")
+
+    def preload(self, form_ids: list[str]) -> None:
+        """Parse the forms' files now, without an API call (which would use quota)."""
+        body = json.dumps({"forms": form_ids}).encode()
+        req = urllib.request.Request(
+            self.url + "_emulator/preload", data=body, method="POST",
+            headers={"Content-Type": "application/json"},
+        )  # fmt: skip
+        with urllib.request.urlopen(req, timeout=300) as resp:
+            resp.read()
 
     def reset_log(self) -> None:
         """Empty the request log."""

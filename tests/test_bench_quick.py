@@ -34,6 +34,9 @@ def test_quick_bench_prints_every_stage_with_sane_figures(tmp_path):
             str(tmp_path / "data"),
             "--out",
             str(out),
+            # 9 lists per 3 s per user (the limiter grants 8): the 11 small pages need 2 windows.
+            "--quota-scale",
+            "0.05",
         ],
         cwd=ROOT,
         env=env,
@@ -105,3 +108,25 @@ def test_quick_bench_prints_every_stage_with_sane_figures(tmp_path):
         )
     # The month's own self-assessment listing already covers them on a first run: no extra.
     assert per["monthly_id_lists"] == 1 and per.get("self_assessment_id_lists", 0) == 0
+
+    # Issue 14, goal 5: small pages, all countries at once, scaled quotas, zero 429s.
+    quota = by_stage["pull_under_quota"]
+    assert quota["quota_errors"] == 0 and quota["statuses"] == {"200": quota["lists"] + 2}
+    assert quota["rows"] == monthly + MEMBERS
+    assert quota["pages"] == quota["lists"] == math.ceil(monthly / 1000) + math.ceil(MEMBERS / 1000)
+    assert quota["window_seconds"] == 3.0 and quota["limit_per_user"] == 9
+    assert quota["limiter_limit"] == 8
+    assert max(quota["worst_window"].values()) <= quota["limit_per_user"]
+    assert quota["minimum_seconds"] == (math.ceil(quota["lists"] / 8) - 1) * 3.0 > 0
+    assert quota["seconds"] >= quota["minimum_seconds"]
+    goal5 = by_stage["goal:quota"]
+    assert goal5["quota_errors"] == 0 and isinstance(goal5["met"], bool)
+    # Goal 6: the same month pulled by 1, 2 and 4 processes, with the speed-up.
+    workers = [by_stage[f"pull_workers_{n}"] for n in (1, 2, 4)]
+    assert len({w["rows"] for w in workers}) == 1 and workers[0]["rows"] > 0
+    assert all(w["quota_errors"] == 0 for w in workers)
+    assert [w["workers"] for w in workers] == [1, 2, 4]
+    for w in workers:
+        assert w["speed_up"] == pytest.approx(workers[0]["seconds"] / w["seconds"], rel=0.01)
+    goal6 = by_stage["goal:scale_out"]
+    assert goal6["speed_up_4"] == workers[2]["speed_up"] and isinstance(goal6["met"], bool)

@@ -13,7 +13,10 @@ The connection's extra (JSON) holds:
 ``num_retries``
     retries of a request on 429/5xx/connection errors (default 5);
 ``timeout``
-    socket timeout in seconds (default 60).
+    socket timeout in seconds (default 60);
+``quota``
+    the shared rate limit under Google's quotas (:mod:`bsin.quota`), e.g.
+    ``{"store": "redis://redis:6379/1"}``; default: Google's limits x 0.9 in a local file.
 
 Only the read-only scopes ``forms.body.readonly`` and ``forms.responses.readonly`` are asked
 for. A local endpoint (127.0.0.1, localhost, ::1) without credentials gets anonymous
@@ -26,12 +29,14 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from airflow.sdk import BaseHook
+
+from bsin.quota import QuotaConfig, build_limiter, parse_quota_config
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +59,7 @@ KNOWN_KEYS = frozenset(
         "num_retries",
         "timeout",
         "emulator",
+        "quota",
     }
 )
 _HOW = (
@@ -75,6 +81,7 @@ class FormsSettings:
     num_retries: int
     timeout: float
     credential_kind: str  # service_account | authorized_user | anonymous
+    quota: QuotaConfig = field(default_factory=QuotaConfig)
 
     @property
     def is_local(self) -> bool:
@@ -173,7 +180,15 @@ def resolve_settings(
         num_retries=_number(extra, "num_retries", DEFAULT_NUM_RETRIES, conn_id, integer=True),
         timeout=_number(extra, "timeout", DEFAULT_TIMEOUT, conn_id, integer=False),
         credential_kind=kind,
+        quota=_quota(extra.get("quota"), conn_id),
     )
+
+
+def _quota(value: Any, conn_id: str) -> QuotaConfig:
+    try:
+        return parse_quota_config(value, conn_id)
+    except ValueError as exc:
+        raise FormsConnectionError(str(exc)) from None
 
 
 def build_credentials(extra: Mapping[str, Any] | None, settings: FormsSettings) -> Any:
@@ -241,6 +256,14 @@ def build_service(extra: Mapping[str, Any] | None = None, conn_id: str = DEFAULT
     http = google_auth_httplib2.AuthorizedHttp(
         credentials, http=httplib2.Http(timeout=settings.timeout)
     )
+    limiter = build_limiter(
+        settings.quota, settings.credential_kind, credentials, settings.endpoint
+    )
+    if limiter is not None:
+        from bsin.quota import QuotaHttp
+
+        # Below the auth layer's caller: every attempt, retries included, asks for quota.
+        http = QuotaHttp(http, limiter)
     log.info(
         "Forms API at %s with %s credentials (connection %r, timeout %ss)",
         settings.endpoint,

@@ -11,6 +11,7 @@ import threading
 
 from bsin.emulator.server import start_emulator
 from bsin.paths import SAMPLE_DIR
+from bsin.quota import GOOGLE_QUOTAS
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -24,11 +25,31 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--faults", help="JSON list of faults to arm at start (see bsin.emulator.faults)"
     )
+    parser.add_argument(
+        "--quotas",
+        choices=("google", "off"),
+        default="google",
+        help="answer 429 past Google's per-minute read quotas (default) or never",
+    )
+    parser.add_argument(
+        "--quota-scale",
+        type=float,
+        default=1.0,
+        help="window and limits times this, same rate (0.1: 18 lists per 6 s per user)",
+    )
+    parser.add_argument(
+        "--page-cap", type=int, help="at most this many responses per page (small pages)"
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="log every request")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(message)s")
     try:
-        handle = start_emulator(args.data, port=args.port, host=args.host)
+        if args.quota_scale <= 0 or (args.page_cap is not None and args.page_cap < 1):
+            raise ValueError("--quota-scale must be > 0 and --page-cap >= 1")
+        quotas = GOOGLE_QUOTAS.scaled(args.quota_scale) if args.quotas == "google" else None
+        handle = start_emulator(
+            args.data, port=args.port, host=args.host, quotas=quotas, page_cap=args.page_cap
+        )
     except (OSError, ValueError) as exc:
         print(f"error: cannot start the emulator: {exc}", file=sys.stderr)
         return 2

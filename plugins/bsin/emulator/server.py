@@ -23,7 +23,7 @@ import re
 import socket
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -31,11 +31,13 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 from bsin.emulator.faults import STATUS_NAMES, Fault, FaultPlan
 from bsin.emulator.store import DataError, DataStore, ResponseSet, timestamp_ns
+from bsin.quota import API_ROUTE, OP_CLASS, Quotas, api_op
 
 log = logging.getLogger(__name__)
 
 MAX_PAGE_SIZE = 5000
-_ROUTE = re.compile(r"^/v1/forms/([^/]+)(/responses(?:/([^/]+))?)?$")
+# The project number the emulator's 429 bodies name (Google prints the caller's).
+PROJECT_NUMBER = "000000000000"
 _ADMIN_RESPONSE = re.compile(r"^forms/([^/]+)/responses/([^/]+)$")
 _FILTER = re.compile(r"^\s*timestamp\s*(>=|>)\s*(\S+)\s*$")
 # Standard query parameters every Google API accepts besides a method's own.
@@ -64,13 +66,86 @@ _TOKEN_KEY = b"bsin-forms-emulator-page-token"
 class ApiError(Exception):
     """An error to answer with Google's JSON error body."""
 
-    def __init__(self, code: int, message: str | None = None):
+    def __init__(self, code: int, message: str | None = None, details: list[dict] | None = None):
         status, default = STATUS_NAMES.get(code, ("UNKNOWN", "Error."))
         super().__init__(message or default)
         self.code, self.status, self.message = code, status, message or default
+        self.details = details
 
     def body(self) -> dict[str, Any]:
-        return {"error": {"code": self.code, "message": self.message, "status": self.status}}
+        error: dict[str, Any] = {"code": self.code, "message": self.message, "status": self.status}
+        if self.details:
+            error["details"] = self.details
+        return {"error": error}
+
+
+def quota_error(op: str, scope: str, limit: int, quotas: Quotas) -> ApiError:
+    """Google's 429 for an exhausted per-minute quota: message, ErrorInfo and Help details."""
+    c = quotas.classes[OP_CLASS[op]]
+    per = "per minute per user" if scope == "user" else "per minute"
+    limit_name = c.label.title().replace(" ", "") + (
+        "PerMinutePerUser" if scope == "user" else "PerMinutePerProject"
+    )
+    message = (
+        f"Quota exceeded for quota metric '{c.label}' and limit '{c.label} {per}' of service "
+        f"'forms.googleapis.com' for consumer 'project_number:{PROJECT_NUMBER}'."
+    )
+    details = [
+        {
+            "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+            "reason": "RATE_LIMIT_EXCEEDED",
+            "domain": "googleapis.com",
+            "metadata": {
+                "consumer": f"projects/{PROJECT_NUMBER}",
+                "quota_limit": limit_name,
+                "quota_limit_value": str(limit),
+                "quota_location": "global",
+                "quota_metric": c.metric,
+                "quota_unit": "1/min/{project}/{user}" if scope == "user" else "1/min/{project}",
+                "service": "forms.googleapis.com",
+            },
+        },
+        {
+            "@type": "type.googleapis.com/google.rpc.Help",
+            "links": [
+                {
+                    "description": "Request a higher quota limit.",
+                    "url": "https://cloud.google.com/docs/quotas/help/request_increase",
+                }
+            ],
+        },
+    ]
+    return ApiError(429, message, details)
+
+
+class QuotaMeter:
+    """Google's per-minute quotas as sliding logs per (class, project) and (class, user).
+
+    A refused request does not use quota. The emulator serves one project; the user is the
+    caller's credential (the bearer token), and every anonymous call is the same user.
+    """
+
+    def __init__(self, quotas: Quotas):
+        self.quotas = quotas
+        self._lock = threading.Lock()
+        self._logs: dict[tuple[str, str], deque[float]] = {}
+
+    def admit(self, op: str, user: str, now: float) -> ApiError | None:
+        """None when ``op`` is within quota at ``now`` (and counted), else the 429 to send."""
+        c = self.quotas.classes[OP_CLASS[op]]
+        window = self.quotas.window_seconds
+        checks = (("user", (c.name, "user:" + user), c.per_user),
+                  ("project", (c.name, "project"), c.per_project))  # fmt: skip
+        with self._lock:
+            for scope, key, limit in checks:
+                log_ = self._logs.setdefault(key, deque())
+                while log_ and log_[0] <= now - window:
+                    log_.popleft()
+                if len(log_) >= limit:
+                    return quota_error(op, scope, limit, self.quotas)
+            for _, key, _ in checks:
+                self._logs[key].append(now)
+        return None
 
 
 def encode_page_token(form_id: str, filter_text: str, offset: int) -> str:
@@ -227,9 +302,13 @@ def list_page(
 class EmulatorState:
     """What the request handlers share: data, faults, request log."""
 
-    def __init__(self, data_dir: str | Path):
+    def __init__(
+        self, data_dir: str | Path, quotas: Quotas | None = None, page_cap: int | None = None
+    ):
         self.store = DataStore(data_dir)
+        self.page_cap = page_cap
         self.faults = FaultPlan()
+        self.quota = QuotaMeter(quotas) if quotas else None
         self.stopping = threading.Event()
         self._log_lock = threading.Lock()
         self.log: list[dict[str, Any]] = []
@@ -322,6 +401,15 @@ class _Handler(BaseHTTPRequestHandler):
             elif what == "faults" and method == "DELETE":
                 state.faults.clear()
                 self._send_json(200, {"faults": []})
+            elif what == "preload" and method == "POST":
+                # Parse data files now, outside a measured pull and without using quota.
+                body = self._read_json()
+                forms = body.get("forms") if isinstance(body, dict) else None
+                if not isinstance(forms, list):
+                    raise ApiError(400, 'preload needs {"forms": [formId, ...]}')
+                for form_id in forms:
+                    state.store.responses(str(form_id))
+                self._send_json(200, {"preloaded": len(forms)})
             elif what == "requests" and method == "GET":
                 entries = state.requests()
                 counts = Counter(f"{e['op']} {e['form_id']}" for e in entries)
@@ -346,18 +434,13 @@ class _Handler(BaseHTTPRequestHandler):
     def _api(self, method: str, path: str, query: str) -> None:
         state = self.server.state
         started = time.perf_counter()
-        m = _ROUTE.match(path)
-        op = form_id = response_id = None
+        arrived = time.time()
+        m = API_ROUTE.match(path)
+        op = api_op(path)
+        form_id = response_id = None
         if m:
             form_id = unquote(m.group(1))
             response_id = unquote(m.group(3)) if m.group(3) else None
-            op = (
-                "forms.get"
-                if not m.group(2)
-                else "responses.get"
-                if response_id
-                else "responses.list"
-            )
         entry: dict[str, Any] = {
             "op": op or "unknown",
             "form_id": form_id,
@@ -369,12 +452,16 @@ class _Handler(BaseHTTPRequestHandler):
             "fault": None,
             "returned": 0,
             "status": None,
+            "t": arrived,
+            "user": self._user(),
         }
         fault: Fault | None = None
         body = b""
         try:
             if op is None or method != "GET":
                 raise ApiError(404, f"Method not found: {method} {path}")
+            if state.quota and (refused := state.quota.admit(op, entry["user"], arrived)):
+                raise refused
             params = self._params(op, query)
             entry.update(
                 fields=params.get("fields"),
@@ -410,6 +497,13 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(200, body[: max(1, len(body) // 2)])
         else:
             self._send(200, body)
+
+    def _user(self) -> str:
+        # The quota's "user": a hash of the bearer token, never the token itself.
+        auth = self.headers.get("Authorization") or ""
+        if not auth.lower().startswith("bearer "):
+            return "anonymous"
+        return "token:" + hashlib.sha256(auth[7:].strip().encode()).hexdigest()[:12]
 
     def _params(self, op: str, query: str) -> dict[str, str]:
         params: dict[str, str] = {}
@@ -453,6 +547,9 @@ class _Handler(BaseHTTPRequestHandler):
             return rs.bodies[idx], 1
         filter_text = params.get("filter", "")
         page_size = parse_page_size(params.get("pageSize"))
+        if self.server.state.page_cap:
+            # Google may return fewer than pageSize: a client must follow nextPageToken.
+            page_size = min(page_size, self.server.state.page_cap)
         body, count, next_token = list_page(
             rs, form_id, filter_text, page_size, params.get("pageToken"), params.get("fields")
         )
@@ -549,9 +646,20 @@ class EmulatorHandle:
         self.state.store.invalidate()
 
 
-def start_emulator(data_dir: str | Path, port: int = 0, host: str = "127.0.0.1") -> EmulatorHandle:
-    """Serve ``data_dir`` in a background thread; ``port=0`` picks a free port."""
-    state = EmulatorState(data_dir)
+def start_emulator(
+    data_dir: str | Path,
+    port: int = 0,
+    host: str = "127.0.0.1",
+    quotas: Quotas | None = None,
+    page_cap: int | None = None,
+) -> EmulatorHandle:
+    """Serve ``data_dir`` in a background thread; ``port=0`` picks a free port.
+
+    ``quotas`` (e.g. ``bsin.quota.GOOGLE_QUOTAS``, or ``.scaled(0.1)`` in tests) makes it
+    answer 429 past Google's per-minute limits; None (default in-process) enforces none.
+    ``page_cap`` returns at most that many responses per page, whatever ``pageSize`` asks.
+    """
+    state = EmulatorState(data_dir, quotas, page_cap)
     server = _Server((host, port), state)
     thread = threading.Thread(
         target=server.serve_forever,
