@@ -135,6 +135,12 @@ def api_calls(log: list[dict], form_kind: dict[str, str]) -> dict[str, dict[str,
     return {k: dict(v) for k, v in out.items()}
 
 
+def _demo_key() -> str:
+    from bsin.pseudonymise import DEMO_PSEUDONYM_KEY
+
+    return DEMO_PSEUDONYM_KEY
+
+
 def run(args: argparse.Namespace, emit) -> int:
     """The whole benchmark; ``emit`` gets every result record. Returns the exit code."""
     spec = NetworkSpec(args.countries, args.members, args.months, args.response_rate)
@@ -152,6 +158,10 @@ def run(args: argparse.Namespace, emit) -> int:
         AIRFLOW__CORE__DAGS_FOLDER=str(ROOT / "dags"),
         AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=f"sqlite:///{run_dir / 'airflow_home' / 'airflow.db'}",
         MPLBACKEND="Agg",
+        # Synthetic, fictitious members: a local tool like the demo, so the demo key rules
+        # apply (docs/security.md); an exported key is used as it is.
+        BSIN_DEMO="1",
+        BSIN_PSEUDONYM_KEY=os.environ.get("BSIN_PSEUDONYM_KEY") or _demo_key(),
     )
     os.environ.update(env)
     rows_total = meta["monthly_responses"]
