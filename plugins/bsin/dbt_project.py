@@ -113,6 +113,25 @@ def dbt_vars() -> dict[str, Any]:
 _PG_PASSTHROUGH = ("sslmode", "sslcert", "sslkey", "sslrootcert", "connect_timeout")
 
 
+def _cli_args(work: Path) -> list[str]:
+    """The dbt arguments every invocation shares: project, a private profiles, target and
+    log folder under ``work``, the project's vars, quiet output."""
+    return [
+        "--project-dir",
+        str(DBT_PROJECT_DIR),
+        "--profiles-dir",
+        str(work),
+        "--target-path",
+        str(work / "target"),
+        "--log-path",
+        str(work / "logs"),
+        "--vars",
+        json.dumps(dbt_vars()),
+        "--no-use-colors",
+        "--quiet",
+    ]
+
+
 def profile_output(wh: Warehouse, password_env: str | None = None) -> dict[str, Any]:
     """The dbt profile target for ``wh``.
 
@@ -228,20 +247,7 @@ def run_dbt(wh: Warehouse, args: Sequence[str], *, keep_target: Path | None = No
     with _workdir() as work:
         (work / "profiles.yml").write_text(profiles_yml(wh, secret_env), encoding="utf-8")
         password = wh._pg_kwargs.get("password") if wh.backend == "postgres" else None  # noqa: SLF001
-        common = [
-            "--project-dir",
-            str(DBT_PROJECT_DIR),
-            "--profiles-dir",
-            str(work),
-            "--target-path",
-            str(work / "target"),
-            "--log-path",
-            str(work / "logs"),
-            "--vars",
-            json.dumps(dbt_vars()),
-            "--no-use-colors",
-            "--quiet",
-        ]
+        common = _cli_args(work)
         previous = os.environ.get(secret_env)
         if password:
             os.environ[secret_env] = str(password)
@@ -386,23 +392,7 @@ def write_manifest() -> Path:
             }
         }
         (work / "profiles.yml").write_text(json.dumps(profile), encoding="utf-8")
-        res = dbtRunner().invoke(
-            [
-                "parse",
-                "--project-dir",
-                str(DBT_PROJECT_DIR),
-                "--profiles-dir",
-                str(work),
-                "--target-path",
-                str(work / "target"),
-                "--log-path",
-                str(work / "logs"),
-                "--vars",
-                json.dumps(dbt_vars()),
-                "--no-use-colors",
-                "--quiet",
-            ]
-        )
+        res = dbtRunner().invoke(["parse", *_cli_args(work)])
         if not res.success:
             raise DbtBuildError(f"dbt parse of {DBT_PROJECT_DIR} failed: {res.exception}")
         for name in ("partial_parse.msgpack", "manifest.json"):

@@ -266,7 +266,8 @@ def protect_group(cells: Mapping[str, Cell], network: Cell, k: int) -> tuple[dic
 # --------------------------------------------------------------------------- helpers
 
 
-def _num(value: Any) -> float | None:
+def to_float(value: Any) -> float | None:
+    """A warehouse value as a float; None for NULL, NaN or anything not a number."""
     if value is None:
         return None
     try:
@@ -276,9 +277,13 @@ def _num(value: Any) -> float | None:
     return None if math.isnan(f) else f
 
 
-def _int(value: Any) -> int | None:
-    f = _num(value)
+def to_int(value: Any) -> int | None:
+    """A warehouse value as an int (via ``to_float``)."""
+    f = to_float(value)
     return None if f is None else int(f)
+
+
+_num, _int = to_float, to_int
 
 
 def _to_date(value: Any) -> date:

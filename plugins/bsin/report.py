@@ -25,7 +25,6 @@ Three steps, each testable on its own:
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -40,6 +39,8 @@ from bsin.disclosure import (
     Cell,
     for_viewer,
     network_figures,
+    to_float,
+    to_int,
     validate_k,
 )
 from bsin.disclosure import foreign_cell as _foreign_cell
@@ -225,19 +226,8 @@ class RenderedReport:
 # --------------------------------------------------------------------------- helpers
 
 
-def _num(value: Any) -> float | None:
-    if value is None:
-        return None
-    try:
-        f = float(value)
-    except (TypeError, ValueError):
-        return None
-    return None if math.isnan(f) else f
-
-
-def _int(value: Any) -> int | None:
-    f = _num(value)
-    return None if f is None else int(f)
+# One definition of the warehouse-value conversions, shared with bsin.disclosure.
+_num, _int = to_float, to_int
 
 
 def _as_month(month: date | datetime | str) -> date:
