@@ -42,6 +42,13 @@ def main(argv: list[str] | None = None) -> int:
         help="warehouse URI (default: AIRFLOW_CONN_WAREHOUSE_DEFAULT, else data/warehouse.duckdb)",
     )
     args = parser.parse_args(argv)
+    if not args.verbose:
+        # Task logs stay in Airflow's log folder; the terminal gets the results. Set before
+        # anything imports Airflow (reading the warehouse connection does), which fixes
+        # its logging level at import.
+        os.environ["AIRFLOW__LOGGING__LOGGING_LEVEL"] = "ERROR"
+        os.environ["PYTHONWARNINGS"] = "ignore"
+        warnings.simplefilter("ignore")
 
     from bsin.config import load_programme
     from bsin.emulator import start_emulator
@@ -94,11 +101,6 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.update(env)
     print(f"warehouse: {Warehouse.from_conn_id('warehouse_default')}", flush=True)
     before = set(outbox.glob("*.eml"))
-    if not args.verbose:
-        # Task logs stay in Airflow's log folder; the terminal gets the results.
-        os.environ["AIRFLOW__LOGGING__LOGGING_LEVEL"] = "ERROR"
-        os.environ["PYTHONWARNINGS"] = "ignore"
-        warnings.simplefilter("ignore")
     try:
         from bsin.airflow_runner import migrate_metadata_db, run_month
 
