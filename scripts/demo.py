@@ -98,6 +98,8 @@ def main(argv: list[str] | None = None) -> int:
     env = local_environment(
         forms_endpoint=emulator.url, smtp_port=sink.port, warehouse_uri=warehouse
     )
+    if not args.verbose:
+        env["AIRFLOW__LOGGING__LOGGING_LEVEL"] = "ERROR"
     os.environ.update(env)
     print(f"warehouse: {Warehouse.from_conn_id('warehouse_default')}", flush=True)
     before = set(outbox.glob("*.eml"))
