@@ -100,6 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     if not args.verbose:
         env["AIRFLOW__LOGGING__LOGGING_LEVEL"] = "ERROR"
+        env["DBT_QUIET"] = "true"  # dbt prints its progress to the terminal, errors still show
     os.environ.update(env)
     print(f"warehouse: {Warehouse.from_conn_id('warehouse_default')}", flush=True)
     before = set(outbox.glob("*.eml"))
