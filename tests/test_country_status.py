@@ -94,3 +94,24 @@ def test_notice_is_in_the_partner_language_and_names_the_month(wh, status):
 
 def test_network_coverage_counts_countries_with_data(wh):
     assert network_coverage(wh, PARTNERS, MONTH) == (0, len(PARTNERS.partners))
+
+
+def test_network_coverage_is_the_disclosure_scope_not_countries_with_data(wh):
+    """A country with 1 answer is in no network figure, so not in "N of M" either: counting
+    it would tell its "0 versus a few" apart (bsin.disclosure)."""
+    from bsin.disclosure import COUNT_COLUMNS
+
+    answers = dict(zip(PARTNERS.countries, [5, 4, 1, 0], strict=False))
+    rows = [
+        {"scope_country": c, "month": MONTH} | {col: n for col in COUNT_COLUMNS}
+        for c, n in answers.items()
+        if n
+    ]
+    wh.execute(
+        "create table int_monthly_counts (scope_country text, month date, "
+        + ", ".join(f"{col} integer" for col in COUNT_COLUMNS)
+        + ")"
+    )
+    wh.insert("int_monthly_counts", pd.DataFrame(rows))
+    assert network_coverage(wh, PARTNERS, MONTH, 3) == (2, len(PARTNERS.partners))
+    assert network_coverage(wh, PARTNERS, MONTH, 1) == (3, len(PARTNERS.partners))

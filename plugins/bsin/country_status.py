@@ -105,7 +105,8 @@ def country_condition(wh: Any, partner: Partner, month: date) -> CountryConditio
         first = problems.iloc[0]
         detail = "; ".join(str(d) for d in problems["detail"])
         return CountryCondition(country, month, str(first["status"]), detail)
-    has_data = int(
+    # dbt creates the marts on their first build: before it, no country has indicators.
+    has_data = wh.table_exists("indicators_monthly") and int(
         wh.query_df(
             "select count(*) as n from indicators_monthly where scope_country = :c and month = :m",
             {"c": country, "m": month},
@@ -124,16 +125,29 @@ def country_condition(wh: Any, partner: Partner, month: date) -> CountryConditio
     return None
 
 
-def network_coverage(wh: Any, partners: PartnersConfig, month: date) -> tuple[int, int]:
-    """(countries with feedback in ``month``, countries configured with active members)."""
-    present = set(
-        wh.query_df(
-            "select distinct scope_country from indicators_monthly where month = :m",
-            {"m": month},
-        )["scope_country"]
-    )
+def network_coverage(
+    wh: Any, partners: PartnersConfig, month: date, min_respondents: int = 3
+) -> tuple[int, int]:
+    """(countries the month's network figures cover, countries configured with members).
+
+    The first is the disclosure scope of the network figure (bsin.disclosure: countries
+    with at least k answers), as in every partner's report: counting countries with any
+    data would tell a small country's "0 versus a few" apart.
+    """
+    from bsin.disclosure import COUNT_COLUMNS, HIDDEN, network_figures
+
     configured = [p for p in partners.partners if p.members_in(month) > 0]
-    have = sum(1 for p in partners.partners if p.country in present)
+    if not wh.table_exists("int_monthly_counts"):
+        return 0, len(configured)
+    rows = wh.query_df(
+        # Column names come from the COUNT_COLUMNS constant, never from input.
+        "select scope_country, month, "  # noqa: S608
+        + ", ".join(COUNT_COLUMNS)
+        + " from int_monthly_counts where month = :m",
+        {"m": month},
+    ).to_dict("records")
+    cell = network_figures(rows, min_respondents).get((month, "response_rate"), HIDDEN)
+    have = len(cell.scopes)
     return have, max(have, len(configured))
 
 

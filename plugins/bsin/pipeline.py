@@ -879,7 +879,7 @@ def _send_condition_notice(ctx: Context, partner: Partner, condition, *, deliver
     from bsin.delivery import deliver as deliver_message
 
     month, country = condition.month, partner.country
-    coverage = network_coverage(ctx.warehouse, ctx.partners, month)
+    coverage = network_coverage(ctx.warehouse, ctx.partners, month, ctx.programme.min_respondents)
     message = build_notice(condition, partner, ctx.programme.name, ctx.programme.sender, coverage)
     status = "not_delivered"
     if deliver:
