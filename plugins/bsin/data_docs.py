@@ -71,7 +71,7 @@ def prune_empty_dirs(directory: Path) -> int:
 
 
 def scope_title(month_label: str, countries: Iterable[str]) -> str:
-    """``Data quality 2023-03 · EE, LT, LV, SE``: the title every page of the site gets."""
+    """``Data quality 2023-03 · <the month's countries, sorted>``: every page's title."""
     return f"Data quality {month_label} · {', '.join(sorted(countries)) or 'no countries'}"
 
 
