@@ -4,12 +4,11 @@ SHELL := /bin/bash
 PY ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt pyproject.toml | cksum | cut -d' ' -f1)
+STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt pyproject.toml dev/pyproject.toml | cksum | cut -d' ' -f1)
 MONTH ?= 2023-03
 COUNTRY ?=
 PYTEST_ARGS ?=
 
-export PYTHONPATH := $(CURDIR)/plugins:$(CURDIR)
 export BSIN_PROJECT_ROOT := $(CURDIR)
 
 .PHONY: help venv demo test lint format lock bench airflow sql preview backfill sample-data clean forget map-form programme-report catalog
@@ -18,12 +17,12 @@ export BSIN_PROJECT_ROOT := $(CURDIR)
 help: ## | this list
 	@awk 'BEGIN {FS = ":[^#]*## "} /^[a-z-]+:.*## / { split($$2, d, "[|]"); gsub(/^ +| +$$/, "", d[1]); gsub(/^ +| +$$/, "", d[2]); printf "make %-12s %-34s %s\n", $$1, d[1], d[2] }' $(MAKEFILE_LIST)
 
-$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml dev/pyproject.toml
 	@command -v $(PY) >/dev/null || { echo "error: $(PY) not found; install Python 3.11 or pass PY=/path/to/python3.11"; exit 1; }
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --disable-pip-version-check uv==0.13.8
 	$(BIN)/uv pip install -q --python $(BIN)/python -r requirements.txt -r requirements-dev.txt
-	$(BIN)/uv pip install -q --python $(BIN)/python --no-deps -e .
+	$(BIN)/uv pip install -q --python $(BIN)/python --no-deps -e . -e dev
 	rm -f $(VENV)/.installed-*
 	touch $@
 
@@ -32,8 +31,8 @@ venv: $(STAMP) ## | build .venv from the pinned requirements (other targets do i
 # The manifest the monthly DAG renders its dbt task group from (`dbt parse`); the DAG file
 # would write it itself, but parsing in a DAG processor may hit its import timeout.
 DBT_MANIFEST := include/dbt/target/manifest.json
-$(DBT_MANIFEST): $(STAMP) $(shell find include/dbt -name '*.sql' -o -name '*.yml' 2>/dev/null) plugins/bsin/dbt_project.py plugins/bsin/mapping.py
-	$(BIN)/python -m bsin.dbt_project parse >/dev/null
+$(DBT_MANIFEST): $(STAMP) $(shell find include/dbt -name '*.sql' -o -name '*.yml' 2>/dev/null) plugins/bsin/warehouse/dbt_project.py plugins/bsin/transform/mapping.py
+	$(BIN)/python -m bsin.warehouse.dbt_project parse >/dev/null
 
 demo: $(STAMP) $(DBT_MANIFEST) ## [MONTH=2023-03] [WAREHOUSE=uri] | the monthly pipeline through Airflow on the sample data
 	$(BIN)/python scripts/demo.py --month '$(MONTH)' $(if $(WAREHOUSE),--warehouse '$(WAREHOUSE)',)
@@ -55,7 +54,7 @@ lock: $(STAMP) ## | re-resolve requirements*.txt from requirements*.in
 	$(BIN)/uv pip compile requirements-dev.in --python-version 3.11 -o requirements-dev.txt
 
 bench: $(STAMP) $(DBT_MANIFEST) ## [QUICK=1] | benchmark at network scale (QUICK=1: about a minute)
-	$(BIN)/python bench/run.py $(if $(QUICK),--quick,)
+	$(BIN)/python -m bench.run $(if $(QUICK),--quick,)
 
 airflow: $(STAMP) $(DBT_MANIFEST) ## [AIRFLOW_PORT=8080] | local Airflow UI with Forms emulator and SMTP sink
 	bash scripts/airflow_local.sh
@@ -84,14 +83,14 @@ catalog: $(STAMP) ## | dbt docs of the warehouse (tables, columns, tests, lineag
 	$(BIN)/python scripts/catalog.py
 
 sample-data: $(STAMP) ## | regenerate the sample Forms data in include/sample/emulator
-	$(BIN)/python -m bsin.sample_data --out include/sample/emulator
+	$(BIN)/python -m bsin_dev.sample_data --out include/sample/emulator
 
 # Draft mapping of a partner's form, read through the google_forms_default connection
 # (EMULATOR=<folder> serves local emulator data instead); see docs/mapping.md.
 KIND ?= monthly
 map-form: $(STAMP) ## FORM=<formId> COUNTRY=<cc> [KIND=monthly] [EMULATOR=dir] | draft a mapping YAML from a partner's form
 	@test -n "$(FORM)" || { echo "usage: make map-form FORM=<formId> COUNTRY=<cc> KIND=monthly"; exit 2; }
-	$(BIN)/python -m bsin.map_form --form $(FORM) --country $(COUNTRY) --kind $(KIND) $(if $(LANGUAGE),--language $(LANGUAGE),) $(if $(OUT),--out $(OUT),) $(if $(EMULATOR),--emulator $(EMULATOR),)
+	$(BIN)/python -m bsin_dev.map_form --form $(FORM) --country $(COUNTRY) --kind $(KIND) $(if $(LANGUAGE),--language $(LANGUAGE),) $(if $(OUT),--out $(OUT),) $(if $(EMULATOR),--emulator $(EMULATOR),)
 
 clean: ## | remove data/, airflow_home/ and caches
 	rm -rf data airflow_home .pytest_cache

@@ -1,7 +1,7 @@
 """The pull under Google's quotas, and scaled out over worker processes (issue 14, goals 5-6).
 
 Each worker process does what ``extract_country`` does against the API, through the real
-client (``bsin.forms_hook.build_service``, so with the shared limiter of ``bsin.quota``):
+client (``bsin.ingest.forms_hook.build_service``, so with the shared limiter of ``bsin.ingest.quota``):
 ``forms.get`` and every ``responses.list`` page of a country's forms. It does not land the
 pages: the warehouse is measured by the data-path stages of ``bench/run.py``. Workers are
 separate processes (forked from a clean forkserver), as Celery workers or LocalExecutor task processes are, and
@@ -33,8 +33,8 @@ _GOAL_KEYS = {"rows": None, "rows_per_s": None, "peak_rss_mb": None, "ratio_to_f
 
 def pull_forms(job: dict[str, Any]) -> dict[str, Any]:
     """Worker body: ``forms.get`` and all list pages of ``job["forms"]``; counts and seconds."""
-    from bsin.forms_client import get_form, iter_response_pages
-    from bsin.forms_hook import build_service
+    from bsin.ingest.forms_client import get_form, iter_response_pages
+    from bsin.ingest.forms_hook import build_service
 
     since = datetime.fromisoformat(job["since"]) if job.get("since") else None
     service = build_service(job["extra"])
@@ -66,7 +66,9 @@ def pull_concurrently(
     """
     ctx = multiprocessing.get_context(start_method)
     if start_method == "forkserver":
-        ctx.set_forkserver_preload(["bsin.forms_hook", "bsin.forms_client", "bench.quota"])
+        ctx.set_forkserver_preload(
+            ["bsin.ingest.forms_hook", "bsin.ingest.forms_client", "bench.quota"]
+        )
     with ctx.Pool(workers) as pool:
         # Start the processes (and their imports) before the clock does.
         pool.map(_noop, range(workers))
@@ -76,8 +78,8 @@ def pull_concurrently(
 
 
 def _noop(_: int) -> None:
-    import bsin.forms_client  # noqa: F401
-    import bsin.forms_hook  # noqa: F401
+    import bsin.ingest.forms_client  # noqa: F401
+    import bsin.ingest.forms_hook  # noqa: F401
 
 
 def quota_errors(log: list[dict]) -> int:
@@ -140,7 +142,7 @@ def run_quota_modes(
 ) -> None:
     """Both measurements; every result is passed to ``emit`` as one JSON-able record."""
     from bench.served import EmulatorProcess
-    from bsin.quota import GOOGLE_QUOTAS, OP_CLASS, QuotaConfig
+    from bsin.ingest.quota import GOOGLE_QUOTAS, OP_CLASS, QuotaConfig
 
     form_ids = [f for cc in countries for f in country_jobs(partners, [cc], {}, None)[0]["forms"]]
     served = network / "emulator"

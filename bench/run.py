@@ -31,13 +31,10 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-for _p in (ROOT / "plugins", ROOT):
-    if str(_p) not in sys.path:
-        sys.path.insert(0, str(_p))
+from bench.measure import RssMeter, StageAccounts, process_peak_rss_mb
+from bench.served import EmulatorProcess, NetworkSpec, ServedNetwork, ensure_network
 
-from bench.measure import RssMeter, StageAccounts, process_peak_rss_mb  # noqa: E402
-from bench.served import EmulatorProcess, NetworkSpec, ServedNetwork, ensure_network  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 DEFAULT = NetworkSpec(countries=40, members=2500, months=10)
 # 5,100 members: every self-assessment list needs two pages, so CI checks the paging too.
@@ -136,7 +133,7 @@ def api_calls(log: list[dict], form_kind: dict[str, str]) -> dict[str, dict[str,
 
 
 def _demo_key() -> str:
-    from bsin.pseudonymise import DEMO_PSEUDONYM_KEY
+    from bsin.ingest.pseudonymise import DEMO_PSEUDONYM_KEY
 
     return DEMO_PSEUDONYM_KEY
 
@@ -152,7 +149,6 @@ def run(args: argparse.Namespace, emit) -> int:
     env.update(
         BSIN_CONFIG_DIR=str(network / "config"),
         BSIN_DATA_DIR=str(run_dir / "data"),
-        PYTHONPATH=os.pathsep.join([str(ROOT / "plugins"), str(ROOT)]),
         AIRFLOW_HOME=str(run_dir / "airflow_home"),
         AIRFLOW__CORE__LOAD_EXAMPLES="False",
         AIRFLOW__CORE__DAGS_FOLDER=str(ROOT / "dags"),
@@ -257,10 +253,10 @@ def run(args: argparse.Namespace, emit) -> int:
 
     # ---- the pipeline, month by month
     logging.getLogger().setLevel(logging.WARNING)
-    from bsin import pipeline
-    from bsin.config import load_partners, load_programme
-    from bsin.forms_hook import build_service
-    from bsin.warehouse import Warehouse
+    from bsin.core.config import load_partners, load_programme
+    from bsin.ingest.forms_hook import build_service
+    from bsin.orchestration import pipeline
+    from bsin.warehouse.db import Warehouse
 
     partners, programme = load_partners(), load_programme()
     months = [date.fromisoformat(m) for m in meta["months"]]

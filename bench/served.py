@@ -26,7 +26,7 @@ from datetime import date, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-GENERATOR_SOURCES = ("plugins/bsin/sample_data.py", "plugins/bsin/sample_texts.py")
+GENERATOR_SOURCES = ("dev/bsin_dev/sample_data.py", "dev/bsin_dev/sample_texts.py")
 _TS = re.compile(rb'"lastSubmittedTime":"([^"]+)"')
 _FIXED_TS = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
 
@@ -55,8 +55,9 @@ def generator_fingerprint() -> str:
 
 def ensure_network(spec: NetworkSpec, data_root: Path, log) -> tuple[Path, dict, bool]:
     """The generated network's folder and summary; generated only when not cached."""
-    from bsin import paths
-    from bsin.sample_data import generate_network
+    from bsin_dev.sample_data import generate_network
+
+    from bsin.core import paths
 
     out = data_root / spec.key
     marker = out / "network.json"
@@ -108,7 +109,7 @@ class ServedNetwork:
     """Serve ``network/emulator`` through ``served/``, releasing responses month by month."""
 
     def __init__(self, network: Path, served: Path, partners, months: list[date], grace_days: int):
-        from bsin.months import month_window
+        from bsin.core.months import month_window
 
         self.source = network / "emulator"
         self.served = served
@@ -129,7 +130,7 @@ class ServedNetwork:
         self.released = -1
 
     def _index(self, form_id: str, cutoffs: list[str]) -> None:
-        from bsin.months import parse_rfc3339
+        from bsin.core.months import parse_rfc3339
 
         raw = (self.source / "responses" / f"{form_id}.json").read_bytes()
         buckets = [(array.array("q"), array.array("q")) for _ in cutoffs]
@@ -174,11 +175,20 @@ class ServedNetwork:
 
 
 class EmulatorProcess:
-    """``python -m bsin.emulator`` in its own process, with its admin API at hand."""
+    """``python -m bsin_dev.emulator`` in its own process, with its admin API at hand."""
 
     def __init__(self, data_dir: Path, env: dict[str, str], args: tuple[str, ...] = ()):
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "bsin.emulator", "--data", str(data_dir), "--port", "0", *args],
+            [
+                sys.executable,
+                "-m",
+                "bsin_dev.emulator",
+                "--data",
+                str(data_dir),
+                "--port",
+                "0",
+                *args,
+            ],
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             text=True,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import Param, dag, task
 
-from bsin.airflow_support import INDICATORS_ASSET, default_args, load_dag_config
+from bsin.orchestration.airflow_support import INDICATORS_ASSET, default_args, load_dag_config
 
 PARTNERS, PROGRAMME = load_dag_config()
 
@@ -56,7 +56,7 @@ def bsin_programme_report():
     def build_programme_report(params=None):
         from airflow.sdk.exceptions import AirflowSkipException
 
-        from bsin.programme_report import produce_from_connection
+        from bsin.reporting.programme_report import produce_from_connection
 
         result = produce_from_connection(force=bool(params["force"]))
         if result.status == "skipped":

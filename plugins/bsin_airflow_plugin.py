@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from airflow.plugins_manager import AirflowPlugin
 
-from bsin.timetables import ReportMonthTimetable
+from bsin.orchestration.timetables import ReportMonthTimetable
 
 
 class BsinPlugin(AirflowPlugin):
-    """Registers :class:`bsin.timetables.ReportMonthTimetable`."""
+    """Registers :class:`bsin.orchestration.timetables.ReportMonthTimetable`."""
 
     name = "bsin"
     timetables = [ReportMonthTimetable]

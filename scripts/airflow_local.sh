@@ -3,7 +3,7 @@
 # emulator and the local SMTP sink.
 #
 # Runs `airflow standalone` (api-server, scheduler, dag-processor, triggerer; SQLite
-# metadata DB and LocalExecutor in ./airflow_home) with the environment of bsin.localenv.
+# metadata DB and LocalExecutor in ./airflow_home) with the environment of bsin_dev.localenv.
 # Connections come from the environment: an AIRFLOW_CONN_GOOGLE_FORMS_DEFAULT,
 # AIRFLOW_CONN_SMTP_DEFAULT or AIRFLOW_CONN_WAREHOUSE_DEFAULT you export yourself wins,
 # and then the matching local stand-in is not started. Ctrl-C stops everything.
@@ -22,7 +22,6 @@ AIRFLOW=$(dirname "$PY")/airflow
 AIRFLOW_PORT=${AIRFLOW_PORT:-8080}
 EMULATOR_PORT=${BSIN_EMULATOR_PORT:-8765}
 SMTP_PORT=${BSIN_SMTP_PORT:-8025}
-export PYTHONPATH="$ROOT/plugins:$ROOT${PYTHONPATH:+:$PYTHONPATH}"
 # `airflow standalone` starts its components as `airflow ...` from PATH.
 PATH="$(dirname "$PY"):$PATH"
 export PATH
@@ -47,7 +46,7 @@ start_sink=0
 [[ -z "${AIRFLOW_CONN_GOOGLE_FORMS_DEFAULT:-}" ]] && start_emulator=1
 [[ -z "${AIRFLOW_CONN_SMTP_DEFAULT:-}" ]] && start_sink=1
 
-# Environment of bsin.localenv (the same the demo and the tests use); values the caller
+# Environment of bsin_dev.localenv (the same the demo and the tests use); values the caller
 # exported for connections are kept.
 eval "$(
   START_EMULATOR=$start_emulator START_SINK=$start_sink EMULATOR_PORT=$EMULATOR_PORT \
@@ -56,7 +55,7 @@ import os
 import shlex
 from pathlib import Path
 
-from bsin.localenv import local_environment
+from bsin_dev.localenv import local_environment
 
 home = os.environ.get("BSIN_AIRFLOW_HOME")
 env = local_environment(
@@ -72,7 +71,7 @@ env = local_environment(
     and not os.environ.get("AIRFLOW_CONN_WAREHOUSE_DEFAULT"),
 )
 if env.get("BSIN_DEMO") != "1":
-    from bsin.pseudonymise import PseudonymKeyError, check_key
+    from bsin.ingest.pseudonymise import PseudonymKeyError, check_key
 
     try:
         check_key(env.get("BSIN_PSEUDONYM_KEY", ""))
@@ -164,17 +163,17 @@ LOGS=$AIRFLOW_HOME/logs
 mkdir -p "$LOGS"
 if ((start_emulator)); then
   port_busy "$EMULATOR_PORT" && { echo "error: port $EMULATOR_PORT busy; set BSIN_EMULATOR_PORT" >&2; exit 1; }
-  "$PY" -m bsin.emulator --data "$ROOT/include/sample/emulator" --port "$EMULATOR_PORT" \
+  "$PY" -m bsin_dev.emulator --data "$ROOT/include/sample/emulator" --port "$EMULATOR_PORT" \
     >"$LOGS/emulator.log" 2>&1 &
   pids+=($!)
-  check_started $! "the Forms emulator (python -m bsin.emulator)" "$LOGS/emulator.log"
+  check_started $! "the Forms emulator (python -m bsin_dev.emulator)" "$LOGS/emulator.log"
 fi
 if ((start_sink)); then
   port_busy "$SMTP_PORT" && { echo "error: port $SMTP_PORT busy; set BSIN_SMTP_PORT" >&2; exit 1; }
-  "$PY" -m bsin.smtp_sink --outbox "$ROOT/data/outbox" --port "$SMTP_PORT" \
+  "$PY" -m bsin_dev.smtp_sink --outbox "$ROOT/data/outbox" --port "$SMTP_PORT" \
     >"$LOGS/smtp_sink.log" 2>&1 &
   pids+=($!)
-  check_started $! "the SMTP sink (python -m bsin.smtp_sink)" "$LOGS/smtp_sink.log"
+  check_started $! "the SMTP sink (python -m bsin_dev.smtp_sink)" "$LOGS/smtp_sink.log"
 fi
 
 cat <<EOF

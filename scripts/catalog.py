@@ -12,9 +12,6 @@ import argparse
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT / "plugins"), str(ROOT)]
-
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -22,10 +19,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warehouse", help="warehouse URI (default: the configured one)")
     args = parser.parse_args(argv)
 
-    from bsin.dbt_project import DbtBuildError, write_catalog
-    from bsin.localenv import open_local_warehouse
-    from bsin.paths import data_dir
-    from bsin.warehouse import WarehouseError
+    from bsin_dev.localenv import open_local_warehouse
+
+    from bsin.core.paths import data_dir
+    from bsin.warehouse.db import WarehouseError
+    from bsin.warehouse.dbt_project import DbtBuildError, write_catalog
 
     out = args.out or data_dir() / "catalog"
     try:

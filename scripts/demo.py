@@ -18,12 +18,10 @@ import time
 import warnings
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT / "plugins"), str(ROOT)]
+from bsin_dev.localenv import local_environment
 
-from bsin.localenv import local_environment  # noqa: E402
-from bsin.months import month_range, month_run_id, parse_month  # noqa: E402
-from bsin.paths import SAMPLE_DIR, data_dir  # noqa: E402
+from bsin.core.months import month_range, month_run_id, parse_month
+from bsin.core.paths import SAMPLE_DIR, data_dir
 
 
 def _error(message: str) -> int:
@@ -50,9 +48,10 @@ def main(argv: list[str] | None = None) -> int:
         os.environ["PYTHONWARNINGS"] = "ignore"
         warnings.simplefilter("ignore")
 
-    from bsin.config import load_programme
-    from bsin.emulator import start_emulator
-    from bsin.smtp_sink import start_sink
+    from bsin_dev.emulator import start_emulator
+    from bsin_dev.smtp_sink import start_sink
+
+    from bsin.core.config import load_programme
 
     programme = load_programme()
     months = month_range(programme.first_month, programme.effective_last_month)
@@ -65,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
             f"MONTH {args.month} is outside the programme ({months[0]:%Y-%m}..{months[-1]:%Y-%m})"
         )
 
-    from bsin.warehouse import Warehouse, WarehouseError
+    from bsin.warehouse.db import Warehouse, WarehouseError
 
     warehouse = args.warehouse or os.environ.get("AIRFLOW_CONN_WAREHOUSE_DEFAULT") or None
     if warehouse:
@@ -75,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
         except WarehouseError as exc:
             return _error(f"WAREHOUSE / AIRFLOW_CONN_WAREHOUSE_DEFAULT: {exc}")
 
-    from bsin.config import load_partners
+    from bsin.core.config import load_partners
 
     missing = [
         f"{p.country} {kind} ({p.form_id(kind)})"
@@ -105,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"warehouse: {Warehouse.from_conn_id('warehouse_default')}", flush=True)
     before = set(outbox.glob("*.eml"))
     try:
-        from bsin.airflow_runner import migrate_metadata_db, run_month
+        from bsin_dev.airflow_runner import migrate_metadata_db, run_month
 
         migrate_metadata_db(Path(env["AIRFLOW_HOME"]), {**os.environ})
         if args.backfill:
@@ -122,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
                 f" {state} in {time.monotonic() - started:.0f} s",
                 flush=True,
             )
-        from bsin.demo_summary import print_backfill_summary, print_summary
+        from bsin_dev.demo_summary import print_backfill_summary, print_summary
 
         emails = sorted(set(outbox.glob("*.eml")) - before)
         if args.backfill:

@@ -14,10 +14,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT / "plugins"), str(ROOT)]
 
 
 def _one_line(exc: BaseException) -> str:
@@ -26,13 +22,14 @@ def _one_line(exc: BaseException) -> str:
 
 
 def forget(email: str | None, member: str | None, warehouse: str | None) -> int:
-    from bsin import pipeline
-    from bsin.erasure import forget_member, resolve_member
-    from bsin.localenv import local_environment, open_local_warehouse
+    from bsin_dev.localenv import local_environment, open_local_warehouse
+
+    from bsin.orchestration import pipeline
+    from bsin.warehouse.erasure import forget_member, resolve_member
 
     key = None
     if email:
-        from bsin.pseudonymise import load_key
+        from bsin.ingest.pseudonymise import load_key
 
         # The local demo's key when nothing else is configured, as `make demo` uses.
         os.environ.setdefault("BSIN_PSEUDONYM_KEY", local_environment()["BSIN_PSEUDONYM_KEY"])

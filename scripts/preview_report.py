@@ -13,7 +13,7 @@ with ``--eml``, the complete message as ``report.eml`` (open it in a mail client
 ``--shots`` also renders the programme report (interim if the programme is not over) into
 ``<out>/programme_report/`` and writes screenshots of every email and of the programme
 report, in each language it exists in, at 375 px (a phone) and 600 px into
-``<out>/shots/`` for a person to look at (headless Chromium, ``bsin.report_shots``).
+``<out>/shots/`` for a person to look at (headless Chromium, ``bsin_dev.report_shots``).
 
 ``--language`` accepts any language with a catalogue in include/templates/i18n/.
 The warehouse is the ``warehouse_default`` connection (``AIRFLOW_CONN_WAREHOUSE_DEFAULT``),
@@ -27,14 +27,12 @@ import sys
 from datetime import date
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "plugins"))
+from bsin_dev.localenv import open_local_warehouse
 
-from bsin.config import ConfigError, load_partners, load_programme  # noqa: E402
-from bsin.languages import available_languages  # noqa: E402
-from bsin.localenv import open_local_warehouse  # noqa: E402
-from bsin.months import parse_month  # noqa: E402
-from bsin.paths import data_dir  # noqa: E402
+from bsin.core.config import ConfigError, load_partners, load_programme
+from bsin.core.languages import available_languages
+from bsin.core.months import parse_month
+from bsin.core.paths import data_dir
 
 
 class PreviewError(Exception):
@@ -71,7 +69,7 @@ def preview(
     wh=None,
 ) -> Path:
     """Render and write the files; return the folder they are in."""
-    from bsin.report import ReportDataError, build_message, build_report, render_report
+    from bsin.reporting.report import ReportDataError, build_message, build_report, render_report
 
     partners = load_partners()
     programme = load_programme()
@@ -111,8 +109,9 @@ def preview(
 
 def shots(folders: list[Path], out: Path, wh) -> list[Path]:
     """Screenshots of each email folder and of the programme report, at every check width."""
-    from bsin.programme_report import produce_programme_report
-    from bsin.report_shots import WIDTHS, screenshot
+    from bsin_dev.report_shots import WIDTHS, screenshot
+
+    from bsin.reporting.programme_report import produce_programme_report
 
     result = produce_programme_report(
         wh, load_partners(), load_programme(), out / "programme_report", force=True
@@ -142,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--warehouse", help="warehouse URI (default: warehouse_default)")
     args = parser.parse_args(argv)
-    from bsin.warehouse import WarehouseError
+    from bsin.warehouse.db import WarehouseError
 
     try:
         partners = load_partners()

@@ -18,12 +18,10 @@ import argparse
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "plugins"))
+from bsin_dev.localenv import open_local_warehouse
 
-from bsin.config import ConfigError, load_partners, load_programme  # noqa: E402
-from bsin.localenv import open_local_warehouse  # noqa: E402
-from bsin.paths import data_dir  # noqa: E402
+from bsin.core.config import ConfigError, load_partners, load_programme
+from bsin.core.paths import data_dir
 
 EXIT_SKIPPED = 3
 
@@ -40,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
 
-    from bsin.programme_report import ProgrammeReportDataError, produce_programme_report
+    from bsin.reporting.programme_report import ProgrammeReportDataError, produce_programme_report
 
     try:
         partners, programme = load_partners(), load_programme()

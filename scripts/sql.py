@@ -14,10 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT / "plugins"), str(ROOT)]
-
-from bsin.localenv import local_environment  # noqa: E402
+from bsin_dev.localenv import local_environment
 
 # Statement kinds (as sqlparse names them) that change data: report the row count.
 _WRITES = {"INSERT", "UPDATE", "DELETE", "MERGE"}
@@ -123,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault(
         "AIRFLOW_CONN_WAREHOUSE_DEFAULT", local_environment()["AIRFLOW_CONN_WAREHOUSE_DEFAULT"]
     )
-    from bsin.warehouse import Warehouse, WarehouseError
+    from bsin.warehouse.db import Warehouse, WarehouseError
 
     try:
         wh = Warehouse.from_conn_id("warehouse_default")

@@ -34,8 +34,8 @@ import pytest  # noqa: E402
 
 def _pg_warehouse():
     """A Warehouse on a fresh, uniquely named schema of the test PostgreSQL server."""
-    from bsin.warehouse import Warehouse
-    from tests.services import require_postgres
+    from bsin.warehouse.db import Warehouse
+    from tests.support.services import require_postgres
 
     dsn = require_postgres()
     return Warehouse.from_uri(dsn, schema=f"bsin_test_{uuid.uuid4().hex[:12]}")
@@ -58,7 +58,7 @@ def warehouse(request, tmp_path):
     Every test using it runs once per backend; PostgreSQL comes from ``BSIN_TEST_PG_DSN``
     (skipped when unreachable, failed under ``BSIN_REQUIRE_SERVICES=1``).
     """
-    from bsin.warehouse import Warehouse
+    from bsin.warehouse.db import Warehouse
 
     if request.param == "duckdb":
         wh = Warehouse.from_uri(f"duckdb:///{tmp_path / 'warehouse.duckdb'}")
@@ -75,7 +75,7 @@ def warehouse(request, tmp_path):
 # --------------------------------------------------------------------------- Forms API retries
 @pytest.fixture
 def fast_retries(monkeypatch):
-    """Make Forms API retry back-off instant (googleapiclient's and bsin.forms_client's).
+    """Make Forms API retry back-off instant (googleapiclient's and bsin.ingest.forms_client's).
 
     Returns the list of back-off delays that would have been slept, so a test can assert
     that retries happened.
@@ -84,9 +84,9 @@ def fast_retries(monkeypatch):
 
     import googleapiclient.http
 
-    import bsin.forms_client
+    import bsin.ingest.forms_client
 
     slept: list[float] = []
     monkeypatch.setattr(googleapiclient.http, "time", types.SimpleNamespace(sleep=slept.append))
-    monkeypatch.setattr(bsin.forms_client, "_sleep", slept.append)
+    monkeypatch.setattr(bsin.ingest.forms_client, "_sleep", slept.append)
     return slept

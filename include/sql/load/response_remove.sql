@@ -2,7 +2,7 @@
 -- Input: staging table response_gone (form_id, response_id, country, form_kind). Response
 -- ids are unique per form only, so every match carries the form (raw tables) or the country
 -- and form kind (harmonised tables; a country has one form of each kind). One statement per
--- table, children first: bsin.reconcile.remove_responses counts the rows of each.
+-- table, children first: bsin.ingest.reconcile.remove_responses counts the rows of each.
 delete from feedback_selection
  where exists (
        select 1

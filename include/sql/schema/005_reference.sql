@@ -1,4 +1,4 @@
--- Reference data filled from configuration by bsin.marts.load_reference_data:
+-- Reference data filled from configuration by bsin.warehouse.marts.load_reference_data:
 -- member_roster from partners.yaml, programme_topic from topics.yaml.
 
 create table if not exists member_roster (

@@ -1,4 +1,4 @@
--- adaptation_signal is written by bsin.signals (Python). It was created by 006_marts.sql,
+-- adaptation_signal is written by bsin.reporting.signals (Python). It was created by 006_marts.sql,
 -- which is gone since dbt (include/dbt) owns the mart tables; on a warehouse that applied
 -- 006 this file changes nothing.
 

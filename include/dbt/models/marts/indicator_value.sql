@@ -4,7 +4,7 @@
 -- running_mean the mean over this and all earlier months with a value, mean_3m the mean
 -- over the (up to) 3 calendar months before this one.
 -- The indicators and the count column behind each come from var('indicators')
--- (bsin.dbt_project.INDICATOR_COUNTS), one union branch per indicator.
+-- (bsin.warehouse.dbt_project.INDICATOR_COUNTS), one union branch per indicator.
 
 with long_values as (
     {%- for indicator in var('indicators') %}

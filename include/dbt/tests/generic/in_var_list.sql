@@ -1,5 +1,5 @@
 {#- Every non-null value of the column is one of the project var `var_name` (a list of
-    names, or of mappings with a `name`): the lists live once, in bsin.dbt_project. -#}
+    names, or of mappings with a `name`): the lists live once, in bsin.warehouse.dbt_project. -#}
 {% test in_var_list(model, column_name, var_name) %}
 {%- set allowed = [] -%}
 {%- for item in var(var_name) -%}

@@ -1,0 +1,303 @@
+"""End to end through Airflow: one month of the network against the Forms API emulator,
+a DuckDB warehouse and a real SMTP server, checked against an independent computation
+from the generated sample files (not from the pipeline's own tables)."""
+
+from __future__ import annotations
+
+import email
+import json
+import os
+import subprocess
+import sys
+from collections import defaultdict
+from datetime import date, datetime, timedelta
+from email import policy
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+import yaml
+from bsin_dev.emulator import start_emulator
+from bsin_dev.localenv import duckdb_uri, local_environment
+from bsin_dev.smtp_sink import start_sink
+
+from bsin.core.config import load_partners
+from bsin.core.months import month_run_id
+from bsin.core.paths import SAMPLE_DIR, config_dir
+from bsin.reporting.report_i18n import Translator
+from bsin.warehouse.dbt_project import DBT_PROJECT_DIR
+
+ROOT = Path(__file__).resolve().parents[2]
+MONTH = date(2022, 8, 1)
+NEXT = date(2022, 9, 1)
+GRACE_DAYS = 7
+
+pytestmark = [pytest.mark.airflow, pytest.mark.slow]
+
+
+def _expected_indicators(country: str) -> dict[str, float]:
+    """Response rate, satisfaction mean, relevance mean and NPS straight from the sample
+    files: the month rule (local time minus grace days) and the mapping's question ids."""
+    partners = load_partners()
+    partner = partners.partner(country)
+    mapping = yaml.safe_load(
+        (config_dir() / "mappings" / f"{country.lower()}_monthly.yaml").read_text(encoding="utf-8")
+    )
+    qid = {q["field"]: q["question_id"] for q in mapping["questions"]}
+    responses = json.loads(
+        (SAMPLE_DIR / "responses" / f"{partner.forms.monthly}.json").read_text(encoding="utf-8")
+    )
+    latest: dict[str, dict] = {}
+    for r in responses:
+        ts = datetime.fromisoformat(r["lastSubmittedTime"].replace("Z", "+00:00"))
+        local = ts.astimezone(ZoneInfo(partner.timezone)) - timedelta(days=GRACE_DAYS)
+        if (local.year, local.month) != (MONTH.year, MONTH.month):
+            continue
+        who = r["respondentEmail"].lower()
+        if who not in latest or r["lastSubmittedTime"] > latest[who]["lastSubmittedTime"]:
+            latest[who] = r
+
+    def answer(r: dict, field: str) -> int:
+        return int(r["answers"][qid[field]]["textAnswers"]["answers"][0]["value"])
+
+    rows = list(latest.values())
+    recommend = [answer(r, "recommend") for r in rows]
+    return {
+        "respondents": len(rows),
+        "response_rate": len(rows) / partner.active_members,
+        "satisfaction_mean": sum(answer(r, "satisfaction") for r in rows) / len(rows),
+        "relevance_mean": sum(answer(r, "relevance") for r in rows) / len(rows),
+        "nps": 100.0
+        * (sum(v >= 9 for v in recommend) - sum(v <= 6 for v in recommend))
+        / len(rows),
+    }
+
+
+def _text_part(msg: email.message.EmailMessage) -> str:
+    return msg.get_body(preferencelist=("plain",)).get_content()
+
+
+@pytest.fixture(scope="module")
+def month_run(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("e2e")
+    outbox = tmp / "outbox"
+    emulator = start_emulator(SAMPLE_DIR)
+    sink = start_sink(outbox)
+    env = {
+        **os.environ,
+        **local_environment(
+            tmp / "airflow_home",
+            forms_endpoint=emulator.url,
+            smtp_port=sink.port,
+            warehouse_uri=duckdb_uri(tmp / "warehouse.duckdb"),
+        ),
+        "BSIN_DATA_DIR": str(tmp / "data"),
+        # OpenLineage with the file transport, as `make demo` has it by default.
+        "AIRFLOW__OPENLINEAGE__TRANSPORT": json.dumps(
+            {"type": "file", "log_file_path": str(tmp / "openlineage.jsonl"), "append": True}
+        ),
+    }
+    airflow = str(Path(sys.executable).parent / "airflow")
+    try:
+        subprocess.run([airflow, "db", "migrate"], env=env, check=True, capture_output=True)
+        cmd = [sys.executable, "-m", "bsin_dev.airflow_runner", "--month", MONTH.strftime("%Y-%m")]
+        first = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+        sent_after_first = len(sink.messages)
+        # The same month again, then the next month twice: re-runs and a small backfill.
+        again = [
+            "--month",
+            f"{MONTH:%Y-%m}",
+            "--month",
+            f"{NEXT:%Y-%m}",
+            "--month",
+            f"{NEXT:%Y-%m}",
+        ]
+        second = subprocess.run(
+            [*cmd[:3], *again], env=env, capture_output=True, text=True, timeout=900
+        )
+        yield {
+            "first": first,
+            "second": second,
+            "sent_after_first": sent_after_first,
+            "messages": list(sink.messages),
+            "outbox": outbox,
+            "warehouse": tmp / "warehouse.duckdb",
+            "airflow_home": tmp / "airflow_home",
+            "data": tmp / "data",
+            "lineage": tmp / "openlineage.jsonl",
+        }
+    finally:
+        sink.stop()
+        emulator.stop()
+
+
+def _results(proc: subprocess.CompletedProcess) -> list[dict]:
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("BSIN_RUN_RESULT ")]
+    assert lines, (
+        f"no run result; exit {proc.returncode}\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    )
+    return [json.loads(ln.removeprefix("BSIN_RUN_RESULT ")) for ln in lines]
+
+
+def _result(proc: subprocess.CompletedProcess) -> dict:
+    return _results(proc)[-1]
+
+
+def test_run_succeeds_with_every_task_green_and_countries_named(month_run):
+    result = _result(month_run["first"])
+    assert result["state"] == "success", result
+    tasks = result["tasks"]
+    for country in load_partners().countries:
+        assert tasks[f"country.extract[{country}]"] == "success"
+        assert tasks[f"country.harmonise[{country}]"] == "success"
+        assert tasks[f"send_report[{country}]"] == "success"
+    assert tasks["validate"] == tasks["signals"] == tasks["finish"] == "success"
+    # The dbt models ran as one Airflow task each (Cosmos task group build_marts).
+    models = sorted(p.stem for p in (DBT_PROJECT_DIR / "models").rglob("*.sql"))
+    dbt_tasks = {k.split(".", 1)[1]: v for k, v in tasks.items() if k.startswith("build_marts.")}
+    assert sorted(dbt_tasks) == sorted([*models, "indicators_monthly_scopes_have_counts_test"])
+    assert set(dbt_tasks.values()) == {"success"}, dbt_tasks
+
+
+def test_run_is_named_by_month_with_real_duration_task_logs_and_data_docs(month_run):
+    run = _result(month_run["first"])["run"]
+    assert run["run_id"] == month_run_id(MONTH) == "month__2022-08"
+    # One convention for manual and scheduled runs: logical date = report month = interval.
+    assert run["logical_date"].startswith("2022-08-01T00:00:00")
+    assert run["data_interval_start"].startswith("2022-08-01T00:00:00")
+    assert run["data_interval_end"].startswith("2022-09-01T00:00:00")
+    # Measured from when the run started, not from its logical date in 2022.
+    assert 0 < run["duration_seconds"] < 900, run
+    logs = month_run["airflow_home"] / "logs" / "dag_id=bsin_monthly_feedback"
+    run_logs = logs / f"run_id={run['run_id']}"
+    tasks = _result(month_run["first"])["tasks"]
+    files = sorted(run_logs.glob("task_id=*/**/attempt=1.log"))
+    assert len(files) == len(tasks), [str(f.relative_to(run_logs)) for f in files]
+    validate = [
+        json.loads(line)
+        for line in (run_logs / "task_id=validate" / "attempt=1.log")
+        .read_text(encoding="utf-8")
+        .splitlines()
+    ]
+    assert any(e["event"].startswith("validated 2022-08") for e in validate), validate
+    # Great Expectations stays at WARNING: its INFO chatter is not in the task log.
+    assert not [e for e in validate if e["logger"].startswith("great_expectations")], validate
+    extract = (run_logs / "task_id=country.extract" / "map_index=0" / "attempt=1.log").read_text(
+        encoding="utf-8"
+    )
+    assert "responses submitted" in extract
+    index = (month_run["data"] / "gx" / "data_docs" / "index.html").read_text(encoding="utf-8")
+    assert "bsin_feedback" in index and "bsin_self_assessment" in index
+    # The site shows the latest month validated (the fixture's last run is NEXT).
+    assert f"Data quality {NEXT:%Y-%m}" in index
+
+
+def test_one_email_per_partner_to_its_recipients_only(month_run):
+    partners = load_partners()
+    messages = [
+        email.message_from_bytes(Path(p).read_bytes(), policy=policy.default)
+        for p in sorted(month_run["outbox"].glob(f"*_{MONTH:%Y-%m}.eml"))
+    ]
+    assert len(messages) == len(partners.partners)
+    by_recipients = {tuple(sorted(a.strip() for a in m["To"].split(","))): m for m in messages}
+    for p in partners.partners:
+        assert tuple(sorted(p.recipients)) in by_recipients, f"no email to {p.recipients}"
+
+
+def test_emails_show_independently_computed_indicators(month_run):
+    partners = load_partners()
+    messages = {}
+    for path in month_run["outbox"].glob(f"*_{MONTH:%Y-%m}.eml"):
+        msg = email.message_from_bytes(path.read_bytes(), policy=policy.default)
+        messages[msg["To"]] = msg
+    for p in partners.partners:
+        msg = messages[", ".join(p.recipients)]
+        text = _text_part(msg)
+        t = Translator(p.report_language)
+        expected = _expected_indicators(p.country)
+        for key, shown in [
+            ("response_rate", t.percent(expected["response_rate"])),
+            ("satisfaction_mean", t.number(expected["satisfaction_mean"], decimals=1)),
+            ("relevance_mean", t.number(expected["relevance_mean"], decimals=1)),
+            ("nps", t.number(expected["nps"], signed=True)),
+        ]:
+            line = f"{t('ind.' + key)}: {shown}"
+            assert line in text, f"{p.country}: expected '{line}' in the report text"
+
+
+def test_rerun_and_backfill_twice_send_each_report_once_and_are_byte_identical(month_run):
+    runs = _results(month_run["second"])
+    assert [r["state"] for r in runs] == ["success"] * 3
+    n = len(load_partners().partners)
+    assert month_run["sent_after_first"] == n
+    # Re-running the first month sent nothing; the next month's reports went out once.
+    sent = [Path(p).name for p in sorted(month_run["outbox"].glob("*.eml"))]
+    assert len(month_run["messages"]) == len(sent) == 2 * n
+    assert sum(NEXT.strftime("%Y-%m") in name for name in sent) == n
+    # Running the next month again leaves every table exactly as its first run did.
+    assert runs[1]["digest"] == runs[2]["digest"]
+    # Re-running the month alone changed nothing either.
+    assert runs[0]["digest"] == _result(month_run["first"])["digest"]
+
+
+def test_no_respondent_email_reaches_the_warehouse(month_run):
+    import duckdb
+
+    con = duckdb.connect(str(month_run["warehouse"]), read_only=True)
+    try:
+        tables = [
+            r[0] for r in con.execute("select table_name from information_schema.tables").fetchall()
+        ]
+        found = defaultdict(int)
+        for table in tables:
+            cols = con.execute(
+                "select column_name from information_schema.columns where table_name = ?"
+                " and data_type = 'VARCHAR'",
+                [table],
+            ).fetchall()
+            for (col,) in cols:
+                sql = f'select count(*) from "{table}" where "{col}" like \'%@example.org%\''  # noqa: S608
+                n = con.execute(sql).fetchone()[0]
+                if n:
+                    found[f"{table}.{col}"] += n
+        assert not found, f"respondent emails stored in {dict(found)}"
+    finally:
+        con.close()
+
+
+def test_openlineage_events_name_what_each_task_reads_and_writes(month_run):
+    """Forms -> raw tables -> feedback -> dbt marts -> signals, as OpenLineage datasets."""
+    from bsin.warehouse.lineage import FORMS_NAMESPACE
+
+    events = [
+        json.loads(line)
+        for line in month_run["lineage"].read_text(encoding="utf-8").splitlines()
+        if line.strip()
+    ]
+    io: dict[str, tuple[set, set]] = defaultdict(lambda: (set(), set()))
+    for e in events:
+        if e.get("eventType") != "COMPLETE" or "job" not in e:
+            continue
+        job = e["job"]["name"].removeprefix("bsin_monthly_feedback.")
+        ins, outs = io[job]
+        ins.update(f"{d['namespace']}|{d['name']}" for d in e.get("inputs", []))
+        outs.update(f"{d['namespace']}|{d['name']}" for d in e.get("outputs", []))
+    db = f"duckdb://{month_run['warehouse']}|warehouse.main"
+
+    def names(job: str, which: int) -> set[str]:
+        return {n.removeprefix(db + ".") for n in io[job][which]}
+
+    assert any(n.startswith(FORMS_NAMESPACE + "|forms/") for n in io["country.extract"][0])
+    assert {"raw_form", "raw_response"} <= names("country.extract", 1)
+    assert {"raw_response"} <= names("country.harmonise", 0)
+    assert {"feedback_candidate"} <= names("country.harmonise", 1)
+    assert {"feedback_candidate"} <= names("validate", 0)
+    assert {"feedback", "feedback_selection"} <= names("validate", 1)
+    # Cosmos reports each dbt model's own inputs and outputs, in the same namespace.
+    assert "feedback" in names("build_marts.stg_feedback", 0)
+    assert "stg_feedback" in names("build_marts.stg_feedback", 1)
+    assert "int_monthly_counts" in names("build_marts.indicators_monthly", 0)
+    assert "indicators_monthly" in names("build_marts.indicators_monthly", 1)
+    assert {"indicator_value"} <= names("signals", 0)
+    assert {"adaptation_signal"} <= names("signals", 1)
+    assert {"indicators_monthly"} <= names("send_report", 0)

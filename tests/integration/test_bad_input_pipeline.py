@@ -1,0 +1,62 @@
+"""Bad input of the walking skeleton: each ends the country's task with an error naming
+the country, the form and the fix, and leaves nothing half-written in the warehouse."""
+
+from __future__ import annotations
+
+import pytest
+
+from bsin.core.config import PartnersConfig
+from bsin.ingest.forms_hook import build_service
+from bsin.orchestration.pipeline import PipelineError
+from tests.support.pipeline_harness import harness
+
+
+def _with_form_id(partners: PartnersConfig, country: str, form_id: str) -> PartnersConfig:
+    data = partners.model_dump()
+    for p in data["partners"]:
+        if p["country"] == country:
+            p["forms"]["monthly"] = form_id
+    return PartnersConfig.model_validate(data)
+
+
+def test_unknown_form_id_names_country_form_and_fix(tmp_path):
+    with harness(tmp_path) as h:
+        h.prepare()
+        h.ctx.partners = _with_form_id(
+            h.partners, "LV", "1NoSuchFormXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX"
+        )
+        before = h.dump()
+        with pytest.raises(PipelineError) as err:
+            h.extract("LV")
+        message = str(err.value)
+        assert "LV" in message
+        assert "1NoSuchFormXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX" in message
+        assert "partners.yaml" in message or "share" in message.lower()
+        assert h.dump() == before
+
+
+def test_unreachable_forms_api_names_country_form_and_endpoint(tmp_path):
+    with harness(tmp_path) as h:
+        h.prepare()
+        url = h.emu.url
+        h.emu.stop()
+        h.service = build_service({"endpoint": url, "num_retries": 0, "timeout": 2})
+        before = h.dump()
+        with pytest.raises(PipelineError) as err:
+            h.extract("SE")
+        message = str(err.value)
+        assert "SE" in message
+        assert h.partners.partner("SE").forms.monthly in message
+        assert url.rstrip("/") in message or "127.0.0.1" in message
+        assert h.dump() == before
+
+
+def test_a_failed_harmonise_does_not_fail_the_other_countries_validation(tmp_path):
+    """LV landed but its harmonise never completed: the others are still validated and loaded."""
+    with harness(tmp_path) as h:
+        h.ingest("SE", "EE", "LT")
+        h.extract("LV")
+        summary = h.validate()
+        assert summary["loaded"] > 0
+        loaded = {r[0] for r in h.wh.query("select distinct country from feedback")}
+        assert loaded == {"SE", "EE", "LT"}

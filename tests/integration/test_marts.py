@@ -1,0 +1,497 @@
+"""Indicator marts: every value equals an independent Python computation, on both backends."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from bsin.core.config import ConfigError, load_partners
+from bsin.core.months import month_range
+from bsin.warehouse.dbt_project import DBT_PROJECT_DIR, DbtBuildError, build_marts
+from bsin.warehouse.marts import INDICATORS, load_reference_data, load_topics
+from tests.support import warehouse_data as wd
+
+
+def rows(wh, sql: str, params=None) -> list[dict]:
+    """Query result as dicts with NaN turned into None."""
+    df = wh.query_df(sql, params)
+    return [{k: (None if _isnan(v) else v) for k, v in r.items()} for r in df.to_dict("records")]
+
+
+def _isnan(v) -> bool:
+    return isinstance(v, float) and v != v
+
+
+def snapshot(wh, table: str) -> list[tuple]:
+    """Every row of ``table``, sorted, for exact comparisons."""
+    df = wh.query_df(f"select * from {table}")  # noqa: S608 (test-owned table names)
+    return sorted(tuple(None if _isnan(v) else v for v in r) for r in df.itertuples(index=False))
+
+
+MART_TABLES = [
+    "indicators_monthly",
+    "indicator_value",
+    "stakeholder_access_monthly",
+    "need_coverage_status",
+    "capability_growth",
+]
+
+
+@pytest.fixture
+def built(warehouse):
+    """The warehouse holding the generated data set, marts built."""
+    data = wd.generated()
+    wd.load(warehouse, data)
+    build_marts(warehouse)
+    return warehouse, data
+
+
+def test_model_files_document_their_grain():
+    files = sorted((DBT_PROJECT_DIR / "models").rglob("*.sql"))
+    assert {f.parent.name for f in files} == {"staging", "marts"}
+    for f in files:
+        first = f.read_text(encoding="utf-8").lstrip().splitlines()[0]
+        assert first.startswith("-- grain:"), f"{f} must start with '-- grain: ...'"
+
+
+def test_indicators_monthly_equal_reference(built):
+    wh, data = built
+    expected = wd.reference_indicators(data)
+    got = rows(wh, "select * from indicators_monthly")
+    assert {(r["scope_country"], r["month"]) for r in got} == set(expected)
+    for r in got:
+        ref = expected[(r["scope_country"], r["month"])]
+        assert r["respondents"] == ref["respondents"][0]
+        assert r["active_members"] == ref["active_members"][0]
+        for name in INDICATORS:
+            assert wd.close(r[name], ref[name][0]), (r["scope_country"], r["month"], name)
+
+
+def test_indicator_value_trends_equal_reference(built):
+    wh, data = built
+    expected = wd.reference_trends(wd.reference_indicators(data), list(INDICATORS))
+    got = rows(wh, "select * from indicator_value")
+    assert {(r["scope_country"], r["month"], r["indicator"]) for r in got} == set(expected)
+    for r in got:
+        ref = expected[(r["scope_country"], r["month"], r["indicator"])]
+        for col in ("value", "n", "prev_value", "delta", "running_mean", "mean_3m"):
+            assert wd.close(r[col], ref[col]), (r["scope_country"], r["month"], r["indicator"], col)
+
+
+def test_gap_month_breaks_prev_value_but_not_running_mean(built):
+    wh, data = built
+    # EE has no feedback in March: April's previous month is missing, the 3-month mean
+    # uses January and February only.
+    april = rows(
+        wh,
+        "select * from indicator_value where scope_country = 'EE' and month = :m "
+        "and indicator = 'response_rate'",
+        {"m": date(2023, 4, 1)},
+    )[0]
+    assert april["prev_value"] is None and april["delta"] is None
+    ee = {
+        r["month"]: r["value"]
+        for r in rows(
+            wh,
+            "select month, value from indicator_value "
+            "where scope_country = 'EE' and indicator = 'response_rate'",
+        )
+    }
+    assert date(2023, 3, 1) not in ee
+    assert wd.close(april["mean_3m"], (ee[date(2023, 1, 1)] + ee[date(2023, 2, 1)]) / 2)
+    assert wd.close(
+        april["running_mean"], sum(v for m, v in ee.items() if m <= date(2023, 4, 1)) / 3
+    )
+
+
+def test_stakeholder_access_monthly_equals_reference(built):
+    wh, data = built
+    expected = wd.reference_indicators(data)
+    got = rows(wh, "select * from stakeholder_access_monthly")
+    assert {r["stakeholder_type"] for r in got} == set(wd.STAKEHOLDER_TYPES)
+    assert len(got) == len(expected) * len(wd.STAKEHOLDER_TYPES)
+    for r in got:
+        ref = expected[(r["scope_country"], r["month"])]
+        value, n = ref[f"access_{r['stakeholder_type']}_rate"]
+        assert r["respondents"] == n
+        assert wd.close(r["rate"], value)
+        if n:
+            assert wd.close(r["members_reached"] / n, value)
+
+
+def test_need_coverage_status_equals_reference(built):
+    wh, data = built
+    expected = wd.reference_need_status(data)
+    got = rows(wh, "select * from need_coverage_status")
+    assert {(r["scope_country"], r["month"], r["need"]) for r in got} == set(expected)
+    for r in got:
+        ref = expected[(r["scope_country"], r["month"], r["need"])]
+        for col, want in ref.items():
+            if isinstance(want, float):
+                assert wd.close(r[col], want), col
+            else:
+                assert r[col] == want, (r["scope_country"], r["month"], r["need"], col)
+
+
+def test_capability_growth_equals_reference(built):
+    wh, data = built
+    expected = wd.reference_capability_growth(data)
+    got = rows(wh, "select * from capability_growth")
+    assert expected, "the generated data must have members with both waves"
+    assert {(r["scope_country"], r["area"]) for r in got} == set(expected)
+    for r in got:
+        ref = expected[(r["scope_country"], r["area"])]
+        assert r["members"] == ref["members"]
+        for col in ("baseline_mean", "endline_mean", "growth_mean"):
+            assert wd.close(r[col], ref[col]), (r["scope_country"], r["area"], col)
+
+
+def test_build_marts_twice_gives_identical_tables(built):
+    wh, _ = built
+    before = {t: snapshot(wh, t) for t in MART_TABLES}
+    build_marts(wh)
+    assert {t: snapshot(wh, t) for t in MART_TABLES} == before
+    assert all(before[t] for t in MART_TABLES)
+
+
+def test_only_months_with_data(warehouse):
+    data = wd.Canonical()
+    data.roster = {("SE", m): 4 for m in wd.MONTHS}  # roster for five months
+    data.add_feedback("SE", date(2023, 2, 1), "a", satisfaction=4)
+    wd.load(warehouse, data)
+    build_marts(warehouse)
+    months = rows(warehouse, "select distinct month from indicators_monthly")
+    assert [r["month"] for r in months] == [date(2023, 2, 1)]
+    # 4 stakeholder types x (SE, NETWORK), for February only
+    assert rows(warehouse, "select count(*) as k from stakeholder_access_monthly")[0]["k"] == 8
+
+
+@pytest.mark.parametrize(
+    ("scores", "expected"),
+    [
+        ([9, 10, 10], 100.0),
+        ([0, 3, 6], -100.0),
+        ([7, 8, 7, 8], 0.0),
+        ([6, 7, 9], 0.0),  # the boundaries: 6 detractor, 7-8 passive, 9 promoter
+        ([10, 8, 0, 9], 25.0),
+        ([10, None, 2], 0.0),  # an unanswered recommend question is not a passive
+    ],
+)
+def test_nps_edge_cases(warehouse, scores, expected):
+    data = wd.Canonical()
+    data.roster = {("SE", date(2023, 1, 1)): 5}
+    for i, s in enumerate(scores):
+        data.add_feedback("SE", date(2023, 1, 1), f"m{i}", recommend=s)
+    wd.load(warehouse, data)
+    build_marts(warehouse)
+    got = rows(
+        warehouse, "select scope_country, nps from indicators_monthly order by scope_country"
+    )
+    assert [(r["scope_country"], r["nps"]) for r in got] == [
+        ("NETWORK", expected),
+        ("SE", expected),
+    ]
+    n = rows(
+        warehouse, "select n from indicator_value where indicator = 'nps' and scope_country = 'SE'"
+    )
+    assert n[0]["n"] == sum(s is not None for s in scores)
+
+
+def test_unanswered_question_gives_null_and_no_long_row(warehouse):
+    data = wd.Canonical()
+    data.roster = {("SE", date(2023, 1, 1)): 5}
+    data.add_feedback("SE", date(2023, 1, 1), "a", satisfaction=4)  # nothing else answered
+    wd.load(warehouse, data)
+    build_marts(warehouse)
+    wide = rows(warehouse, "select * from indicators_monthly where scope_country = 'SE'")[0]
+    assert (
+        wide["nps"] is None and wide["skill_gain_rate"] is None and wide["connections_sum"] is None
+    )
+    assert wide["satisfaction_mean"] == 4.0 and wide["response_rate"] == 0.2
+    names = {
+        r["indicator"]
+        for r in rows(warehouse, "select indicator from indicator_value where scope_country = 'SE'")
+    }
+    assert "nps" not in names and {"satisfaction_mean", "response_rate"} <= names
+
+
+def test_skill_gain_counts_partly_half(warehouse):
+    data = wd.Canonical()
+    data.roster = {("EE", date(2023, 1, 1)): 4}
+    for i, s in enumerate(["yes", "partly", "no", "partly"]):
+        data.add_feedback("EE", date(2023, 1, 1), f"m{i}", new_skill=s)
+    wd.load(warehouse, data)
+    build_marts(warehouse)
+    got = rows(
+        warehouse, "select skill_gain_rate from indicators_monthly where scope_country = 'EE'"
+    )
+    assert got[0]["skill_gain_rate"] == 0.5  # (1 + 0.5 + 0 + 0.5) / 4
+
+
+def test_network_pools_members_not_country_means(warehouse):
+    data = wd.Canonical()
+    m = date(2023, 1, 1)
+    data.roster = {("SE", m): 2, ("EE", m): 8}
+    data.add_feedback("SE", m, "a", satisfaction=5, new_connections_abroad=3)
+    data.add_feedback("EE", m, "b", satisfaction=1, new_connections_abroad=1)
+    data.add_feedback("EE", m, "c", satisfaction=3, new_connections_abroad=0)
+    wd.load(warehouse, data)
+    build_marts(warehouse)
+    net = rows(warehouse, "select * from indicators_monthly where scope_country = 'NETWORK'")[0]
+    assert net["active_members"] == 10 and net["respondents"] == 3
+    assert net["response_rate"] == 0.3
+    assert net["satisfaction_mean"] == 3.0  # (5+1+3)/3, not mean(5, 2)
+    assert net["connections_sum"] == 4 and wd.close(net["connections_mean"], 4 / 3)
+
+
+def test_cumulative_connections_and_needs_coverage(warehouse):
+    data = wd.Canonical()
+    months = [date(2023, 1, 1), date(2023, 2, 1), date(2023, 3, 1)]
+    data.roster = {("LV", m): 3 for m in months}
+    for m, k in zip(months, [2, 0, 5], strict=True):
+        data.add_feedback("LV", m, "a", new_connections_abroad=k)
+    data.add_self_assessment("LV", "baseline", "a", ["scaling"], {})
+    data.add_self_assessment("LV", "baseline", "b", ["visibility", "scaling"], {})
+    data.add_self_assessment("LV", "baseline", "c", [], {})
+    data.topics = {months[0]: ["visibility"], months[2]: ["scaling", "funding_access"]}
+    wd.load(warehouse, data)
+    build_marts(warehouse)
+    got = rows(
+        warehouse,
+        "select month, connections_cumulative, needs_coverage from indicators_monthly "
+        "where scope_country = 'LV' order by month",
+    )
+    assert [r["connections_cumulative"] for r in got] == [2, 2, 7]
+    # Jan: b (visibility) of 3 baseline members; Feb: no topic; Mar: a and b (scaling)
+    assert [r["needs_coverage"] for r in got] == pytest.approx([1 / 3, 0.0, 2 / 3])
+
+
+def test_capability_growth_needs_both_waves(warehouse):
+    data = wd.Canonical()
+    data.add_self_assessment("LT", "baseline", "a", [], {"scaling": 2, "visibility": 3})
+    data.add_self_assessment("LT", "endline", "a", [], {"scaling": 4, "visibility": None})
+    data.add_self_assessment("LT", "baseline", "b", [], {"scaling": 1})  # no end-line
+    data.add_self_assessment("LT", "baseline", "c", [], {"scaling": 3})
+    data.add_self_assessment("LT", "endline", "c", [], {"scaling": 3})
+    wd.load(warehouse, data)
+    build_marts(warehouse)
+    got = rows(warehouse, "select * from capability_growth where scope_country = 'LT'")
+    assert [
+        (r["area"], r["members"], r["baseline_mean"], r["endline_mean"], r["growth_mean"])
+        for r in got
+    ] == [("scaling", 2, 2.5, 3.5, 1.0)]
+
+
+def test_failed_dbt_test_names_test_and_rows_and_stops_downstream(built):
+    """Bad input: a need outside the canonical list fails the staging model's dbt test;
+    the error names the test and the offending row count, and the marts built from it keep
+    their previous contents."""
+    wh, _ = built
+    before = snapshot(wh, "need_coverage_status")
+    member = wh.query("select country, member_id from self_assessment where wave = 'baseline'")[0]
+    wh.execute(
+        "insert into self_assessment_need (country, wave, member_id, need) "
+        "values (:c, 'baseline', :m, 'fundraising')",
+        {"c": member[0], "m": member[1]},
+    )
+    wh.execute("delete from feedback where country = 'SE'")
+    with pytest.raises(DbtBuildError) as err:
+        build_marts(wh)
+    msg = str(err.value)
+    # once under the member's country and once under NETWORK
+    assert "in_var_list_stg_baseline_need_need__capability_areas failed: 2 offending row(s)" in msg
+    assert "not built (downstream of the failure)" in msg and "need_coverage_status" in msg
+    assert snapshot(wh, "need_coverage_status") == before
+    # In the DAG, Cosmos turns the same dbt result into the failing task's error.
+    import airflow  # noqa: F401 (Airflow first: its plugin loading imports cosmos itself)
+    from cosmos.dbt.runner import handle_exception_if_needed
+    from cosmos.exceptions import CosmosDbtRunError
+
+    with pytest.raises(
+        CosmosDbtRunError,
+        match=r"in_var_list_stg_baseline_need_need__capability_areas: Got 2 results",
+    ):
+        handle_exception_if_needed(err.value.result)
+
+
+def test_broken_model_is_an_error_naming_the_model(built, tmp_path, monkeypatch):
+    import shutil
+
+    from bsin.warehouse import dbt_project
+
+    wh, _ = built
+    project = tmp_path / "dbt"
+    shutil.copytree(DBT_PROJECT_DIR, project, ignore=shutil.ignore_patterns("target", "logs"))
+    (project / "models" / "marts" / "zz_broken.sql").write_text(
+        "-- grain: none\nselect no_such_column from {{ ref('indicators_monthly') }}\n",
+        encoding="utf-8",
+    )
+    monkeypatch.setattr(dbt_project, "DBT_PROJECT_DIR", project)
+    with pytest.raises(DbtBuildError, match=r"dbt model bsin\.zz_broken failed"):
+        build_marts(wh)
+
+
+def test_load_reference_data(warehouse):
+    partners = load_partners()
+    months = month_range(date(2022, 8, 1), date(2023, 8, 1))
+    load_reference_data(warehouse, partners, months)
+    load_reference_data(warehouse, partners, months)  # idempotent
+    roster = rows(
+        warehouse,
+        "select country, count(*) as k, sum(active_members) as s from member_roster group by country",
+    )
+    expected = {p.country: (13, 13 * p.active_members) for p in partners.partners}
+    assert {r["country"]: (r["k"], r["s"]) for r in roster} == expected
+    topics = load_topics().topics_by_month()
+    got = rows(warehouse, "select month, topic from programme_topic")
+    assert sorted((r["month"], r["topic"]) for r in got) == sorted(
+        (m, t) for m, ts in topics.items() for t in ts
+    )
+
+
+def test_roster_uses_per_month_override(warehouse):
+    partners = load_partners()
+    first = partners.partners[0]
+    changed = first.model_copy(update={"active_members_by_month": {"2023-02": 3}})
+    cfg = partners.model_copy(update={"partners": [changed, *partners.partners[1:]]})
+    load_reference_data(warehouse, cfg, [date(2023, 1, 1), date(2023, 2, 1)])
+    got = rows(
+        warehouse,
+        "select month, active_members from member_roster where country = :c order by month",
+        {"c": first.country},
+    )
+    assert [r["active_members"] for r in got] == [first.active_members, 3]
+
+
+def test_shipped_topics_calendar_covers_the_pilot():
+    topics = load_topics().topics_by_month()
+    assert sorted(topics) == month_range(date(2022, 8, 1), date(2023, 8, 1))
+    assert all(topics.values())
+    assert {t for ts in topics.values() for t in ts} == set(wd.NEEDS)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            'months:\n  "2023-01": {topics: [fundraising]}\n',
+            r"months\.2023-01\.topics: unknown topic",
+        ),
+        ("months:\n  2023-13: {topics: [scaling]}\n", "not YYYY-MM"),
+        ('months:\n  "2023-01": {topics: [scaling], colour: red}\n', r"colour: unknown key"),
+        ("monthz: {}\n", r"months: required key is missing"),
+    ],
+)
+def test_topics_errors_name_file_key_and_fix(tmp_path: Path, text, message):
+    path = tmp_path / "topics.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError, match=message) as err:
+        load_topics(path)
+    assert str(path) in str(err.value)
+
+
+@pytest.mark.postgres
+def test_duckdb_and_postgres_give_the_same_numbers(tmp_path):
+    from bsin.warehouse.db import Warehouse
+    from tests.conftest import _drop_pg_schema, _pg_warehouse
+
+    data = wd.generated(seed=11)
+    duck = Warehouse.from_uri(f"duckdb:///{tmp_path / 'w.duckdb'}")
+    pg = _pg_warehouse()
+    try:
+        for wh in (duck, pg):
+            wh.migrate()
+            wd.load(wh, data)
+            build_marts(wh)
+        for table in MART_TABLES:
+            a, b = snapshot(duck, table), snapshot(pg, table)
+            assert len(a) == len(b) > 0, table
+            for ra, rb in zip(a, b, strict=True):
+                assert all(
+                    wd.close(x, y) if isinstance(x, float) or isinstance(y, float) else x == y
+                    for x, y in zip(ra, rb, strict=True)
+                ), (table, ra, rb)
+    finally:
+        duck.close()
+        _drop_pg_schema(pg)
+
+
+def test_marts_frame_types_are_plain_python(built):
+    wh, _ = built
+    df = wh.query_df("select month, respondents, nps from indicators_monthly")
+    assert isinstance(df.loc[0, "month"], date)
+    assert not any(isinstance(v, pd.Timestamp) for v in df["month"])
+
+
+def test_worked_example_of_docs_indicators_md(warehouse):
+    """The numbers of the worked example in docs/indicators.md."""
+    jan, feb, mar = date(2023, 1, 1), date(2023, 2, 1), date(2023, 3, 1)
+    data = wd.Canonical()
+    data.roster = {("SE", m): 8 for m in (jan, feb, mar)}
+    for i, s in enumerate([4, 4]):
+        data.add_feedback("SE", jan, f"j{i}", satisfaction=s, new_connections_abroad=2)
+    for i, s in enumerate([5, 4, 4, 4, 4]):
+        data.add_feedback("SE", feb, f"f{i}", satisfaction=s, new_connections_abroad=1)
+    march = [
+        ("A", True, True, 5, 4, 10, "yes", 3, ["public_sector", "corporate"]),
+        ("B", True, False, 4, 4, 9, "partly", 1, ["none"]),
+        ("C", False, False, 2, 3, 6, "no", 0, ["corporate"]),
+        ("D", True, True, 4, 5, 8, "yes", 2, None),
+        ("E", True, None, 1, 2, 3, "partly", 0, ["none"]),
+    ]
+    for m, peer, work, sat, rel, rec, skill, conn, access in march:
+        data.add_feedback(
+            "SE",
+            mar,
+            m,
+            attended_peer_session=peer,
+            attended_workshop=work,
+            satisfaction=sat,
+            relevance=rel,
+            recommend=rec,
+            new_skill=skill,
+            new_connections_abroad=conn,
+            stakeholder_access=access,
+        )
+    for m, needs in [
+        ("A", ["public_procurement", "scaling"]),
+        ("B", ["scaling"]),
+        ("C", ["public_procurement"]),
+        ("D", ["visibility"]),
+        ("F", ["funding_access"]),
+        ("G", []),
+    ]:
+        data.add_self_assessment("SE", "baseline", m, needs, {})
+    data.topics = {mar: ["public_procurement"]}
+    wd.load(warehouse, data)
+    build_marts(warehouse)
+    got = rows(
+        warehouse,
+        "select * from indicators_monthly where scope_country = 'SE' and month = :m",
+        {"m": mar},
+    )[0]
+    assert got["response_rate"] == 0.625
+    assert got["peer_session_rate"] == 0.8 and got["workshop_rate"] == 0.5
+    assert got["satisfaction_mean"] == pytest.approx(3.2)
+    assert got["satisfaction_low_share"] == 0.4 and got["relevance_mean"] == pytest.approx(3.6)
+    assert got["nps"] == 0.0 and got["skill_gain_rate"] == pytest.approx(0.6)
+    assert (got["connections_sum"], got["connections_mean"], got["connections_cumulative"]) == (
+        6,
+        1.2,
+        15,
+    )
+    assert (got["access_public_sector_rate"], got["access_corporate_rate"]) == (0.25, 0.5)
+    assert (got["access_impact_investor_rate"], got["access_any_rate"]) == (0.0, 0.5)
+    assert got["needs_coverage"] == pytest.approx(2 / 6)
+    trend = rows(
+        warehouse,
+        "select * from indicator_value where scope_country = 'SE' and month = :m "
+        "and indicator = 'satisfaction_mean'",
+        {"m": mar},
+    )[0]
+    assert trend["prev_value"] == pytest.approx(4.2) and trend["delta"] == pytest.approx(-1.0)
+    assert trend["mean_3m"] == pytest.approx(4.1) and trend["running_mean"] == pytest.approx(3.8)
+    assert trend["n"] == 5

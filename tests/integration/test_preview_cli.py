@@ -1,0 +1,124 @@
+"""`make preview`: renders a partner-month report to files, sends nothing."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from bsin_dev.localenv import duckdb_uri
+
+from tests.support.pipeline_harness import MONTH, copy_golden
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_preview_writes_html_text_charts_and_csv(tmp_path):
+    wh = copy_golden(tmp_path / "wh.duckdb")
+    wh.close()
+    out = tmp_path / "preview"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW_CONN_SMTP")}
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "scripts" / "preview_report.py"),
+            "--country",
+            "LV",
+            "--month",
+            f"{MONTH:%Y-%m}",
+            "--out",
+            str(out),
+            "--warehouse",
+            duckdb_uri(tmp_path / "wh.duckdb"),
+            "--eml",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    folders = list(out.iterdir())
+    assert len(folders) == 1
+    assert folders[0].name.lower().startswith(f"lv_{MONTH:%Y-%m}"), folders[0].name
+    files = {p.suffix for p in folders[0].iterdir()}
+    assert {".html", ".txt", ".png", ".csv", ".eml"} <= files
+    html = (folders[0] / "report.html").read_text(encoding="utf-8")
+    assert "Latvia" in html or "Latvija" in html
+    # Charts are local files in the preview, so a browser shows them.
+    for png in folders[0].glob("*.png"):
+        assert png.name in html
+        assert png.read_bytes().startswith(b"\x89PNG")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--country", "LV", "--month", "2023-13"], "MONTH '2023-13' is not a month"),
+        (["--country", "LV", "--month", "March"], "MONTH 'March' is not a month"),
+        (["--country", "XX", "--month", "2023-03"], "unknown COUNTRY 'XX': partners.yaml has"),
+        (["--country", "LV", "--month", "2031-01"], "MONTH 2031-01 is outside the programme"),
+    ],
+)
+def test_preview_bad_arguments_are_one_line_errors(tmp_path, args, message):
+    # Arguments are checked before the warehouse is opened: none is needed here.
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "scripts" / "preview_report.py"),
+            *args,
+            "--out",
+            str(tmp_path / "preview"),
+            "--warehouse",
+            duckdb_uri(tmp_path / "wh.duckdb"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [proc.stderr.strip()], proc.stderr
+    assert proc.stderr.startswith(f"error: {message}"), proc.stderr
+    assert not (tmp_path / "preview").exists()
+
+
+@pytest.mark.chromium
+@pytest.mark.slow
+def test_preview_shots_of_every_partner_and_the_programme_report(tmp_path):
+    from bsin_dev.report_shots import WIDTHS
+
+    from bsin.core.config import load_partners
+    from bsin.reporting.programme_report import report_languages
+    from tests.support.services import require_chromium
+
+    require_chromium()
+    wh = copy_golden(tmp_path / "wh.duckdb")
+    wh.close()
+    out = tmp_path / "preview"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "scripts" / "preview_report.py"),
+            "--month",
+            f"{MONTH:%Y-%m}",
+            "--out",
+            str(out),
+            "--warehouse",
+            duckdb_uri(tmp_path / "wh.duckdb"),
+            "--shots",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    partners = load_partners()
+    pages = [f"{c}_{MONTH:%Y-%m}" for c in partners.countries] + ["programme_report"]
+    pages += [f"programme_report_{lang}" for lang in report_languages(partners)[1:]]
+    want = {f"{page}_{width}px.png" for page in pages for width in WIDTHS}
+    got = {p.name for p in (out / "shots").iterdir()}
+    assert got == want
+    for png in (out / "shots").iterdir():
+        assert png.read_bytes().startswith(b"\x89PNG") and png.stat().st_size > 5_000

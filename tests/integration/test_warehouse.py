@@ -1,0 +1,409 @@
+"""The Warehouse class on DuckDB and PostgreSQL: migrations, transactions, bulk writes."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import uuid
+from datetime import UTC, date, datetime, timedelta, timezone
+
+import pandas as pd
+import pytest
+
+from bsin.core.paths import SQL_DIR
+from bsin.warehouse.db import (
+    Warehouse,
+    WarehouseError,
+    convert_params,
+    mask_uri,
+    split_statements,
+)
+
+ROSTER = ["country", "month", "active_members"]
+
+
+def roster(*rows) -> pd.DataFrame:
+    return pd.DataFrame(list(rows), columns=ROSTER)
+
+
+def all_roster(wh) -> list[tuple]:
+    return wh.query("select country, month, active_members from member_roster order by 1, 2")
+
+
+JAN, FEB = date(2023, 1, 1), date(2023, 2, 1)
+
+
+# ---------------------------------------------------------------- pure helpers
+
+
+def test_split_statements_respects_quotes_and_comments():
+    sql = """
+    -- a comment; with a semicolon
+    select 'a;b' as x;  /* block; comment */
+    select "odd;name" from t;
+    ;
+    select 1
+    """
+    stmts = split_statements(sql)
+    assert len(stmts) == 3
+    assert "'a;b'" in stmts[0] and '"odd;name"' in stmts[1] and stmts[2].endswith("select 1")
+
+
+def test_convert_params_positional_and_percent():
+    text, values = convert_params(
+        "select * from t where a = :a and b like '50%' and c = :b and d = :a -- :ignored",
+        {"a": 1, "b": "x"},
+        "%s",
+        escape_percent=True,
+    )
+    assert text == (
+        "select * from t where a = %s and b like '50%%' and c = %s and d = %s -- :ignored"
+    )
+    assert values == [1, "x", 1]
+    text, _ = convert_params("select ':a', x::text from t", {}, "?", escape_percent=False)
+    assert text == "select ':a', x::text from t"
+
+
+def test_convert_params_missing_and_unused_are_errors():
+    with pytest.raises(WarehouseError, match=":month has no value"):
+        convert_params("select :month", {}, "?", escape_percent=False)
+    with pytest.raises(WarehouseError, match=r"\['extra'\] are not used"):
+        convert_params("select 1", {"extra": 1}, "?", escape_percent=False)
+
+
+def test_mask_uri_hides_password():
+    assert mask_uri("postgresql://bob:s3cret@db:5432/w") == "postgresql://bob:***@db:5432/w"
+    assert mask_uri("duckdb:///tmp/w.duckdb") == "duckdb:///tmp/w.duckdb"
+    # Issue 10, finding 5: libpq takes the password from the query too.
+    assert (
+        mask_uri("postgresql://bob@db/w?password=s3cret&sslmode=require&sslpassword=k3y")
+        == "postgresql://bob@db/w?password=***&sslmode=require&sslpassword=***"
+    )
+
+
+def test_password_in_the_uri_query_is_masked_everywhere(monkeypatch):
+    """A ``?password=`` warehouse connection: repr, errors and Airflow's masker hide it."""
+    from airflow.sdk._shared.secrets_masker import redact
+
+    password = "q-SECRET-" + uuid.uuid4().hex
+    uri = f"postgresql://bob@127.0.0.1:1/w?password={password}&connect_timeout=1"
+    monkeypatch.setenv("AIRFLOW_CONN_WAREHOUSE_QUERY_PW", uri)
+    for wh in (Warehouse.from_uri(uri), Warehouse.from_conn_id("warehouse_query_pw")):
+        assert wh._pg_kwargs["password"] == password  # still used to log in
+        assert password not in repr(wh) and "***" in repr(wh)
+        with pytest.raises(WarehouseError) as err:
+            wh.query("select 1")  # nothing listens on port 1
+        assert password not in str(err.value) and "cannot connect" in str(err.value)
+    # Read through Airflow's connection API, so its masker hides it in task logs.
+    assert password not in redact(f"log line {password} and {uri}")
+
+
+def test_unreadable_connection_is_a_clear_error_without_its_text(monkeypatch):
+    monkeypatch.setenv("AIRFLOW_CONN_WAREHOUSE_BROKEN", '{"password": "pw-SECRET-123", ')
+    with pytest.raises(WarehouseError, match="cannot read the Airflow connection") as err:
+        Warehouse.from_conn_id("warehouse_broken")
+    assert "pw-SECRET-123" not in str(err.value)
+
+
+def test_repr_and_errors_never_show_the_password():
+    wh = Warehouse.from_uri("postgresql://bob:s3cret-pw@127.0.0.1:1/w?connect_timeout=1")
+    assert "s3cret-pw" not in repr(wh) and "***" in repr(wh)
+    with pytest.raises(WarehouseError) as err:
+        wh.query("select 1")  # nothing listens on port 1
+    assert "s3cret-pw" not in str(err.value)
+    assert "cannot connect" in str(err.value)
+
+
+def test_unsupported_uri():
+    with pytest.raises(
+        WarehouseError, match="unsupported warehouse URI 'mysql://u:\\*\\*\\*@h/db'"
+    ):
+        Warehouse.from_uri("mysql://u:pw@h/db")
+    with pytest.raises(WarehouseError, match="three slashes"):
+        Warehouse.from_uri("duckdb://relative/w.duckdb")
+
+
+def test_from_conn_id_reads_env_uri_and_json(monkeypatch, tmp_path):
+    monkeypatch.setenv("AIRFLOW_CONN_WAREHOUSE_DEFAULT", f"duckdb:///{tmp_path}/a.duckdb")
+    wh = Warehouse.from_conn_id("warehouse_default")
+    assert wh.backend == "duckdb" and wh.path == f"{tmp_path}/a.duckdb"
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_WAREHOUSE_DEFAULT",
+        json.dumps(
+            {
+                "conn_type": "postgres",
+                "host": "db.example.org",
+                "port": 5433,
+                "login": "bsin",
+                "password": "hunter2-pw",
+                "schema": "warehouse",
+                "extra": {"search_path": "bsin", "sslmode": "require"},
+            }
+        ),
+    )
+    wh = Warehouse.from_conn_id("warehouse_default")
+    assert wh.backend == "postgres" and wh.schema == "bsin"
+    assert "hunter2-pw" not in repr(wh)
+    assert (
+        repr(wh)
+        == "Warehouse('postgresql://bsin:***@db.example.org:5433/warehouse', schema='bsin')"
+    )
+    monkeypatch.setenv("AIRFLOW_CONN_WAREHOUSE_DEFAULT", '{"conn_type": "mysql"}')
+    with pytest.raises(WarehouseError, match="conn type 'mysql'"):
+        Warehouse.from_conn_id("warehouse_default")
+
+
+def test_airflow_style_duckdb_fields_keep_the_absolute_path():
+    # Airflow stores the path of duckdb:///abs/w.duckdb without its leading slash.
+    wh = Warehouse._from_fields("w", "duckdb", "", None, None, None, "abs/w.duckdb", {}, None)
+    assert wh.path == "/abs/w.duckdb"
+
+
+def test_duckdb_connection_through_airflow_keeps_the_path(monkeypatch, tmp_path):
+    from bsin_dev.localenv import duckdb_uri
+
+    path = tmp_path / "with space" / "w.duckdb"
+    monkeypatch.setenv("AIRFLOW_CONN_WAREHOUSE_PATHS", duckdb_uri(path))
+    assert Warehouse.from_conn_id("warehouse_paths").path == str(path)
+    monkeypatch.setenv("AIRFLOW_CONN_WAREHOUSE_PATHS", "duckdb:///:memory:")
+    assert Warehouse.from_conn_id("warehouse_paths").path == ":memory:"
+
+
+# ---------------------------------------------------------------- both backends
+
+
+def test_migrate_is_idempotent(warehouse):
+    files = sorted(p.name for p in (SQL_DIR / "schema").glob("*.sql"))
+    assert warehouse.migrate() == []
+    assert warehouse.migrate() == []
+    applied = warehouse.query("select filename from schema_migration order by filename")
+    assert [r[0] for r in applied] == files
+    for table in (
+        "raw_form",
+        "raw_response",
+        "raw_response_history",
+        "feedback_candidate",
+        "feedback",
+        "feedback_selection",
+        "self_assessment",
+        "self_assessment_need",
+        "quarantine",
+        "form_drift",
+        "member_roster",
+        "programme_topic",
+        "adaptation_signal",
+        "delivery_log",
+        "delivery_attempt",
+        "pseudonym_key",
+    ):
+        assert warehouse.table_exists(table), table
+    # The marts are dbt's (include/dbt): no migration restates their DDL.
+    for table in ("indicators_monthly", "indicator_value", "stg_feedback"):
+        assert not warehouse.table_exists(table), table
+
+
+def test_changed_schema_file_is_refused(warehouse, tmp_path):
+    folder = tmp_path / "schema"
+    shutil.copytree(SQL_DIR / "schema", folder)
+    assert warehouse.migrate(folder) == []
+    first = sorted(folder.glob("*.sql"))[0]
+    first.write_text(first.read_text() + "\n-- edited\n")
+    with pytest.raises(WarehouseError, match=f"{first.name} changed after it was applied"):
+        warehouse.migrate(folder)
+    (folder / "900_extra.sql").write_text("create table if not exists extra_t (a integer);\n")
+    first.write_text((SQL_DIR / "schema" / first.name).read_text())
+    assert warehouse.migrate(folder) == ["900_extra.sql"]
+
+
+@pytest.mark.parametrize(
+    ("table", "row"),
+    [
+        ("member_roster", {"country": "SE", "month": JAN, "active_members": 3}),
+        ("programme_topic", {"month": JAN, "topic": "scaling"}),
+        # Mart keys are dbt tests (unique_combination in include/dbt/models/marts/_marts.yml).
+        (
+            "adaptation_signal",
+            {
+                "country": "SE",
+                "month": JAN,
+                "rule_id": "low_nps",
+                "subject": "",
+                "indicator": "nps",
+                "measure": "value",
+                "observed": 1.0,
+                "comparison": "<",
+                "threshold": 0.0,
+                "recommendation": "x",
+            },
+        ),
+    ],
+)
+def test_primary_keys_make_duplicates_impossible(warehouse, table, row):
+    warehouse.insert(table, pd.DataFrame([row]))
+    with pytest.raises(WarehouseError):
+        warehouse.insert(table, pd.DataFrame([row]))
+    assert warehouse.query(f"select count(*) from {table}")[0][0] == 1  # noqa: S608
+
+
+def test_feedback_response_id_is_unique(warehouse):
+    base = {
+        "country": "SE",
+        "feedback_month": JAN,
+        "member_id": "m_a",
+        "response_id": "r1",
+        "submitted_at": datetime(2023, 2, 1),
+    }
+    warehouse.insert("feedback", pd.DataFrame([base]))
+    with pytest.raises(WarehouseError):
+        warehouse.insert("feedback", pd.DataFrame([{**base, "member_id": "m_b"}]))
+
+
+def test_replace_deletes_matching_rows_and_inserts(warehouse):
+    warehouse.replace("member_roster", {}, roster(("SE", JAN, 5), ("SE", FEB, 6), ("EE", JAN, 4)))
+    n = warehouse.replace("member_roster", {"country": "SE", "month": FEB}, roster(("SE", FEB, 7)))
+    assert n == 1
+    assert all_roster(warehouse) == [("EE", JAN, 4), ("SE", JAN, 5), ("SE", FEB, 7)]
+    warehouse.replace("member_roster", {"country": "SE"}, roster())
+    assert all_roster(warehouse) == [("EE", JAN, 4)]
+
+
+def test_failed_replace_leaves_old_rows(warehouse):
+    warehouse.replace("member_roster", {}, roster(("SE", JAN, 5), ("SE", FEB, 6)))
+    before = all_roster(warehouse)
+    duplicate = roster(("SE", JAN, 1), ("SE", JAN, 2))  # violates the primary key
+    with pytest.raises(WarehouseError, match="member_roster"):
+        warehouse.replace("member_roster", {"country": "SE"}, duplicate)
+    assert all_roster(warehouse) == before
+    with pytest.raises(WarehouseError, match="no column"):
+        warehouse.replace("member_roster", {"country": "SE"}, pd.DataFrame([{"colour": "red"}]))
+    assert all_roster(warehouse) == before
+
+
+def test_transaction_is_all_or_nothing(warehouse):
+    warehouse.replace("member_roster", {}, roster(("SE", JAN, 5)))
+    with pytest.raises(RuntimeError, match="boom"):
+        with warehouse.transaction():
+            warehouse.replace("member_roster", {}, roster(("LV", JAN, 9)))
+            warehouse.execute("create table tx_probe (a integer)")
+            with warehouse.transaction():  # nested: joins the outer transaction
+                warehouse.execute("delete from member_roster")
+            raise RuntimeError("boom")
+    assert all_roster(warehouse) == [("SE", JAN, 5)]
+    assert not warehouse.table_exists("tx_probe")
+    with warehouse.transaction():
+        warehouse.replace("member_roster", {}, roster(("LV", JAN, 9)))
+    assert all_roster(warehouse) == [("LV", JAN, 9)]
+
+
+def test_upsert_replaces_by_key(warehouse):
+    warehouse.replace("member_roster", {}, roster(("SE", JAN, 5), ("SE", FEB, 6)))
+    warehouse.upsert("member_roster", ["country", "month"], roster(("SE", FEB, 8), ("EE", FEB, 3)))
+    assert all_roster(warehouse) == [("EE", FEB, 3), ("SE", JAN, 5), ("SE", FEB, 8)]
+    with pytest.raises(WarehouseError, match="repeats key"):
+        warehouse.upsert(
+            "member_roster", ["country", "month"], roster(("SE", JAN, 1), ("SE", JAN, 2))
+        )
+    with pytest.raises(WarehouseError, match=r"key column\(s\) \['month'\] not in the DataFrame"):
+        warehouse.upsert("member_roster", ["month"], pd.DataFrame([{"country": "SE"}]))
+    assert all_roster(warehouse)[-1] == ("SE", FEB, 8)
+
+
+def test_values_round_trip_with_the_same_types(warehouse):
+    cest = timezone(timedelta(hours=2))
+    df = pd.DataFrame(
+        [
+            {
+                "country": "SE",
+                "feedback_month": JAN,
+                "member_id": "m_a",
+                "response_id": "r1",
+                # an aware timestamp is stored as naive UTC on both backends
+                "submitted_at": datetime(2023, 2, 3, 12, 0, tzinfo=cest),
+                "attended_peer_session": True,
+                "satisfaction": 4,
+                "suggestion": "Mehr Zeit für Austausch; ąčęėįšųūž āēīūņļķ õäöü",
+            },
+            {
+                "country": "SE",
+                "feedback_month": JAN,
+                "member_id": "m_b",
+                "response_id": "r2",
+                "submitted_at": datetime(2023, 2, 4, 8, 30, tzinfo=UTC),
+                "attended_peer_session": None,
+                "satisfaction": None,  # makes pandas store the column as float
+                "suggestion": "100% useful",
+            },
+        ]
+    )
+    warehouse.replace("feedback", {"country": "SE"}, df)
+    got = warehouse.query_df(
+        "select member_id, submitted_at, attended_peer_session, satisfaction, suggestion "
+        "from feedback where feedback_month = :m order by member_id",
+        {"m": JAN},
+    ).to_dict("records")
+    assert got[0]["submitted_at"] == datetime(2023, 2, 3, 10, 0)
+    assert got[0]["attended_peer_session"] is True and got[0]["satisfaction"] == 4
+    assert got[0]["suggestion"].startswith("Mehr Zeit") and "ąčęėįšųūž" in got[0]["suggestion"]
+    assert got[1]["submitted_at"] == datetime(2023, 2, 4, 8, 30)
+    assert pd.isna(got[1]["satisfaction"]) and got[1]["suggestion"] == "100% useful"
+    assert warehouse.query("select avg(satisfaction) from feedback")[0][0] == 4.0
+    with pytest.raises(WarehouseError, match="integer column but got 2.5"):
+        warehouse.replace("member_roster", {}, roster(("SE", JAN, 2.5)))
+
+
+def test_query_with_percent_and_params(warehouse):
+    rows = warehouse.query("select '50%' as p, :x as x, :x + 1 as y", {"x": 2})
+    assert rows == [("50%", 2, 3)]
+    assert warehouse.query("select '100%'") == [("100%",)]
+
+
+def test_run_sql_file_runs_every_statement(warehouse, tmp_path):
+    f = tmp_path / "two.sql"
+    f.write_text(
+        "-- two statements, one parameter\n"
+        "insert into programme_topic (month, topic) values (:m, 'scaling');\n"
+        "insert into programme_topic (month, topic) values (:m, 'visibility');\n"
+    )
+    warehouse.run_sql_file(f, {"m": FEB})
+    assert warehouse.query("select topic from programme_topic order by topic") == [
+        ("scaling",),
+        ("visibility",),
+    ]
+    bad = tmp_path / "bad.sql"
+    bad.write_text("select 1;\nselect * from no_such_table;\n")
+    with pytest.raises(WarehouseError, match="bad.sql, statement 2"):
+        warehouse.run_sql_file(bad)
+
+
+def test_replace_staging_takes_types_from_the_target(warehouse):
+    df = pd.DataFrame(
+        [
+            {
+                "form_id": "f",
+                "response_id": "r",
+                "country": "SE",
+                "form_kind": "monthly",
+                "report_month": JAN,
+                "last_submitted_time": pd.Timestamp("2023-02-01T10:00Z"),
+                "create_time": None,  # all-null column: type comes from raw_response
+                "payload": "{}",
+            }
+        ]
+    )
+    for _ in range(2):  # replacing keeps one copy
+        assert warehouse.replace_staging("raw_response_incoming", df) == 1
+    warehouse.execute(
+        "insert into raw_response select form_id, response_id, country, form_kind, "
+        "report_month, last_submitted_time, create_time, payload from raw_response_incoming"
+    )
+    assert warehouse.query("select last_submitted_time, create_time from raw_response") == [
+        (datetime(2023, 2, 1, 10, 0), None)
+    ]
+    assert not warehouse.table_exists("raw_response_incoming")  # temporary, not in the schema
+
+
+def test_invalid_identifiers_are_refused(warehouse):
+    with pytest.raises(WarehouseError, match="invalid table name"):
+        warehouse.replace("member_roster; drop table feedback", {}, roster())
+    with pytest.raises(WarehouseError, match="invalid column"):
+        warehouse.insert("member_roster", pd.DataFrame([{"Country X": "SE"}]))
