@@ -253,9 +253,9 @@ def run(args: argparse.Namespace, emit) -> int:
 
     # ---- the pipeline, month by month
     logging.getLogger().setLevel(logging.WARNING)
+    from bsin import pipeline
     from bsin.core.config import load_partners, load_programme
     from bsin.ingest.forms_hook import build_service
-    from bsin.orchestration import pipeline
     from bsin.warehouse.db import Warehouse
 
     partners, programme = load_partners(), load_programme()

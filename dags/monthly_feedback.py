@@ -82,7 +82,7 @@ def bsin_monthly_feedback():
 
     @task
     def prepare_warehouse(data_interval_start=None):
-        from bsin.orchestration import pipeline
+        from bsin import pipeline
 
         return pipeline.prepare_warehouse(data_interval_start)
 
@@ -92,14 +92,14 @@ def bsin_monthly_feedback():
     def country_ingest(country: str, ready: dict):
         @task(map_index_template=COUNTRY_LABEL)
         def extract(country: str, ready: dict, data_interval_start=None):
-            from bsin.orchestration import pipeline
+            from bsin import pipeline
 
             label_map_index(country)
             return pipeline.extract_country(country, data_interval_start)
 
         @task(map_index_template=COUNTRY_LABEL)
         def harmonise(country: str, extracted: dict, data_interval_start=None):
-            from bsin.orchestration import pipeline
+            from bsin import pipeline
 
             label_map_index(country)
             return pipeline.harmonise_country(country, data_interval_start)
@@ -109,13 +109,13 @@ def bsin_monthly_feedback():
     # A country whose extract failed must not hold back the others' validation and reports.
     @task(trigger_rule="all_done", outlets=[FEEDBACK_ASSET])
     def validate(data_interval_start=None):
-        from bsin.orchestration import pipeline
+        from bsin import pipeline
 
         return pipeline.validate_month(data_interval_start)
 
     @task(outlets=[INDICATORS_ASSET])
     def signals(data_interval_start=None):
-        from bsin.orchestration import pipeline
+        from bsin import pipeline
 
         return pipeline.signals_for_month(data_interval_start)
 
@@ -123,13 +123,13 @@ def bsin_monthly_feedback():
     # (especially) when a changed form failed a country's extract.
     @task(trigger_rule="all_done")
     def alert_drift(data_interval_start=None, run_id=None):
-        from bsin.orchestration import pipeline
+        from bsin import pipeline
 
         return pipeline.alert_drift(data_interval_start, run_id=run_id or "")
 
     @task(map_index_template=COUNTRY_LABEL)
     def send_report(country: str, data_interval_start=None, params=None):
-        from bsin.orchestration import pipeline
+        from bsin import pipeline
 
         label_map_index(country)
         return pipeline.send_report(
@@ -143,7 +143,7 @@ def bsin_monthly_feedback():
     # reports went out: data staff must see the run red.
     @task(trigger_rule="all_success")
     def finish(data_interval_start=None):
-        from bsin.orchestration import pipeline
+        from bsin import pipeline
 
         return pipeline.summarise_run(data_interval_start)
 
@@ -163,8 +163,8 @@ def bsin_monthly_feedback():
 
         @task(task_id=RENDER_TASK_ID)
         def render_for_approval(data_interval_start=None):
+            from bsin import pipeline
             from bsin.delivery import approval
-            from bsin.orchestration import pipeline
 
             month = pipeline.report_month(data_interval_start)
             return approval.render_for_approval(month, pipeline.Context.load())

@@ -24,7 +24,7 @@ def _one_line(exc: BaseException) -> str:
 def forget(email: str | None, member: str | None, warehouse: str | None) -> int:
     from bsin_dev.localenv import local_environment, open_local_warehouse
 
-    from bsin.orchestration import pipeline
+    from bsin import pipeline
     from bsin.warehouse.erasure import forget_member, resolve_member
 
     key = None

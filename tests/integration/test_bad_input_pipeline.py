@@ -7,7 +7,7 @@ import pytest
 
 from bsin.core.config import PartnersConfig
 from bsin.ingest.forms_hook import build_service
-from bsin.orchestration.pipeline import PipelineError
+from bsin.pipeline import PipelineError
 from tests.support.pipeline_harness import harness
 
 

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
+from bsin import pipeline
 from bsin.core.months import format_rfc3339, parse_rfc3339
 from bsin.ingest.pseudonymise import member_id
-from bsin.orchestration import pipeline
 from bsin.transform.mapping import load_mapping
 from bsin.warehouse.erasure import ErasureError, forget_member, resolve_member
 from tests.support.pipeline_harness import KEY, harness

@@ -1,6 +1,6 @@
 """Forms API faults during the extract step (issue 6, section 2).
 
-Every case runs the real ``bsin.orchestration.pipeline.extract_country`` against the emulator with a fault
+Every case runs the real ``bsin.pipeline.extract_country`` against the emulator with a fault
 armed. The step either succeeds after retries, landing exactly what a clean run lands, or
 fails with a ``PipelineError`` that names the country, the form and the fix, leaving the
 warehouse as it was; a re-run after the fault clears lands everything once.
@@ -14,7 +14,7 @@ from datetime import timedelta
 import pytest
 
 from bsin.core.months import format_rfc3339, month_window
-from bsin.orchestration.pipeline import PipelineError
+from bsin.pipeline import PipelineError
 from tests.support.pipeline_harness import PipelineHarness, harness
 
 COUNTRY = "SE"

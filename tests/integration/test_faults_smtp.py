@@ -1,6 +1,6 @@
 """SMTP faults while sending a partner's report (issue 6, section 2).
 
-The real ``bsin.orchestration.pipeline.send_report`` renders the report from a validated month (the
+The real ``bsin.pipeline.send_report`` renders the report from a validated month (the
 golden warehouse of ``tests.support.pipeline_harness``) and delivers it to the local SMTP sink,
 which misbehaves on purpose: refused connections, 421/451/554 replies, a connection dropped
 after DATA. Transient faults are retried and the partner gets exactly one email; permanent

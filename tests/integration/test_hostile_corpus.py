@@ -40,7 +40,7 @@ from hypothesis import strategies as st
 from bsin.core.config import ValidationLimits, load_partners, load_programme
 from bsin.core.months import format_rfc3339, month_window
 from bsin.ingest.pseudonymise import load_key, member_id, partner_member_id
-from bsin.orchestration.pipeline import PipelineError
+from bsin.pipeline import PipelineError
 from bsin.reporting.text import TEXT_LIMIT
 from bsin.transform.harmonise import harmonise_feedback
 from bsin.transform.mapping import load_mapping

@@ -17,8 +17,8 @@ import pytest
 from airflow.sdk.exceptions import AirflowSkipException
 from bsin_dev.smtp_sink import start_sink
 
+from bsin import pipeline
 from bsin.core.config import load_partners
-from bsin.orchestration import pipeline
 from bsin.reporting.report_i18n import Translator
 from bsin.transform.harmonise import harmonise_feedback
 from bsin.transform.mapping import load_mapping

@@ -13,10 +13,10 @@ from datetime import date, timedelta
 
 import pytest
 
+from bsin import pipeline
 from bsin.core.months import format_rfc3339, parse_rfc3339
 from bsin.ingest.forms_client import RESPONSE_ID_FIELDS
 from bsin.ingest.reconcile import DELETED_AT_SOURCE
-from bsin.orchestration import pipeline
 from tests.support.pipeline_harness import harness
 
 FEB, MARCH, APRIL = date(2023, 2, 1), date(2023, 3, 1), date(2023, 4, 1)

@@ -9,7 +9,7 @@ import copy
 import pytest
 
 from bsin.core.config import load_partners
-from bsin.orchestration.pipeline import PipelineError
+from bsin.pipeline import PipelineError
 from tests.support.pipeline_harness import harness
 
 COUNTRIES = tuple(load_partners().countries)
@@ -161,7 +161,7 @@ def test_drift_between_runs_is_recorded_and_a_structural_break_fails_only_that_c
 def test_self_assessments_are_pulled_incrementally_and_old_months_rerun_unchanged(tmp_path):
     from datetime import date
 
-    from bsin.orchestration import pipeline
+    from bsin import pipeline
 
     with harness(tmp_path, month=date(2022, 8, 1)) as h:
         h.prepare()

@@ -15,10 +15,10 @@ from datetime import date, timedelta
 import pandas as pd
 import pytest
 
+from bsin import pipeline
 from bsin.core.months import format_rfc3339, month_window, parse_rfc3339
 from bsin.core.paths import SQL_DIR
 from bsin.ingest.reconcile import CLASH_RULE
-from bsin.orchestration import pipeline
 from bsin.warehouse.db import Warehouse, WarehouseError
 from tests.support.pipeline_harness import harness
 
@@ -115,7 +115,7 @@ def test_a_form_landed_for_another_country_is_quarantined_not_moved(tmp_path):
         # What extract would land if partners.yaml later gave SE's form to LT.
         moved = landed.assign(country="LT")
         with h.wh.transaction():
-            clashes = pipeline._land_responses(h.wh, moved)
+            clashes = pipeline.extract._land_responses(h.wh, moved)
         assert clashes == 1
         q = h.wh.query_df(
             "select country, reason from quarantine where rule = :r", {"r": CLASH_RULE}

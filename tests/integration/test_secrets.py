@@ -28,7 +28,7 @@ from bsin_dev.smtp_sink import start_sink
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from bsin.orchestration import pipeline
+from bsin import pipeline
 from bsin.warehouse.db import Warehouse, WarehouseError
 from tests.support.pipeline_harness import MONTH, PipelineHarness
 

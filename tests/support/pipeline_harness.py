@@ -3,8 +3,8 @@
 ``PipelineHarness`` holds what one run needs: a copy of the sample emulator data in a
 temporary folder (tests may edit forms and responses there), a running Forms API emulator,
 a real Forms client from ``bsin.ingest.forms_hook.build_service``, a fresh warehouse (a DuckDB
-file, or a new PostgreSQL schema that is dropped afterwards) and a ``bsin.orchestration.pipeline.Context``
-with a test key. Each step method calls the task body of ``bsin.orchestration.pipeline`` the DAG calls.
+file, or a new PostgreSQL schema that is dropped afterwards) and a ``bsin.pipeline.Context``
+with a test key. Each step method calls the task body of ``bsin.pipeline`` the DAG calls.
 
 ``dump()`` returns every row of every warehouse table, so a test can assert that a failed
 step left the warehouse exactly as it was.
@@ -26,9 +26,9 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from bsin import pipeline
 from bsin.core.config import PartnersConfig, ProgrammeConfig, load_partners, load_programme
 from bsin.core.paths import SAMPLE_DIR
-from bsin.orchestration import pipeline
 from bsin.warehouse.db import Warehouse
 
 #: The report month of every harness run: the sample has all four countries, an edit in SE.

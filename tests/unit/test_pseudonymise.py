@@ -91,7 +91,7 @@ def test_warehouse_keeps_the_fingerprint_and_refuses_another_key(tmp_path):
 
 
 def test_prepare_warehouse_stops_a_run_under_a_changed_key(tmp_path):
-    from bsin.orchestration import pipeline
+    from bsin import pipeline
     from tests.support.pipeline_harness import PipelineHarness
 
     h = PipelineHarness(tmp_path, start=False, key=STRONG_KEY.encode())

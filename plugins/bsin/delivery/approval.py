@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.providers.standard.operators.hitl import ApprovalOperator
 
 if TYPE_CHECKING:
-    from bsin.orchestration.pipeline import Context
+    from bsin.pipeline import Context
 
 log = logging.getLogger(__name__)
 
@@ -125,7 +125,7 @@ class MonthApprovalOperator(ApprovalOperator):
         Recorded first: on Reject the base class ends the task by raising Airflow's
         "skip downstream tasks" signal, so nothing after it would run.
         """
-        from bsin.orchestration.pipeline import Context, report_month
+        from bsin.pipeline import Context, report_month
 
         chosen = list(event.get("chosen_options") or [])
         if "error" not in event and chosen and set(chosen) <= set(self.options):

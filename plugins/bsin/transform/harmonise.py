@@ -36,7 +36,7 @@ from bsin.transform.mapping import (
     form_questions,
 )
 
-# Raw payloads carry this pseudonym in place of respondentEmail (bsin.orchestration.pipeline).
+# Raw payloads carry this pseudonym in place of respondentEmail (bsin.pipeline).
 LANDED_MEMBER_ID = re.compile(r"m_[0-9a-f]{20}")
 
 FEEDBACK_COLUMNS: list[str] = [

@@ -4,7 +4,7 @@ A member is named by their email (pseudonymised here with the pipeline's key, th
 itself is never stored or logged) or by their member id. What identifies their rows:
 
 * raw landing (``raw_response``, ``raw_response_history``): the pipeline replaced the email
-  by ``member_id`` inside the payload JSON (``bsin.orchestration.pipeline._strip_email``), so payloads are
+  by ``member_id`` inside the payload JSON (``bsin.pipeline._strip_email``), so payloads are
   searched for the id and each hit is confirmed by parsing it;
 * harmonised rows (``feedback``, ``feedback_candidate``, ``self_assessment``): the
   ``member_id`` column; selections and needs by member; quarantine by the member's
