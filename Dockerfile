@@ -10,7 +10,7 @@ FROM apache/airflow:3.3.2-python3.11 AS runtime
 COPY requirements.txt /requirements.txt
 RUN pip install --no-cache-dir "apache-airflow==${AIRFLOW_VERSION}" -r /requirements.txt
 
-# The runtime package, installed like any other (no PYTHONPATH): only plugins/bsin; the
+# The runtime package, installed like any other package: only plugins/bsin; the
 # development tooling in dev/ never enters this stage.
 COPY --chown=airflow:0 pyproject.toml /opt/airflow/src/pyproject.toml
 COPY --chown=airflow:0 plugins/bsin /opt/airflow/src/plugins/bsin
