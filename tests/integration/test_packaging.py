@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import re
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -66,9 +67,13 @@ def test_no_sys_path_or_pythonpath_games_anywhere():
 def test_runtime_wheel_holds_only_the_runtime_package(tmp_path):
     """The wheel the image's `pip install` builds packs bsin and nothing else (built with uv,
     which the venv has, in an isolated build environment as pip would)."""
+    # A copy of what the image copies: setuptools writes build/ next to the sources.
+    src = tmp_path / "src"
+    shutil.copytree(RUNTIME, src / "plugins" / "bsin", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(ROOT / "pyproject.toml", src)
     uv = Path(sys.executable).parent / "uv"
     out = subprocess.run(
-        [str(uv), "build", "--wheel", "-q", "-o", str(tmp_path), str(ROOT)],
+        [str(uv), "build", "--wheel", "-q", "-o", str(tmp_path), str(src)],
         capture_output=True,
         text=True,
         timeout=300,
