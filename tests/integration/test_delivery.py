@@ -12,13 +12,11 @@ from bsin.core.config import load_partners
 from bsin.delivery.delivery import (
     DeliveryError,
     DeliveryInProgress,
-    DeliveryStatus,
     PartialDelivery,
-    _claim,
-    _log_row,
     deliver,
-    is_transient,
 )
+from bsin.delivery.ledger import DeliveryStatus, claim, read_log_row
+from bsin.delivery.smtp_transport import is_transient
 from bsin.reporting.report import RenderedReport, build_message
 from bsin.warehouse.db import Warehouse
 
@@ -323,22 +321,22 @@ def any_wh(request, tmp_path):
 def test_only_one_claim_wins_on_both_backends(any_wh):
     recipients = ("a@x.example.org",)
     # Two processes that both read "no row yet": the primary key lets one insert.
-    assert _claim(any_wh, "SE", MONTH, None, "<id@x>", recipients)
-    assert _claim(any_wh, "SE", MONTH, None, "<id@x>", recipients) is None
+    assert claim(any_wh, "SE", MONTH, None, "<id@x>", recipients)
+    assert claim(any_wh, "SE", MONTH, None, "<id@x>", recipients) is None
     # Two processes that both read the same "failed" row: the update matches once.
     any_wh.execute(
         "update delivery_log set status = 'failed' where country = 'SE' and report_month = :m",
         {"m": MONTH},
     )
-    seen = _log_row(any_wh, "SE", MONTH)
-    first = _claim(any_wh, "SE", MONTH, seen, "<id@x>", recipients)
-    assert first and _claim(any_wh, "SE", MONTH, seen, "<id@x>", recipients) is None
-    assert _log_row(any_wh, "SE", MONTH)["claim_token"] == first
+    seen = read_log_row(any_wh, "SE", MONTH)
+    first = claim(any_wh, "SE", MONTH, seen, "<id@x>", recipients)
+    assert first and claim(any_wh, "SE", MONTH, seen, "<id@x>", recipients) is None
+    assert read_log_row(any_wh, "SE", MONTH)["claim_token"] == first
 
 
 def test_a_run_while_another_holds_the_claim_sends_nothing(wh, sink, smtp_conn, sleeps):
     partner, _ = _message("EE")
-    _claim(wh, "EE", MONTH, None, "<other@x>", tuple(partner.recipients))
+    claim(wh, "EE", MONTH, None, "<other@x>", tuple(partner.recipients))
     with pytest.raises(DeliveryInProgress, match="another process is delivering"):
         _deliver(wh, smtp_conn, "EE", sleeps)
     assert sink.messages == []
@@ -349,7 +347,7 @@ def test_an_abandoned_claim_is_resumed_with_the_same_message_id(wh, sink, smtp_c
     from datetime import timedelta
 
     partner, msg = _message("EE")
-    _claim(wh, "EE", MONTH, None, msg["Message-ID"], tuple(partner.recipients))
+    claim(wh, "EE", MONTH, None, msg["Message-ID"], tuple(partner.recipients))
     result = deliver(
         wh, smtp_conn, partner, MONTH, msg, sleep=sleeps.append, claim_timeout=timedelta(0)
     )

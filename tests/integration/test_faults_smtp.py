@@ -17,7 +17,7 @@ from bsin_dev.localenv import smtp_conn_uri
 from bsin_dev.smtp_sink import start_sink
 
 import bsin.delivery.delivery
-from bsin.delivery.delivery import DeliveryError
+from bsin.delivery.smtp_transport import DeliveryError
 from tests.support.pipeline_harness import PipelineHarness, copy_golden
 
 pytestmark = pytest.mark.slow  # the first test of the process builds the golden month (GX)
