@@ -25,8 +25,8 @@ from bsin.ingest.quota import (
     Quotas,
     QuotaStoreError,
     RateLimiter,
-    open_store,
 )
+from bsin.ingest.quota_stores import open_store
 from tests.support.services import require_postgres, require_redis
 
 FORMS = sorted(p.stem for p in (SAMPLE_DIR / "forms").glob("*.json"))

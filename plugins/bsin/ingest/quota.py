@@ -13,7 +13,8 @@ Unlike a fixed window (up to twice the limit across a boundary) or a token bucke
 interval of one window ever holds more than ``limit`` calls, whatever the quota server's
 window alignment. A caller that is refused sleeps until the oldest grant leaves the window.
 
-The log lives where every worker reaches it (see docs/operations.md, "API quotas"):
+The log lives where every worker reaches it (``bsin.ingest.quota_stores``; see
+docs/operations.md, "API quotas"):
 
 * ``redis://...``: a sorted set per bucket, updated by one Lua script (atomic on the server,
   timed by the server's clock). The Celery broker is a Redis every worker already reaches.
@@ -32,16 +33,20 @@ import logging
 import math
 import os
 import re
-import sqlite3
-import threading
 import time
-import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from bsin.ingest.quota_stores import (
+    STORE_SCHEMES,
+    Bucket,
+    QuotaStore,
+    describe_store,
+    open_store,
+)
 
 log = logging.getLogger(__name__)
 
@@ -152,7 +157,7 @@ class QuotaConfig(BaseModel):
     @field_validator("store")
     @classmethod
     def _known_store(cls, value: str) -> str:
-        if value in ("local", "off") or value.startswith(_STORE_SCHEMES):
+        if value in ("local", "off") or value.startswith(STORE_SCHEMES):
             return value
         raise ValueError(
             f"{value!r} is no store: write 'local', 'off', a redis:// or postgresql:// URL or "
@@ -167,7 +172,6 @@ class QuotaConfig(BaseModel):
 
 
 OP_CLASSES = (EXPENSIVE, READ)
-_STORE_SCHEMES = ("redis://", "rediss://", "postgresql://", "postgres://", "sqlite:///")
 SCOPES = ("project", "user")
 
 
@@ -198,171 +202,6 @@ def parse_quota_config(value: Any, conn_id: str) -> QuotaConfig:
         ) from None
 
 
-# ---- stores -------------------------------------------------------------------------------
-
-Bucket = tuple[str, int]  # (key, limit per window)
-
-
-class SqliteStore:
-    """Sliding logs in a SQLite file: shared by every process on this host."""
-
-    def __init__(self, path: str | Path):
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._local = threading.local()
-
-    def _conn(self) -> sqlite3.Connection:
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = sqlite3.connect(self.path, timeout=60, isolation_level=None)
-            conn.execute("pragma journal_mode=wal")
-            conn.execute("create table if not exists grants (key text not null, t real not null)")
-            conn.execute("create index if not exists grants_key_t on grants (key, t)")
-            self._local.conn = conn
-        return conn
-
-    def try_acquire(self, buckets: Sequence[Bucket], window: float) -> float:
-        """0 when granted (recorded in every bucket), else seconds until a slot frees."""
-        conn = self._conn()
-        conn.execute("begin immediate")  # the write lock: one process decides at a time
-        try:
-            now = time.time()
-            wait = 0.0
-            for key, limit in buckets:
-                conn.execute("delete from grants where key = ? and t <= ?", (key, now - window))
-                (count,) = conn.execute(
-                    "select count(*) from grants where key = ?", (key,)
-                ).fetchone()
-                if count >= limit:
-                    (oldest,) = conn.execute(
-                        "select t from grants where key = ? order by t limit 1 offset ?",
-                        (key, count - limit),
-                    ).fetchone()
-                    wait = max(wait, oldest + window - now)
-            if wait <= 0:
-                conn.executemany(
-                    "insert into grants values (?, ?)", [(key, now) for key, _ in buckets]
-                )
-            conn.execute("commit")
-        except BaseException:
-            conn.execute("rollback")
-            raise
-        return max(wait, 0.0)
-
-
-_REDIS_SCRIPT = """
-local now_parts = redis.call('TIME')
-local now = tonumber(now_parts[1]) + tonumber(now_parts[2]) / 1000000
-local window = tonumber(ARGV[1])
-local wait = 0
-for i, key in ipairs(KEYS) do
-  local limit = tonumber(ARGV[2 + i])
-  redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
-  local count = redis.call('ZCARD', key)
-  if count >= limit then
-    local oldest = redis.call('ZRANGE', key, count - limit, count - limit, 'WITHSCORES')
-    local w = tonumber(oldest[2]) + window - now
-    if w > wait then wait = w end
-  end
-end
-if wait > 0 then return tostring(wait) end
-for i, key in ipairs(KEYS) do
-  redis.call('ZADD', key, now, ARGV[2])
-  redis.call('PEXPIRE', key, math.ceil(window * 1000) + 1000)
-end
-return '0'
-"""
-
-
-class RedisStore:
-    """Sliding logs as Redis sorted sets, checked and written by one Lua script."""
-
-    def __init__(self, url: str):
-        import redis
-
-        self.url = url
-        self._redis = redis.Redis.from_url(url, socket_timeout=30, socket_connect_timeout=10)
-        self._script = self._redis.register_script(_REDIS_SCRIPT)
-
-    def try_acquire(self, buckets: Sequence[Bucket], window: float) -> float:
-        """0 when granted (recorded in every bucket), else seconds until a slot frees."""
-        keys = [k for k, _ in buckets]
-        args = [repr(window), uuid.uuid4().hex, *(limit for _, limit in buckets)]
-        return max(0.0, float(self._script(keys=keys, args=args)))
-
-
-class PostgresStore:
-    """Sliding logs in a PostgreSQL table (e.g. the warehouse), one transaction per try.
-
-    A transaction-scoped advisory lock serialises the check-and-record of all processes;
-    ``clock_timestamp()`` is the server's clock, one for every host.
-    """
-
-    def __init__(self, dsn: str):
-        self.dsn = dsn
-        self._local = threading.local()
-
-    def _conn(self):
-        conn = getattr(self._local, "conn", None)
-        if conn is None or conn.closed:
-            import psycopg
-
-            conn = psycopg.connect(self.dsn, autocommit=False, connect_timeout=10)
-            with conn.transaction():
-                conn.execute("select pg_advisory_xact_lock(hashtext('bsin_forms_quota_grant'))")
-                conn.execute(
-                    "create table if not exists bsin_forms_quota_grant "
-                    "(key text not null, t double precision not null)"
-                )
-                conn.execute(
-                    "create index if not exists bsin_forms_quota_grant_key_t on bsin_forms_quota_grant (key, t)"
-                )
-            self._local.conn = conn
-        return conn
-
-    def try_acquire(self, buckets: Sequence[Bucket], window: float) -> float:
-        """0 when granted (recorded in every bucket), else seconds until a slot frees."""
-        conn = self._conn()
-        with conn.transaction():
-            conn.execute("select pg_advisory_xact_lock(hashtext('bsin_forms_quota_grant'))")
-            (now,) = conn.execute("select extract(epoch from clock_timestamp())::float8").fetchone()
-            wait = 0.0
-            for key, limit in buckets:
-                conn.execute(
-                    "delete from bsin_forms_quota_grant where key = %s and t <= %s",
-                    (key, now - window),
-                )
-                (count,) = conn.execute(
-                    "select count(*) from bsin_forms_quota_grant where key = %s", (key,)
-                ).fetchone()
-                if count >= limit:
-                    (oldest,) = conn.execute(
-                        "select t from bsin_forms_quota_grant where key = %s order by t limit 1 offset %s",
-                        (key, count - limit),
-                    ).fetchone()
-                    wait = max(wait, oldest + window - now)
-            if wait <= 0:
-                with conn.cursor() as cur:
-                    cur.executemany(
-                        "insert into bsin_forms_quota_grant values (%s, %s)",
-                        [(key, now) for key, _ in buckets],
-                    )
-        return max(wait, 0.0)
-
-
-def open_store(store: str) -> SqliteStore | RedisStore | PostgresStore:
-    """The store named by a ``quota.store`` setting (``local`` = the data folder's file)."""
-    if store.startswith(("redis://", "rediss://")):
-        return RedisStore(store)
-    if store.startswith(("postgresql://", "postgres://")):
-        return PostgresStore(store)
-    if store.startswith("sqlite:///"):
-        return SqliteStore(store.removeprefix("sqlite:///"))
-    from bsin.core.paths import data_dir
-
-    return SqliteStore(data_dir() / "forms_quota.sqlite")
-
-
 # ---- the limiter --------------------------------------------------------------------------
 
 
@@ -374,17 +213,6 @@ class QuotaStoreError(RuntimeError):
     """The limiter's store (Redis, PostgreSQL, SQLite file) cannot be used."""
 
 
-def describe_store(store: Any) -> str:
-    """The store's kind and place, without a password."""
-    from urllib.parse import urlsplit
-
-    if isinstance(store, SqliteStore):
-        return f"SQLite file {str(store.path)!r}"
-    url = getattr(store, "dsn", None) or getattr(store, "url", "")
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.hostname or ''}{':' + str(parts.port) if parts.port else ''}"
-
-
 # Patched by tests; production sleeps for real.
 _sleep = time.sleep
 
@@ -394,7 +222,7 @@ class RateLimiter:
 
     def __init__(
         self,
-        store: SqliteStore | RedisStore | PostgresStore,
+        store: QuotaStore,
         quotas: Quotas,
         *,
         project: str,
