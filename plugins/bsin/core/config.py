@@ -8,11 +8,19 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from bsin.core.languages import available_languages, missing_language_message
 from bsin.core.paths import config_dir
@@ -25,6 +33,16 @@ FormKind = Literal["monthly", "self_assessment"]
 FORM_KINDS: tuple[str, ...] = ("monthly", "self_assessment")
 #: Form kinds every partner must have; the others are optional per partner.
 REQUIRED_FORM_KINDS: tuple[str, ...] = ("monthly",)
+
+
+def _each_address_valid(value: list[str]) -> list[str]:
+    for address in value:
+        check_address(address)
+    return value
+
+
+#: A list of email addresses, each checked by ``bsin.delivery.addresses.check_address``.
+EmailAddresses = Annotated[list[str], AfterValidator(_each_address_valid)]
 
 
 class ConfigError(ValueError):
@@ -49,7 +67,7 @@ class Partner(_Strict):
     form_language: str = Field(min_length=2, max_length=3)
     report_language: str = "en"
     timezone: str
-    recipients: list[str] = Field(min_length=1)
+    recipients: EmailAddresses = Field(min_length=1)
     active_members: int = Field(ge=0)
     active_members_by_month: dict[str, int] = Field(default_factory=dict)
     forms: PartnerForms
@@ -63,13 +81,6 @@ class Partner(_Strict):
             raise ValueError(
                 f"unknown time zone {value!r}: use an IANA name such as 'Europe/Riga'"
             ) from None
-        return value
-
-    @field_validator("recipients")
-    @classmethod
-    def _valid_emails(cls, value: list[str]) -> list[str]:
-        for address in value:
-            check_address(address)
         return value
 
     @field_validator("name", "organisation")
@@ -147,7 +158,7 @@ class ProgrammeConfig(_Strict):
     # Earlier report months whose landed responses every run checks against the form's
     # id listing, so that a response deleted in Google Forms leaves the warehouse too.
     reconcile_months: int = Field(3, ge=0, le=24)
-    alert_recipients: list[str] = Field(default_factory=list)
+    alert_recipients: EmailAddresses = Field(default_factory=list)
     sender: str
     validation: ValidationLimits = ValidationLimits()
     #: k of the disclosure rule (bsin.reporting.disclosure, docs/security.md): the fewest answers of
@@ -161,13 +172,6 @@ class ProgrammeConfig(_Strict):
             raise ValueError(
                 f"{value} protects nobody: set at least 2 (3 is the default, 5 common practice)"
             )
-        return value
-
-    @field_validator("alert_recipients")
-    @classmethod
-    def _valid_alert_emails(cls, value: list[str]) -> list[str]:
-        for address in value:
-            check_address(address)
         return value
 
     @field_validator("sender")
@@ -210,7 +214,7 @@ class ProgrammeConfig(_Strict):
         return self
 
 
-def _location(loc: tuple[Any, ...], data: Any) -> str:
+def yaml_key_path(loc: tuple[Any, ...], data: Any) -> str:
     """Render a pydantic error location as a YAML key path, naming list items by country."""
     parts: list[str] = []
     node = data
@@ -251,7 +255,7 @@ def load_yaml_model(path: Path, model: type[BaseModel]) -> Any:
                 msg = "unknown key: remove it or check its spelling"
             elif err["type"] == "missing":
                 msg = "required key is missing: add it"
-            lines.append(f"  {_location(err['loc'], data)}: {msg}")
+            lines.append(f"  {yaml_key_path(err['loc'], data)}: {msg}")
         raise ConfigError(f"{path}: invalid configuration\n" + "\n".join(lines)) from None
 
 

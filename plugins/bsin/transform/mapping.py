@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from bsin.core.config import ConfigError, FormKind, _location, load_partners, load_yaml_model
+from bsin.core.config import ConfigError, FormKind, load_partners, load_yaml_model, yaml_key_path
 from bsin.core.paths import config_dir as default_config_dir
 from bsin.reporting.text import normalise_label
 
@@ -114,6 +114,9 @@ MONTHLY_FIELDS: dict[str, FieldSpec] = _specs(
     FieldSpec("challenges", "set", values=CHALLENGES, answer_required=False, other_value="other"),
     FieldSpec("suggestion", "text", mapping_required=False, answer_required=False),
 )
+#: The monthly form's questions in the order the forms ask them (``feedback_month`` is only
+#: asked where a partner's form has a date question; otherwise it comes from the timestamp).
+MONTHLY_QUESTIONS: tuple[str, ...] = tuple(f for f in MONTHLY_FIELDS if f != "feedback_month")
 SELF_ASSESSMENT_FIELDS: dict[str, FieldSpec] = _specs(
     FieldSpec("wave", "enum", values=("baseline", "endline")),
     FieldSpec("needs", "set", values=NEEDS),
@@ -278,7 +281,7 @@ def validate_mapping(data: Any, source: str = "<mapping>") -> FormMapping:
         mapping = FormMapping.model_validate(data)
     except ValidationError as exc:
         lines = [
-            f"  {_location(e['loc'], data)}: {e['msg'].removeprefix('Value error, ')}"
+            f"  {yaml_key_path(e['loc'], data)}: {e['msg'].removeprefix('Value error, ')}"
             for e in exc.errors()
         ]
         raise ConfigError(f"{source}: invalid mapping\n" + "\n".join(lines)) from None
