@@ -79,7 +79,8 @@ def known_translations(kind: str, mappings_dir: Path | None = None) -> Knowledge
     """Everything the project knows about titles and labels of ``kind`` forms."""
     import yaml
 
-    from bsin_dev.sample_texts import NEED_AREAS, TEXTS
+    from bsin.transform.mapping import NEEDS
+    from bsin_dev.sample_texts import TEXTS
 
     k = Knowledge()
     folder = mappings_dir or config_dir() / "mappings"
@@ -96,7 +97,7 @@ def known_translations(kind: str, mappings_dir: Path | None = None) -> Knowledge
         t = texts.get(kind) or {}
         for name, spec in t.items():
             if kind == "self_assessment" and name == "areas":
-                for label, area in zip(spec, NEED_AREAS, strict=True):
+                for label, area in zip(spec, NEEDS, strict=True):
                     k.add_label(label, "needs", area)
                     k.add_title(f"{t['capability']} [{label}]", f"capability_{area}")
                 continue

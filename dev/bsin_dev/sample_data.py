@@ -45,7 +45,8 @@ from zoneinfo import ZoneInfo
 from bsin.core.config import Partner, load_partners, load_programme
 from bsin.core.months import add_months, feedback_month_for, month_range
 from bsin.core.paths import SAMPLE_DIR, config_dir
-from bsin_dev.sample_texts import NEED_AREAS, email_local_part, texts_for
+from bsin.transform.mapping import NEEDS
+from bsin_dev.sample_texts import email_local_part, texts_for
 
 SEED = "bsin-sample-2022"
 #: Countries whose monthly form has a "which month is this about" date question.
@@ -57,19 +58,6 @@ EDIT_COUNTRY, EDIT_MONTH = "SE", date(2023, 3, 1)
 #: Month of the final in-person event (Riga): more cross-border contacts.
 FINAL_EVENT_MONTH = date(2023, 8, 1)
 EMAIL_DOMAIN = "example.org"
-
-MONTHLY_FIELDS = (
-    "attended_peer_session",
-    "attended_workshop",
-    "satisfaction",
-    "relevance",
-    "recommend",
-    "new_skill",
-    "new_connections_abroad",
-    "stakeholder_access",
-    "challenges",
-    "suggestion",
-)
 
 
 # --------------------------------------------------------------------------------------
@@ -233,7 +221,7 @@ def build_self_assessment_form(
     mapped.append(
         MappedQuestion(items[-1]["questionItem"]["question"]["questionId"], "wave", title, choices)
     )
-    needs = dict(zip(t["areas"], NEED_AREAS, strict=True))
+    needs = dict(zip(t["areas"], NEEDS, strict=True))
     items.append(
         _item(ids, t["needs"], _question(ids(), choiceQuestion=_choice(needs, "CHECKBOX")))
     )
@@ -343,9 +331,9 @@ def make_members(partner: Partner, seed: str = SEED) -> list[Member]:
         # More members than names: a numbered surname keeps every email distinct.
         if i >= len(names):
             last = f"{last}{i // len(names) + 1}"
-        needs = sorted(rng.sample(NEED_AREAS, rng.randint(2, 4)), key=NEED_AREAS.index)
+        needs = sorted(rng.sample(NEEDS, rng.randint(2, 4)), key=NEEDS.index)
         baseline = {
-            area: rng.randint(1, 3) if area in needs else rng.randint(2, 4) for area in NEED_AREAS
+            area: rng.randint(1, 3) if area in needs else rng.randint(2, 4) for area in NEEDS
         }
         members.append(
             Member(
@@ -557,7 +545,7 @@ def self_assessment_responses(
                 continue
             scores = dict(member.baseline)
             if wave == "endline":
-                for area in NEED_AREAS:
+                for area in NEEDS:
                     growth = rng.choices(
                         (0, 1, 2), (0.15, 0.5, 0.35) if area in member.needs else (0.6, 0.35, 0.05)
                     )[0]
@@ -1029,11 +1017,9 @@ def _write_network_baselines(
         for email in emails:
             t = lo + rng.random() * 18 * 86400
             ts = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{int(t % 1 * 1000):03d}Z"
-            needs = rng.sample(NEED_AREAS, 2)
+            needs = rng.sample(NEEDS, 2)
             parts = [ans(wave_q.question_id, wave)]
-            parts.append(
-                ans(needs_q.question_id, *(need_labels[n] for n in NEED_AREAS if n in needs))
-            )
+            parts.append(ans(needs_q.question_id, *(need_labels[n] for n in NEEDS if n in needs)))
             parts += [ans(q.question_id, f'"{rng.randint(1, 4)}"') for q in grid]
             rid = "ACYDBN" + base64.urlsafe_b64encode(rng.randbytes(36)).decode()
             rows.append(

@@ -4,23 +4,12 @@ generic English ones for any other form language).
 Used by :mod:`bsin_dev.sample_data` to write forms that look like the partners' real ones:
 question titles, choice labels and free-text answers in the form's language, each label
 paired with the canonical value it stands for (docs/mapping.md). Names are fictitious.
+The ``areas`` labels follow the order of ``bsin.transform.mapping.NEEDS``.
 """
 
 from __future__ import annotations
 
 from typing import Any
-
-# Canonical order of the needs/capability areas (bsin.transform.mapping.NEEDS).
-NEED_AREAS = (
-    "funding_access",
-    "visibility",
-    "impact_measurement",
-    "scaling",
-    "public_procurement",
-    "corporate_partnerships",
-    "investor_readiness",
-    "team_leadership",
-)
 
 TEXTS: dict[str, dict[str, Any]] = {
     "sv": {

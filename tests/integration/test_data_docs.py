@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from bsin.core.config import load_partners
 from bsin.quality.data_docs import make_offline, scope_title
 from bsin.quality.validation import (
     FEEDBACK_SUITE,
@@ -26,11 +27,10 @@ from bsin.quality.validation import (
     validate_feedback_month,
     validate_self_assessment,
 )
-from bsin.transform.harmonise import harmonise_self_assessment
-from tests.support.fixtures_forms import GRACE, KEY, TZ, response, self_assessment_case
+from tests.support import fixtures_forms as forms
 from tests.support.services import require_chromium
-from tests.unit.test_validation import MONTH, PARTNERS, merged_month
 
+PARTNERS = load_partners()
 REMOTE = re.compile(r"<(?:script|link|img)\b[^>]*(?:src|href)=\"https?://", re.IGNORECASE)
 
 # The shape GX 1.x writes for an index table (trimmed): options as Python literals.
@@ -119,20 +119,20 @@ def _chromium_dom(binary: str, profile: Path, page: Path) -> str:
 
 def _month_site(directory: Path) -> tuple[DataDocsSite, str]:
     """Both suites of March through one site, as the validate task runs them."""
-    df = merged_month(3)
+    df = forms.merged_month(3)
     df.loc[0, "satisfaction"] = 9
     countries = sorted(set(df["country"]))
-    site = DataDocsSite(directory, MONTH, countries)
-    outcome = validate_feedback_month(df, PARTNERS, MONTH, site, countries=countries)
+    site = DataDocsSite(directory, forms.MONTH, countries)
+    outcome = validate_feedback_month(df, PARTNERS, forms.MONTH, site, countries=countries)
     assert len(outcome.quarantine_df) == 1
-    case = self_assessment_case()
+    case = forms.self_assessment_case()
     answers: list[dict[str, Any]] = [
-        response(f"s{i}", case.answers(), email=f"m{i}@example.org", submitted="2022-08-20T10:00Z")
+        forms.response(
+            f"s{i}", case.answers(), email=f"m{i}@example.org", submitted="2022-08-20T10:00Z"
+        )
         for i in range(2)
     ]
-    rows = harmonise_self_assessment(
-        answers, case.form, case.mapping, country="SE", key=KEY, tz=TZ, grace_days=GRACE
-    ).rows
+    rows = forms.harmonise_case(case, answers).rows
     try:
         validate_self_assessment(rows, PARTNERS, date(2023, 3, 1), site)
     except ValidationFailed:  # a batch failure still belongs on the site
@@ -161,8 +161,6 @@ def test_site_lists_both_suites_of_the_month_and_renders_offline(tmp_path: Path)
         assert f"<title>{scope_title('2023-03', site.countries)}</title>" in text
 
     index = _chromium_dom(binary, tmp_path / "profile", docs / "index.html")
-    from bsin.core.config import load_partners
-
     countries = ", ".join(sorted(load_partners().countries))  # the configured network
     assert "Report month 2023-03" in index and countries in index
     body = index.split("<tbody>")[1]

@@ -20,9 +20,8 @@ from bsin_dev.smtp_sink import start_sink
 from bsin import pipeline
 from bsin.core.config import load_partners
 from bsin.reporting.report_i18n import Translator
-from bsin.transform.harmonise import harmonise_feedback
 from bsin.transform.mapping import load_mapping
-from tests.support.fixtures_forms import GRACE, KEY, TZ, monthly_case, response
+from tests.support.fixtures_forms import harmonise_case, monthly_case, response
 from tests.support.pipeline_harness import harness
 
 COUNTRIES = load_partners().countries
@@ -204,15 +203,7 @@ def test_an_option_mapped_to_other_keeps_its_label_as_other_text():
     challenges["choices"][NEW_LABEL] = "other"
     answers = case.answers()
     answers[case.ids["challenges"]] = [NEW_LABEL, case.label("challenges", "funding")]
-    result = harmonise_feedback(
-        [response("r1", answers, email="m1@example.org")],
-        case.form,
-        case.mapping,
-        country=case.country,
-        key=KEY,
-        tz=TZ,
-        grace_days=GRACE,
-    )
+    result = harmonise_case(case, [response("r1", answers, email="m1@example.org")])
     row = result.rows.iloc[0]
     assert row["challenges"] == "funding;other"
     assert row["challenges_other"] == NEW_LABEL

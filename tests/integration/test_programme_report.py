@@ -30,6 +30,7 @@ from bsin.reporting.programme_report import (
     produce_programme_report,
     render_programme_report,
 )
+from bsin.transform.mapping import NEEDS
 from bsin.warehouse.dbt_project import build_marts
 from tests.support.report_fixtures import (
     ACTIVE,
@@ -46,16 +47,6 @@ from tests.support.report_fixtures import (
 
 ROOT = Path(__file__).resolve().parents[2]
 JAN, FEB, MAR = MONTHS
-AREAS = (
-    "funding_access",
-    "visibility",
-    "impact_measurement",
-    "scaling",
-    "public_procurement",
-    "corporate_partnerships",
-    "investor_readiness",
-    "team_leadership",
-)
 # Members with both waves per country: LT has 2 (suppressed, and secondary suppression
 # must follow); LT's members 2-4 have a baseline only.
 BOTH_WAVES = {"SE": 6, "EE": 4, "LV": 4, "LT": 2}
@@ -82,7 +73,7 @@ def self_assessment_rows() -> list[dict]:
                     "needs": "funding_access;visibility",
                     "interests": f"{INTEREST_MARKER} {country} {i}",
                 }
-                for k, area in enumerate(AREAS):
+                for k, area in enumerate(NEEDS):
                     base = 1 + (i + k) % 3
                     level = min(5, base + (i + k) % 2 + 1) if wave == "endline" else base
                     if area == UNRATED_AREA or (
@@ -289,7 +280,7 @@ def _capability_pairs(country=None, area=None):
     return pairs
 
 
-@pytest.mark.parametrize("area", [a for a in AREAS if a not in (RARE_AREA, UNRATED_AREA)])
+@pytest.mark.parametrize("area", [a for a in NEEDS if a not in (RARE_AREA, UNRATED_AREA)])
 def test_capability_growth_equals_independent_computation(cells, area):
     pairs = _capability_pairs(area=area)
     assert cells[f"cap.NETWORK.{area}.members"] == fmt_count(len(pairs))
@@ -303,7 +294,7 @@ def test_capability_growth_equals_independent_computation(cells, area):
 
 def test_capability_headline_is_the_member_weighted_mean_over_areas_shown(cells):
     pairs = [
-        p for a in AREAS if a not in (RARE_AREA, UNRATED_AREA) for p in _capability_pairs(area=a)
+        p for a in NEEDS if a not in (RARE_AREA, UNRATED_AREA) for p in _capability_pairs(area=a)
     ]
     assert cells["kpi.capability_growth"] == fmt_signed(mean(e - b for b, e in pairs), 1)
 

@@ -26,7 +26,7 @@ from bsin_dev.sample_texts import GENERIC_LANGUAGE, TEXTS, texts_for
 from bsin.core.config import load_partners, load_programme
 from bsin.core.months import add_months, feedback_month_for, month_range, parse_rfc3339
 from bsin.core.paths import SAMPLE_DIR, config_dir
-from bsin.transform.mapping import load_mapping
+from bsin.transform.mapping import NEEDS, load_mapping
 
 HEX8 = re.compile(r"^[0-9a-f]{8}$")
 
@@ -265,14 +265,14 @@ def test_self_assessments_baseline_everyone_endline_most_with_growth(partners):
             assert (ts.year, ts.month) == ((2022, 8) if wave == "baseline" else (2023, 8))
             waves[wave][r["respondentEmail"]] = r
             assert len(m.by_field) == 11 and all(
-                answer(r, m.by_field[f"capability_{a}"].question_id) for a in NEED_AREAS_LIST
+                answer(r, m.by_field[f"capability_{a}"].question_id) for a in NEEDS
             )
         assert len(waves["baseline"]) == p.active_members
         assert p.active_members - 1 == len(waves["endline"])
         totals.update({w: len(v) for w, v in waves.items()})
         for email, end in waves["endline"].items():
             base = waves["baseline"][email]
-            for area in NEED_AREAS_LIST:
+            for area in NEEDS:
                 qid = m.by_field[f"capability_{area}"].question_id
                 growth.append(int(answer(end, qid)[0]) - int(answer(base, qid)[0]))
     assert totals == {
@@ -280,18 +280,6 @@ def test_self_assessments_baseline_everyone_endline_most_with_growth(partners):
         "endline": sum(p.active_members - 1 for p in with_form),
     }
     assert min(growth) >= 0 and statistics.mean(growth) > 0.4
-
-
-NEED_AREAS_LIST = (
-    "funding_access",
-    "visibility",
-    "impact_measurement",
-    "scaling",
-    "public_procurement",
-    "corporate_partnerships",
-    "investor_readiness",
-    "team_leadership",
-)
 
 
 def test_network_generator_is_deterministic_and_pipeline_ready(tmp_path):

@@ -10,13 +10,28 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
-from bsin.transform.mapping import CAPABILITY_FIELDS, FormMapping, validate_mapping
+import pandas as pd
+
+from bsin.transform.harmonise import (
+    HarmoniseResult,
+    harmonise_feedback,
+    harmonise_self_assessment,
+)
+from bsin.transform.mapping import (
+    CAPABILITY_FIELDS,
+    MONTHLY_QUESTIONS,
+    FormMapping,
+    validate_mapping,
+)
 
 KEY = b"test-pseudonym-key-0123456789"
 TZ = "Europe/Riga"
 GRACE = 7
+#: The report month of ``response``'s default submission time.
+MONTH = date(2023, 3, 1)
 
 
 def qid(*parts: str) -> str:
@@ -260,19 +275,6 @@ MONTHLY_TEXT: dict[str, dict[str, Any]] = {
     },
 }
 
-MONTHLY_ORDER = (
-    "attended_peer_session",
-    "attended_workshop",
-    "satisfaction",
-    "relevance",
-    "recommend",
-    "new_skill",
-    "new_connections_abroad",
-    "stakeholder_access",
-    "challenges",
-    "suggestion",
-)
-
 
 @dataclass
 class Case:
@@ -338,8 +340,8 @@ DEFAULT_MONTHLY: dict[str, Any] = {
 def monthly_case(language: str = "sv", *, with_month_question: bool = False) -> Case:
     """A complete monthly form in ``language`` with its valid mapping."""
     text = MONTHLY_TEXT[language]
-    ids = {name: qid(language, "monthly", name) for name in (*MONTHLY_ORDER, "feedback_month")}
-    titles = dict(zip(MONTHLY_ORDER, text["titles"], strict=True))
+    ids = {name: qid(language, "monthly", name) for name in (*MONTHLY_QUESTIONS, "feedback_month")}
+    titles = dict(zip(MONTHLY_QUESTIONS, text["titles"], strict=True))
     items = [
         choice_item(
             ids["attended_peer_session"], titles["attended_peer_session"], list(text["yes_no"])
@@ -447,3 +449,31 @@ def self_assessment_case() -> Case:
         "questions": questions,
     }
     return Case("sv", "SE", "self_assessment", form("sv-self", items), mapping, ids)
+
+
+def harmonise_case(case: Case, responses: list[dict[str, Any]], **kw: Any) -> HarmoniseResult:
+    """Harmonise ``responses`` of ``case``'s form with the fixtures' key, zone and grace days."""
+    fn = harmonise_feedback if case.form_kind == "monthly" else harmonise_self_assessment
+    return fn(
+        responses,
+        case.form,
+        case.mapping,
+        country=case.country,
+        key=KEY,
+        tz=TZ,
+        grace_days=GRACE,
+        **kw,
+    )
+
+
+def merged_month(per_country: int = 5) -> pd.DataFrame:
+    """Clean harmonised rows of all four fixture countries for ``MONTH``."""
+    frames = []
+    for language in sorted(MONTHLY_TEXT):
+        case = monthly_case(language)
+        responses = [
+            response(f"{language}{i}", case.answers(), email=f"m{i}@{language}.example.org")
+            for i in range(per_country)
+        ]
+        frames.append(harmonise_case(case, responses).rows)
+    return pd.concat(frames, ignore_index=True)

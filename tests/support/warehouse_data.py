@@ -16,18 +16,9 @@ from typing import Any
 import pandas as pd
 
 from bsin.transform import harmonise
+from bsin.transform.mapping import NEEDS
+from bsin.warehouse.dbt_project import STAKEHOLDER_TYPES
 
-NEEDS = (
-    "funding_access",
-    "visibility",
-    "impact_measurement",
-    "scaling",
-    "public_procurement",
-    "corporate_partnerships",
-    "investor_readiness",
-    "team_leadership",
-)
-STAKEHOLDER_TYPES = ("public_sector", "corporate", "impact_investor", "media")
 NETWORK = "NETWORK"
 
 # The canonical columns are the contract, not something this module computes.

@@ -21,14 +21,15 @@ from bsin.transform.harmonise import (
     SELF_ASSESSMENT_COLUMNS,
     HarmoniseResult,
     harmonise_feedback,
-    harmonise_self_assessment,
 )
+from bsin.transform.mapping import MONTHLY_FIELDS
 from tests.support.fixtures_forms import (
     GRACE,
     KEY,
     MONTHLY_TEXT,
     TZ,
     Case,
+    harmonise_case,
     monthly_case,
     response,
     self_assessment_case,
@@ -38,17 +39,7 @@ LANGUAGES = sorted(MONTHLY_TEXT)
 
 
 def run(case: Case, responses: list[dict[str, Any]], **kw: Any) -> HarmoniseResult:
-    fn = harmonise_feedback if case.form_kind == "monthly" else harmonise_self_assessment
-    result = fn(
-        responses,
-        case.form,
-        case.mapping,
-        country=case.country,
-        key=KEY,
-        tz=TZ,
-        grace_days=GRACE,
-        **kw,
-    )
+    result = harmonise_case(case, responses, **kw)
     assert result.is_balanced()
     return result
 
@@ -178,14 +169,7 @@ def test_empty_response_names_every_required_field() -> None:
     assert result.rows.empty
     assert set(result.quarantine["rule"]) == {"empty_required"}
     assert set(result.quarantine["field"]) == {
-        "attended_peer_session",
-        "attended_workshop",
-        "satisfaction",
-        "relevance",
-        "recommend",
-        "new_skill",
-        "new_connections_abroad",
-        "stakeholder_access",
+        name for name, spec in MONTHLY_FIELDS.items() if spec.answer_required
     }
 
 

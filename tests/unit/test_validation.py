@@ -24,45 +24,16 @@ from bsin.quality.validation import (
     validate_feedback_month,
     validate_self_assessment,
 )
-from bsin.transform.harmonise import (
-    QUARANTINE_COLUMNS,
-    harmonise_feedback,
-    harmonise_self_assessment,
-)
+from bsin.transform.harmonise import QUARANTINE_COLUMNS
 from tests.support.fixtures_forms import (
-    GRACE,
-    KEY,
-    MONTHLY_TEXT,
-    TZ,
-    monthly_case,
+    MONTH,
+    harmonise_case,
+    merged_month,
     response,
     self_assessment_case,
 )
 
-MONTH = date(2023, 3, 1)
 PARTNERS = load_partners()
-
-
-def merged_month(per_country: int = 5) -> pd.DataFrame:
-    """Clean harmonised rows of all four fixture countries for March 2023."""
-    frames = []
-    for language in sorted(MONTHLY_TEXT):
-        case = monthly_case(language)
-        responses = [
-            response(f"{language}{i}", case.answers(), email=f"m{i}@{language}.example.org")
-            for i in range(per_country)
-        ]
-        result = harmonise_feedback(
-            responses,
-            case.form,
-            case.mapping,
-            country=case.country,
-            key=KEY,
-            tz=TZ,
-            grace_days=GRACE,
-        )
-        frames.append(result.rows)
-    return pd.concat(frames, ignore_index=True)
 
 
 def test_validation_module_does_not_import_gx() -> None:
@@ -230,9 +201,7 @@ def test_self_assessment_suite() -> None:
         )
         for i in range(3)
     ]
-    rows = harmonise_self_assessment(
-        responses, case.form, case.mapping, country="SE", key=KEY, tz=TZ, grace_days=GRACE
-    ).rows
+    rows = harmonise_case(case, responses).rows
     rows.loc[0, "capability_scaling"] = 7
     rows.loc[1, "wave"] = "midline"
     result = validate_self_assessment(rows, PARTNERS, date(2022, 8, 1))
