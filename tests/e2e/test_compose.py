@@ -16,11 +16,11 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.support.env_example import ENV_EXAMPLE, env_example
 from tests.support.services import unavailable
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "docker-compose.yaml"
-ENV_EXAMPLE = ROOT / ".env.example"
 DOCKERFILE = ROOT / "Dockerfile"
 
 AIRFLOW_SERVICES = {
@@ -55,16 +55,6 @@ def compose_text() -> str:
     return "\n".join(
         line for line in COMPOSE.read_text().splitlines() if not line.lstrip().startswith("#")
     )
-
-
-def env_example() -> dict[str, str]:
-    """KEY=value pairs of .env.example."""
-    pairs = {}
-    for line in ENV_EXAMPLE.read_text().splitlines():
-        if line.strip() and not line.lstrip().startswith("#"):
-            key, _, value = line.partition("=")
-            pairs[key.strip()] = value
-    return pairs
 
 
 def docker_compose(*args: str, env_file: Path) -> subprocess.CompletedProcess:

@@ -14,7 +14,7 @@ from bsin.ingest.pseudonymise import (
     member_id,
 )
 from bsin.warehouse.db import Warehouse
-from tests.e2e.test_compose import env_example
+from tests.support.env_example import env_example
 
 STRONG_KEY = "Qk3v9-xZt2LmWp8sYr4NbHc6JdFg0TeA7uVq"
 
