@@ -15,29 +15,34 @@ from tests.support.pipeline_harness import MONTH, copy_golden
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def run_preview(
+    tmp_path: Path, *args: str, timeout: int, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
+    """``scripts/preview_report.py ARGS`` into tmp_path/preview from tmp_path/wh.duckdb."""
+    return subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "scripts" / "preview_report.py"),
+            *args,
+            "--out",
+            str(tmp_path / "preview"),
+            "--warehouse",
+            duckdb_uri(tmp_path / "wh.duckdb"),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
 def test_preview_writes_html_text_charts_and_csv(tmp_path):
     wh = copy_golden(tmp_path / "wh.duckdb")
     wh.close()
     out = tmp_path / "preview"
     env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW_CONN_SMTP")}
-    proc = subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "scripts" / "preview_report.py"),
-            "--country",
-            "LV",
-            "--month",
-            f"{MONTH:%Y-%m}",
-            "--out",
-            str(out),
-            "--warehouse",
-            duckdb_uri(tmp_path / "wh.duckdb"),
-            "--eml",
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
+    proc = run_preview(
+        tmp_path, "--country", "LV", "--month", f"{MONTH:%Y-%m}", "--eml", timeout=300, env=env
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     folders = list(out.iterdir())
@@ -64,20 +69,7 @@ def test_preview_writes_html_text_charts_and_csv(tmp_path):
 )
 def test_preview_bad_arguments_are_one_line_errors(tmp_path, args, message):
     # Arguments are checked before the warehouse is opened: none is needed here.
-    proc = subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "scripts" / "preview_report.py"),
-            *args,
-            "--out",
-            str(tmp_path / "preview"),
-            "--warehouse",
-            duckdb_uri(tmp_path / "wh.duckdb"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    proc = run_preview(tmp_path, *args, timeout=120)
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [proc.stderr.strip()], proc.stderr
     assert proc.stderr.startswith(f"error: {message}"), proc.stderr
@@ -97,22 +89,7 @@ def test_preview_shots_of_every_partner_and_the_programme_report(tmp_path):
     wh = copy_golden(tmp_path / "wh.duckdb")
     wh.close()
     out = tmp_path / "preview"
-    proc = subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "scripts" / "preview_report.py"),
-            "--month",
-            f"{MONTH:%Y-%m}",
-            "--out",
-            str(out),
-            "--warehouse",
-            duckdb_uri(tmp_path / "wh.duckdb"),
-            "--shots",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    proc = run_preview(tmp_path, "--month", f"{MONTH:%Y-%m}", "--shots", timeout=600)
     assert proc.returncode == 0, proc.stderr[-2000:]
     partners = load_partners()
     pages = [f"{c}_{MONTH:%Y-%m}" for c in partners.countries] + ["programme_report"]
