@@ -154,9 +154,16 @@ def test_from_conn_id_reads_env_uri_and_json(monkeypatch, tmp_path):
 
 
 def test_airflow_style_duckdb_fields_keep_the_absolute_path():
+    from airflow.sdk import Connection
+
     # Airflow stores the path of duckdb:///abs/w.duckdb without its leading slash.
-    wh = Warehouse._from_fields("w", "duckdb", "", None, None, None, "abs/w.duckdb", {}, None)
-    assert wh.path == "/abs/w.duckdb"
+    conn = Connection(conn_id="w", conn_type="duckdb", schema="abs/w.duckdb")
+    assert Warehouse.from_connection(conn).path == "/abs/w.duckdb"
+    # The DuckDB provider's connection form puts the path in the host field.
+    conn = Connection(conn_id="w", conn_type="duckdb", host="/abs/w.duckdb")
+    assert Warehouse.from_connection(conn).path == "/abs/w.duckdb"
+    with pytest.raises(WarehouseError, match="names no DuckDB file"):
+        Warehouse.from_connection(Connection(conn_id="w", conn_type="duckdb"))
 
 
 def test_duckdb_connection_through_airflow_keeps_the_path(monkeypatch, tmp_path):

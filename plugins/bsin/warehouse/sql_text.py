@@ -1,0 +1,64 @@
+"""SQL text helpers: split a file into statements, turn ``:name`` parameters into a driver's.
+
+Splitting is the SQL hooks' own (``DbApiHook.split_sql_string``: sqlparse's splitter on the
+text without comments), so a file runs here exactly as a ``SQLExecuteQueryOperator`` would
+run it. Parameters stay the project's: one portable ``:name`` style for both backends, while
+DuckDB wants ``?`` and psycopg ``%s``; sqlparse's lexer tells placeholders from ``::`` casts,
+quoted strings and comments.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from bsin.warehouse.errors import WarehouseError
+
+
+def split_statements(sql: str) -> list[str]:
+    """Split SQL text on ``;`` outside quotes and comments; drop comments and empty statements."""
+    from airflow.providers.common.sql.hooks.sql import DbApiHook
+
+    return [s.strip() for s in DbApiHook.split_sql_string(sql, strip_semicolon=True) if s.strip()]
+
+
+def convert_params(
+    sql: str,
+    params: Mapping[str, Any] | None,
+    placeholder: str,
+    escape_percent: bool,
+    strict: bool = True,
+) -> tuple[str, list[Any]]:
+    """Rewrite ``:name`` parameters into positional ``placeholder`` and the value list.
+
+    ``::`` casts, quoted strings and comments are left alone. psycopg reads ``%`` as the
+    start of a placeholder everywhere in the text, so it is doubled when asked.
+    """
+    from sqlparse import lexer, tokens
+
+    params = dict(params or {})
+    values: list[Any] = []
+    used: set[str] = set()
+    out: list[str] = []
+    for ttype, text in lexer.tokenize(sql):
+        if ttype in tokens.Name.Placeholder and text.startswith(":"):
+            name = text[1:]
+            if name not in params:
+                raise WarehouseError(
+                    f"SQL parameter :{name} has no value: pass it in params (got {sorted(params)})"
+                )
+            used.add(name)
+            values.append(params[name])
+            out.append(placeholder)
+            continue
+        out.append(text.replace("%", "%%") if escape_percent else text)
+    unused = set(params) - used
+    if unused and strict:
+        raise WarehouseError(f"params {sorted(unused)} are not used in the SQL: remove them")
+    return "".join(out), values
+
+
+def short(sql: str, limit: int = 300) -> str:
+    """``sql`` on one line, cut at ``limit`` characters (for error messages)."""
+    text = " ".join(sql.split())
+    return text if len(text) <= limit else text[:limit] + " ..."
