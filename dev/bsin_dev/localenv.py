@@ -19,7 +19,9 @@ from bsin.ingest.pseudonymise import DEMO_ENV, DEMO_PSEUDONYM_KEY, KEY_ENV  # no
 
 def forms_conn_uri(endpoint: str) -> str:
     """``AIRFLOW_CONN_GOOGLE_FORMS_DEFAULT`` value for a Forms API at ``endpoint``."""
-    return json.dumps({"conn_type": "generic", "extra": {"endpoint": endpoint, "num_retries": 3}})
+    return json.dumps(
+        {"conn_type": "google_forms", "extra": {"endpoint": endpoint, "num_retries": 3}}
+    )
 
 
 def smtp_conn_uri(

@@ -236,7 +236,7 @@ def _service(emulator: Path | None):
         return build_service({"endpoint": emu.url, "num_retries": 1}), emu
     from bsin.ingest.forms_hook import FormsHook
 
-    return FormsHook("google_forms_default").get_service(), None
+    return FormsHook("google_forms_default").get_conn(), None
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -162,7 +162,7 @@ def test_hook_reads_the_airflow_connection(monkeypatch, emulator, caplog, servic
     assert hook.conn_id == "google_forms_default" and hook.num_retries == 2
     assert hook.endpoint == emulator.url
     with caplog.at_level(logging.INFO, logger="bsin.ingest.forms_hook"):
-        service = hook.get_service()
+        service = hook.get_conn()
     assert service.forms().get(formId=SE_MONTHLY).execute()["revisionId"]
     assert "anonymous" in caplog.text
 
@@ -174,7 +174,7 @@ def test_hook_reads_the_airflow_connection(monkeypatch, emulator, caplog, servic
     monkeypatch.setenv("AIRFLOW_CONN_FORMS_WITH_KEY", json.dumps(secret_conn))
     caplog.clear()
     with caplog.at_level(logging.DEBUG):
-        FormsHook("forms_with_key").get_service()
+        FormsHook("forms_with_key").get_conn()
     assert "service_account" in caplog.text
     assert (
         "PRIVATE KEY" not in caplog.text
@@ -185,7 +185,7 @@ def test_hook_reads_the_airflow_connection(monkeypatch, emulator, caplog, servic
 def test_missing_connection_is_a_clear_error(monkeypatch):
     monkeypatch.delenv("AIRFLOW_CONN_NO_SUCH_FORMS_CONN", raising=False)
     with pytest.raises(FormsConnectionError) as err:
-        FormsHook("no_such_forms_conn").get_service()
+        FormsHook("no_such_forms_conn").get_conn()
     assert "'no_such_forms_conn'" in str(err.value)
     assert "AIRFLOW_CONN_NO_SUCH_FORMS_CONN" in str(err.value)
 
@@ -193,13 +193,11 @@ def test_missing_connection_is_a_clear_error(monkeypatch):
 def test_uri_style_connection(monkeypatch, emulator):
     from urllib.parse import quote
 
-    uri = (
-        f"google-cloud-platform://?endpoint={quote(emulator.url, safe='')}&num_retries=3&timeout=9"
-    )
+    uri = f"google-forms://?endpoint={quote(emulator.url, safe='')}&num_retries=3&timeout=9"
     monkeypatch.setenv("AIRFLOW_CONN_FORMS_BY_URI", uri)
     hook = FormsHook("forms_by_uri")
     assert (hook.endpoint, hook.num_retries, hook.settings.timeout) == (emulator.url, 3, 9.0)
-    assert hook.get_service().forms().get(formId=SE_MONTHLY).execute()["formId"] == SE_MONTHLY
+    assert hook.get_conn().forms().get(formId=SE_MONTHLY).execute()["formId"] == SE_MONTHLY
 
 
 def test_remote_emulator_needs_the_explicit_opt_in():
@@ -210,3 +208,119 @@ def test_remote_emulator_needs_the_explicit_opt_in():
     settings = resolve_settings({"endpoint": "http://forms-emulator:8765/", "emulator": True})
     assert settings.credential_kind == "anonymous"
     assert settings.endpoint == "http://forms-emulator:8765/"
+
+
+# ---------------------------------------------------------------- provider conventions
+
+
+def test_connection_type_is_registered_with_airflow():
+    """The entry point in pyproject.toml makes google_forms a connection type of Airflow's.
+
+    Tasks find the hook through the task SDK's providers manager; the API server's (core)
+    one serves the connection form.
+    """
+    from airflow.providers_manager import ProvidersManager
+    from airflow.sdk.providers_manager_runtime import ProvidersManagerTaskRuntime
+
+    pm = ProvidersManager()
+    assert "bsin-feedback-pipeline" in pm.providers
+    info = ProvidersManagerTaskRuntime().hooks["google_forms"]
+    assert info is not None
+    assert info.hook_class_name == "bsin.ingest.forms_hook.FormsHook"
+    assert (info.connection_id_attribute_name, info.hook_name) == (
+        "forms_conn_id",
+        "Google Forms (read-only)",
+    )
+    assert info.connection_testable
+    # Connection.get_hook() of a google_forms connection is a FormsHook on it.
+    from airflow.sdk import Connection
+
+    hook = Connection(conn_id="forms_by_type", conn_type="google_forms").get_hook()
+    assert isinstance(hook, FormsHook) and hook.conn_id == "forms_by_type"
+    # The UI's form: the key fields are sensitive (shown as passwords, masked in the API).
+    widgets = pm.connection_form_widgets
+    assert widgets["extra__google_forms__keyfile_dict"].is_sensitive
+    assert widgets["extra__google_forms__token_json"].is_sensitive
+    assert not widgets["extra__google_forms__endpoint"].is_sensitive
+    assert "login" in pm.field_behaviours["google_forms"]["hidden_fields"]
+
+
+def test_ui_fields_are_keys_the_hook_reads():
+    from bsin.ingest.forms_connection import KNOWN_KEYS
+    from bsin.provider import FORMS_CONN_FIELDS, get_provider_info
+
+    assert set(FORMS_CONN_FIELDS) <= KNOWN_KEYS
+    (conn_type,) = get_provider_info()["connection-types"]
+    assert (conn_type["connection-type"], FormsHook.conn_type) == ("google_forms", "google_forms")
+    assert FormsHook.default_conn_name == "google_forms_default"
+
+
+def test_get_conn_is_built_once_per_hook(monkeypatch, emulator):
+    conn = {"conn_type": "google_forms", "extra": {"endpoint": emulator.url}}
+    monkeypatch.setenv("AIRFLOW_CONN_GOOGLE_FORMS_DEFAULT", json.dumps(conn))
+    hook = FormsHook()
+    service = hook.get_conn()
+    assert hook.get_conn() is service
+    assert FormsHook().get_conn() is not service  # a new hook, a new service
+
+
+def test_hook_methods_call_the_api(monkeypatch, emulator):
+    conn = {"conn_type": "google_forms", "extra": {"endpoint": emulator.url, "num_retries": 0}}
+    monkeypatch.setenv("AIRFLOW_CONN_GOOGLE_FORMS_DEFAULT", json.dumps(conn))
+    hook = FormsHook()
+    assert hook.get_form(SE_MONTHLY)["formId"] == SE_MONTHLY
+    responses = list(hook.iter_responses(SE_MONTHLY, None))
+    assert responses
+    assert hook.list_response_ids(SE_MONTHLY, None) == {r["responseId"] for r in responses}
+    pages = list(hook.iter_response_pages(SE_MONTHLY, None, page_size=2))
+    assert [r for page in pages for r in page] == responses and len(pages) > 1
+    from bsin.ingest.forms_client import FormsApiError
+
+    with pytest.raises(FormsApiError, match="not found"):
+        hook.get_form("no-such-form")
+
+
+def test_extra_as_the_ui_form_stores_it(monkeypatch, emulator):
+    """Every field saved, empty ones as "" or null, possibly prefixed: empty means unset."""
+    extra = {
+        "endpoint": emulator.url,
+        "keyfile_dict": "",
+        "key_path": None,
+        "token_json": "",
+        "num_retries": None,
+        "extra__google_forms__timeout": 7,
+        "emulator": False,
+        "quota": "",
+    }
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_FORMS_FROM_UI", json.dumps({"conn_type": "google_forms", "extra": extra})
+    )
+    hook = FormsHook("forms_from_ui")
+    s = hook.settings
+    assert (s.credential_kind, s.num_retries, s.timeout) == ("anonymous", 5, 7.0)
+    assert hook.test_connection() == (True, f"anonymous credentials for {emulator.url}")
+
+
+def test_test_connection_reports_what_is_missing(monkeypatch):
+    monkeypatch.setenv("AIRFLOW_CONN_FORMS_NO_KEY", json.dumps({"conn_type": "google_forms"}))
+    ok, message = FormsHook("forms_no_key").test_connection()
+    assert not ok and "no credentials" in message and "keyfile_dict" in message
+
+
+@pytest.mark.parametrize("field", ["key_json", "keyfile_dict", "key_path"])
+def test_the_key_is_masked_however_it_is_given(monkeypatch, tmp_path, field, service_account_info):
+    """Airflow masks keyfile_dict by name; key_json pasted as text and key_path it cannot see."""
+    from airflow.sdk._shared.secrets_masker import redact
+
+    info = dict(service_account_info, private_key_id="keyid-SECRET-" + field)
+    value = json.dumps(info)
+    if field == "key_path":
+        path = tmp_path / "key.json"
+        path.write_text(value)
+        value = str(path)
+    conn = {"conn_type": "google_forms", "extra": {"endpoint": "https://x.test/", field: value}}
+    monkeypatch.setenv("AIRFLOW_CONN_FORMS_MASKED", json.dumps(conn))
+    hook = FormsHook("forms_masked")
+    assert hook.test_connection()[0]
+    line = f"leak {info['private_key']} {info['private_key_id']}"
+    assert "PRIVATE KEY" not in redact(line) and info["private_key_id"] not in redact(line)

@@ -1,11 +1,20 @@
-"""Airflow hook that builds the Google Forms API v1 client from the ``google_forms_default`` connection.
+"""Airflow hook for the Google Forms API v1: connection type ``google_forms``.
 
-The connection's extra (JSON) holds:
+The hook follows the providers' conventions: its own connection type (registered with
+Airflow through the provider info in :mod:`bsin.provider`, which also declares the UI's
+connection form), ``default_conn_name`` ``google_forms_default``, a cached :meth:`FormsHook.get_conn`
+returning the ``googleapiclient`` Forms service, and the API calls as hook methods
+(:meth:`~FormsHook.get_form`, :meth:`~FormsHook.iter_responses` ...). It is a ``BaseHook``,
+not a ``GoogleBaseHook``: apache-airflow-providers-google would add about 115 packages
+(README, "Why FormsHook is not a GoogleBaseHook"), so the credentials are google-auth's,
+loaded by :mod:`bsin.ingest.forms_connection` with only what a Forms reader needs.
+
+The connection's extra (JSON; the UI shows each key as a field) holds:
 
 ``endpoint``
     optional API root, e.g. ``http://127.0.0.1:8765/`` for the local emulator
     (default ``https://forms.googleapis.com/``);
-``key_json`` (alias ``keyfile_dict``) or ``key_path``
+``keyfile_dict`` (alias ``key_json``) or ``key_path``
     a service-account key, as a JSON object/string or a file path; share each form with the
     service account's email (add it as a collaborator);
 ``token_json``
@@ -21,228 +30,50 @@ The connection's extra (JSON) holds:
 Only the read-only scopes ``forms.body.readonly`` and ``forms.responses.readonly`` are asked
 for. A local endpoint (127.0.0.1, localhost, ::1) without credentials gets anonymous
 credentials; any other endpoint without credentials is a configuration error. Secrets are
-never logged or put into error messages.
+never logged or put into error messages, and the key's secret values are handed to
+Airflow's secret masker however the key was given.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from pathlib import Path
+from collections.abc import Iterator, Mapping
+from datetime import datetime
 from typing import Any
-from urllib.parse import urlsplit
 
 from airflow.sdk import BaseHook
 
-from bsin.ingest.quota import QuotaConfig, build_limiter, parse_quota_config
+from bsin.ingest.forms_connection import (
+    DEFAULT_CONN_ID,
+    SCOPES,
+    FormsConnectionError,
+    FormsSettings,
+    build_credentials,
+    is_local_endpoint,
+    normalise_extra,
+    resolve_settings,
+)
+from bsin.ingest.quota import build_limiter
+from bsin.provider import FORMS_CONN_TYPE, FORMS_HOOK_NAME
+
+__all__ = [
+    "DEFAULT_CONN_ID",
+    "SCOPES",
+    "FormsConnectionError",
+    "FormsHook",
+    "FormsSettings",
+    "build_credentials",
+    "build_service",
+    "is_local_endpoint",
+    "resolve_settings",
+]
 
 log = logging.getLogger(__name__)
 
-SCOPES = (
-    "https://www.googleapis.com/auth/forms.body.readonly",
-    "https://www.googleapis.com/auth/forms.responses.readonly",
-)
-DEFAULT_CONN_ID = "google_forms_default"
-DEFAULT_ENDPOINT = "https://forms.googleapis.com/"
-DEFAULT_NUM_RETRIES = 5
-DEFAULT_TIMEOUT = 60.0
-LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
-KNOWN_KEYS = frozenset(
-    {
-        "endpoint",
-        "key_json",
-        "keyfile_dict",
-        "key_path",
-        "token_json",
-        "num_retries",
-        "timeout",
-        "emulator",
-        "quota",
-    }
-)
-_HOW = (
-    "put a service-account key in the extra as key_json (or its file as key_path), or an "
-    "authorised-user token as token_json; see README, 'Real Google Forms'"
-)
-
-
-class FormsConnectionError(ValueError):
-    """The Forms connection is missing or its extra is unusable; the message says how to fix it."""
-
-
-@dataclass(frozen=True)
-class FormsSettings:
-    """The non-secret settings of a Forms connection."""
-
-    conn_id: str
-    endpoint: str
-    num_retries: int
-    timeout: float
-    credential_kind: str  # service_account | authorized_user | anonymous
-    quota: QuotaConfig = field(default_factory=QuotaConfig)
-
-    @property
-    def is_local(self) -> bool:
-        """Whether the endpoint is on this machine (the emulator)."""
-        return is_local_endpoint(self.endpoint)
-
-
-def is_local_endpoint(endpoint: str) -> bool:
-    """True for an http(s) URL whose host is 127.0.0.1, localhost or ::1."""
-    return (urlsplit(endpoint).hostname or "").lower() in LOCAL_HOSTS
-
-
-def _scrub(message: str, secrets: Mapping[str, Any] | None) -> str:
-    # Library errors could quote what they parsed; never let a secret value through.
-    for value in (secrets or {}).values():
-        if isinstance(value, str) and len(value) >= 8 and value in message:
-            message = message.replace(value, "***")
-    return message
-
-
-def _json_object(value: Any, key: str, conn_id: str) -> dict[str, Any]:
-    if isinstance(value, Mapping):
-        return dict(value)
-    if isinstance(value, str):
-        try:
-            parsed = json.loads(value)
-        except json.JSONDecodeError as exc:
-            raise FormsConnectionError(
-                f"connection {conn_id!r}: extra {key} is not valid JSON ({exc.msg} at char "
-                f"{exc.pos}); paste the downloaded JSON file's content unchanged"
-            ) from None
-        if isinstance(parsed, dict):
-            return parsed
-    raise FormsConnectionError(
-        f"connection {conn_id!r}: extra {key} must be a JSON object (the key file's content)"
-    )
-
-
-def _number(extra: Mapping[str, Any], key: str, default: float, conn_id: str, *, integer: bool):
-    value = extra.get(key, default)
-    try:
-        # Values from a connection URI's query string arrive as text.
-        number = int(value) if integer else float(value)
-    except (TypeError, ValueError):
-        number = -1
-    if isinstance(value, bool) or number < 0 or (not integer and number == 0):
-        kind = "a whole number >= 0" if integer else "a number of seconds > 0"
-        raise FormsConnectionError(
-            f"connection {conn_id!r}: extra {key} is {value!r}; write {kind}"
-        ) from None
-    return number
-
-
-def resolve_settings(
-    extra: Mapping[str, Any] | None, conn_id: str = DEFAULT_CONN_ID
-) -> FormsSettings:
-    """Validate a Forms connection's extra and return its non-secret settings."""
-    extra = dict(extra or {})
-    unknown = sorted(set(extra) - KNOWN_KEYS)
-    if unknown:
-        log.warning(
-            "connection %r: ignoring unknown extra key(s) %s (known: %s)",
-            conn_id,
-            unknown,
-            ", ".join(sorted(KNOWN_KEYS)),
-        )
-    endpoint = str(extra.get("endpoint") or DEFAULT_ENDPOINT).strip()
-    parts = urlsplit(endpoint)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise FormsConnectionError(
-            f"connection {conn_id!r}: extra endpoint {endpoint!r} is not an http(s) URL; "
-            "write e.g. http://127.0.0.1:8765/ or leave it out for Google"
-        )
-    # googleapiclient joins method paths onto the endpoint with urljoin, which drops a last
-    # path segment that has no trailing slash.
-    endpoint = endpoint if endpoint.endswith("/") else endpoint + "/"
-    given = [k for k in ("key_json", "keyfile_dict", "key_path", "token_json") if extra.get(k)]
-    if len(given) > 1:
-        raise FormsConnectionError(
-            f"connection {conn_id!r}: extra has {', '.join(given)}; keep only one credential"
-        )
-    if given:
-        kind = "authorized_user" if given[0] == "token_json" else "service_account"
-    elif is_local_endpoint(endpoint) or str(extra.get("emulator", "")).lower() in ("true", "1"):
-        # "emulator": true is the explicit opt-in for an emulator on another host, such as
-        # the forms-emulator service of docker-compose; Google itself never answers without
-        # credentials, so this cannot leak a real form.
-        kind = "anonymous"
-    else:
-        raise FormsConnectionError(
-            f"connection {conn_id!r} has no credentials for the Forms API at {endpoint}: {_HOW}"
-        )
-    return FormsSettings(
-        conn_id=conn_id,
-        endpoint=endpoint,
-        num_retries=_number(extra, "num_retries", DEFAULT_NUM_RETRIES, conn_id, integer=True),
-        timeout=_number(extra, "timeout", DEFAULT_TIMEOUT, conn_id, integer=False),
-        credential_kind=kind,
-        quota=_quota(extra.get("quota"), conn_id),
-    )
-
-
-def _quota(value: Any, conn_id: str) -> QuotaConfig:
-    try:
-        return parse_quota_config(value, conn_id)
-    except ValueError as exc:
-        raise FormsConnectionError(str(exc)) from None
-
-
-def build_credentials(extra: Mapping[str, Any] | None, settings: FormsSettings) -> Any:
-    """google-auth credentials for the connection, scoped read-only."""
-    extra = dict(extra or {})
-    conn_id = settings.conn_id
-    if settings.credential_kind == "anonymous":
-        from google.auth.credentials import AnonymousCredentials
-
-        return AnonymousCredentials()
-    if settings.credential_kind == "authorized_user":
-        from google.oauth2.credentials import Credentials
-
-        info = _json_object(extra["token_json"], "token_json", conn_id)
-        try:
-            return Credentials.from_authorized_user_info(info, scopes=list(SCOPES))
-        except (ValueError, KeyError) as exc:
-            raise FormsConnectionError(
-                f"connection {conn_id!r}: extra token_json is not an authorised-user token "
-                f"({_scrub(str(exc), info)}); it needs refresh_token, client_id and client_secret"
-            ) from None
-    from google.oauth2 import service_account
-
-    if extra.get("key_path"):
-        path = Path(str(extra["key_path"])).expanduser()
-        try:
-            info = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise FormsConnectionError(
-                f"connection {conn_id!r}: key_path {str(path)!r} does not exist on this worker; "
-                "copy the key file there or use key_json"
-            ) from None
-        except (OSError, ValueError) as exc:
-            raise FormsConnectionError(
-                f"connection {conn_id!r}: cannot read key_path {str(path)!r} as a JSON key "
-                f"({exc.__class__.__name__}); download the service account's key again"
-            ) from None
-        source = "key_path"
-    else:
-        source = "key_json" if extra.get("key_json") else "keyfile_dict"
-        info = _json_object(extra[source], source, conn_id)
-    if not isinstance(info, dict):
-        raise FormsConnectionError(f"connection {conn_id!r}: {source} must hold a JSON object")
-    try:
-        return service_account.Credentials.from_service_account_info(info, scopes=list(SCOPES))
-    except (ValueError, KeyError, TypeError) as exc:
-        raise FormsConnectionError(
-            f"connection {conn_id!r}: extra {source} is not a usable service-account key "
-            f"({_scrub(str(exc), info)}); download a JSON key for the service account again"
-        ) from None
-
 
 def build_service(extra: Mapping[str, Any] | None = None, conn_id: str = DEFAULT_CONN_ID) -> Any:
-    """The Forms v1 ``Resource`` for a connection extra (usable without Airflow, e.g. benchmarks).
+    """The Forms v1 ``Resource`` for a connection extra (usable without a connection: tests,
+    benchmarks, the emulator tools).
 
     Uses the discovery document bundled with google-api-python-client (no network call) and
     an httplib2 transport with the connection's timeout.
@@ -282,18 +113,31 @@ def build_service(extra: Mapping[str, Any] | None = None, conn_id: str = DEFAULT
 
 
 class FormsHook(BaseHook):
-    """Builds the Google Forms API client from an Airflow connection (default ``google_forms_default``)."""
+    """Reads Google Forms through the Forms API v1 (connection type ``google_forms``).
 
-    conn_name_attr = "conn_id"
+    ``get_conn()`` builds the service once per hook (credentials, timeout, rate limiter);
+    the API methods use it with the connection's ``num_retries`` and raise
+    :class:`bsin.ingest.forms_client.FormsApiError` with the fix in the message. The
+    connection's conn type is not checked: a connection made before ``google_forms`` existed
+    (``google_cloud_platform``, ``generic``) with the same extra works as it did.
+    """
+
+    conn_name_attr = "forms_conn_id"
     default_conn_name = DEFAULT_CONN_ID
-    conn_type = "google_cloud_platform"
-    hook_name = "Google Forms (read-only)"
+    conn_type = FORMS_CONN_TYPE
+    hook_name = FORMS_HOOK_NAME
 
-    def __init__(self, conn_id: str = DEFAULT_CONN_ID) -> None:
+    def __init__(self, forms_conn_id: str = DEFAULT_CONN_ID) -> None:
         super().__init__()
-        self.conn_id = conn_id
+        self.forms_conn_id = forms_conn_id
         self._extra: dict[str, Any] | None = None
         self._settings: FormsSettings | None = None
+        self._service: Any = None
+
+    @property
+    def conn_id(self) -> str:
+        """The Airflow connection id (``forms_conn_id``)."""
+        return self.forms_conn_id
 
     def _connection_extra(self) -> dict[str, Any]:
         if self._extra is None:
@@ -303,10 +147,10 @@ class FormsHook(BaseHook):
                 env = "AIRFLOW_CONN_" + self.conn_id.upper()
                 raise FormsConnectionError(
                     f"Airflow connection {self.conn_id!r} not found ({exc.__class__.__name__}); "
-                    f"create it in the UI or set {env}, with the extra described in "
-                    "bsin.ingest.forms_hook"
+                    f"create it in the UI (type {FORMS_HOOK_NAME!r}) or set {env}, with the "
+                    "extra described in bsin.ingest.forms_hook"
                 ) from None
-            self._extra = dict(conn.extra_dejson or {})
+            self._extra = normalise_extra(conn.extra_dejson)
         return self._extra
 
     @property
@@ -326,6 +170,66 @@ class FormsHook(BaseHook):
         """API root the service talks to."""
         return self.settings.endpoint
 
-    def get_service(self) -> Any:
-        """A ``googleapiclient`` Forms v1 service for this connection."""
-        return build_service(self._connection_extra(), self.conn_id)
+    def get_conn(self) -> Any:
+        """The ``googleapiclient`` Forms v1 service for this connection (built once per hook)."""
+        if self._service is None:
+            self._service = build_service(self._connection_extra(), self.conn_id)
+        return self._service
+
+    def test_connection(self) -> tuple[bool, str]:
+        """The UI's "Test" button: are endpoint and credentials usable? (no API call)
+
+        The Forms API has no call without a form id, so this checks what can be checked
+        without one: the extra's settings and that the credentials load.
+        """
+        try:
+            settings = self.settings
+            build_credentials(self._connection_extra(), settings)
+        except FormsConnectionError as exc:
+            return False, str(exc)
+        return True, f"{settings.credential_kind} credentials for {settings.endpoint}"
+
+    # ---- API calls (bsin.ingest.forms_client on this hook's service) ------------------
+
+    def get_form(self, form_id: str) -> dict[str, Any]:
+        """The Form resource (``forms.get``): structure, ``revisionId``, items."""
+        from bsin.ingest import forms_client
+
+        return forms_client.get_form(self.get_conn(), form_id, self.num_retries)
+
+    def iter_response_pages(
+        self,
+        form_id: str,
+        since_utc: datetime | None,
+        page_size: int | None = None,
+        *,
+        inclusive: bool = True,
+        fields: str | None = None,
+    ) -> Iterator[list[dict[str, Any]]]:
+        """Pages of ``forms.responses.list`` submitted at/after ``since_utc`` (all when None)."""
+        from bsin.ingest import forms_client
+
+        return forms_client.iter_response_pages(
+            self.get_conn(),
+            form_id,
+            since_utc,
+            page_size or forms_client.MAX_PAGE_SIZE,
+            self.num_retries,
+            inclusive=inclusive,
+            fields=fields,
+        )
+
+    def iter_responses(
+        self, form_id: str, since_utc: datetime | None, *, inclusive: bool = True
+    ) -> Iterator[dict[str, Any]]:
+        """Every FormResponse submitted at/after ``since_utc``, following ``nextPageToken``."""
+        for page in self.iter_response_pages(form_id, since_utc, inclusive=inclusive):
+            yield from page
+
+    def list_response_ids(self, form_id: str, since_utc: datetime | None) -> set[str]:
+        """Ids of every response the form lists at/after ``since_utc`` (ids and times only)."""
+        from bsin.ingest import forms_client
+
+        return forms_client.list_response_ids(
+            self.get_conn(), form_id, since_utc, num_retries=self.num_retries
+        )

@@ -64,7 +64,7 @@ def extract_country(
         from bsin.ingest.forms_hook import FormsHook
 
         hook = FormsHook(FORMS_CONN_ID)
-        service = hook.get_service()
+        service = hook.get_conn()
         num_retries = hook.num_retries if num_retries is None else num_retries
     elif num_retries is None:
         num_retries = 0
