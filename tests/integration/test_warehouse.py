@@ -176,7 +176,29 @@ def test_duckdb_connection_through_airflow_keeps_the_path(monkeypatch, tmp_path)
     assert Warehouse.from_conn_id("warehouse_paths").path == ":memory:"
 
 
+def test_a_uri_warehouse_registers_its_password_with_the_masker():
+    """A URI is parsed by Airflow's Connection.from_uri, so the masker learns its secrets."""
+    from airflow.sdk._shared.secrets_masker import redact
+
+    password = "uri-SECRET-" + uuid.uuid4().hex
+    Warehouse.from_uri(f"postgresql://bob:{password}@127.0.0.1:1/w")
+    assert password not in redact(f"log line {password}")
+
+
 # ---------------------------------------------------------------- both backends
+
+
+def test_the_providers_sql_hook_opens_the_warehouse(warehouse):
+    """The connection is the provider's (DuckDBHook / PostgresHook), on the same database."""
+    from airflow.providers.common.sql.hooks.sql import DbApiHook
+
+    hook = warehouse.hook
+    assert isinstance(hook, DbApiHook)
+    provider_hook = {"duckdb": "DuckDBHook", "postgres": "PostgresHook"}[warehouse.backend]
+    assert provider_hook in [c.__name__ for c in type(hook).__mro__]
+    assert hook.get_first("select 41 + 1")[0] == 42
+    # The Warehouse's own connection is the hook's, in the project's session settings.
+    assert warehouse.query("select current_setting('TimeZone')") == [("UTC",)]
 
 
 def test_migrate_is_idempotent(warehouse):

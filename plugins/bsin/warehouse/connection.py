@@ -105,6 +105,13 @@ class WarehouseConnection:
                 f"cannot parse the warehouse URI {mask_uri(uri)!r} ({type(exc).__name__}): "
                 f"use {EXAMPLES}"
             ) from None
+        if conn.password:
+            # Reading a connection through Airflow's API registers its password with the
+            # masker (its extra's secrets are registered by extra_dejson); a URI handed to a
+            # tool never passes that API, so the password is registered here.
+            from airflow.sdk.log import mask_secret
+
+            mask_secret(conn.password)
         return cls.from_connection(conn, schema)
 
     @classmethod
@@ -201,8 +208,12 @@ class WarehouseConnection:
         )
         return PostgresHook(postgres_conn_id=c.conn_id, connection=driver_conn)
 
-    def connect(self) -> Any:
-        """A new DB-API connection from :meth:`hook`, in the project's session settings."""
+    def connect(self, schema: str | None = None) -> Any:
+        """A new DB-API connection from :meth:`hook`, in the project's session settings.
+
+        PostgreSQL: ``schema`` (the session's; default none) is created when missing and
+        becomes the search path.
+        """
         if self.backend == "duckdb":
             return self._connect_duckdb()
         from airflow.providers.postgres.hooks import postgres
@@ -221,9 +232,10 @@ class WarehouseConnection:
             ) from None
         hook.set_autocommit(con, True)
         con.execute("set timezone to 'UTC'")
-        if self.schema:
-            con.execute(f"create schema if not exists {self.schema}")
-            con.execute(f"set search_path to {self.schema}")
+        if schema:
+            schema = check_ident(schema, "schema")
+            con.execute(f"create schema if not exists {schema}")
+            con.execute(f"set search_path to {schema}")
         return con
 
     def _connect_duckdb(self) -> Any:

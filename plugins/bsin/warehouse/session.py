@@ -143,7 +143,8 @@ class SqlSession:
             log.warning("%r: connection was lost; reconnecting", self)
             self._conn = None
         if self._conn is None:
-            self._conn = self.target.connect()
+            # The session's schema, which a caller may change between connections.
+            self._conn = self.target.connect(self.schema)
         return self._conn
 
     def close(self) -> None:
