@@ -26,7 +26,7 @@ from tests.support.airflow_harness import (
     AirflowHarnessError,
     check_month_run,
     check_run_names_month,
-    create_database,
+    create_metadata_database,
     drop_database,
     month_interval,
     project_services,
@@ -73,13 +73,14 @@ def celery_airflow(tmp_path):
     broker = broker_url(require_redis())
     queue = f"bsin_e2e_{secrets.token_hex(4)}"
     worker_name = f"bsin-celery-worker-{queue}"
-    metadata_dsn = create_database(admin_dsn, "bsin_af")
+    metadata_dsn = create_metadata_database(admin_dsn)
     harness = None
     try:
         with project_services(tmp_path, admin_dsn) as services:
             harness = AirflowHarness(
                 home=tmp_path / "airflow_home",
                 metadata_dsn=metadata_dsn,
+                migrated=True,
                 dags_folder=PROJECT_DAGS,
                 executor="CeleryExecutor",
                 extra_env={

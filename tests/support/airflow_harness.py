@@ -4,7 +4,8 @@
 PostgreSQL metadata database (SQLite's single-writer locking breaks as soon as the
 scheduler, the DAG processor and the API server write at the same time), free ports, a
 SimpleAuthManager admin with a known password and a random JWT secret shared by every
-component. ``start()`` runs ``airflow db migrate`` and then each component in its own
+component. ``start()`` runs ``airflow db migrate`` (unless the database is a copy of a
+migrated template, ``create_metadata_database``) and then each component in its own
 process group; ``stop()`` kills the groups (with every child: uvicorn workers, executor
 processes, task supervisors, Celery pool processes) and drops the database.
 
@@ -114,14 +115,46 @@ def sqlalchemy_url(dsn: str, driver: str = "psycopg") -> str:
     return f"postgresql+{driver}://{rest}"
 
 
-def create_database(admin_dsn: str, prefix: str) -> str:
-    """Create a fresh, uniquely named database next to ``admin_dsn``; return its DSN."""
+def create_database(admin_dsn: str, prefix: str, template: str | None = None) -> str:
+    """Create a fresh, uniquely named database next to ``admin_dsn``; return its DSN.
+
+    With ``template`` (a database name) the new database is a copy of that one.
+    """
     import psycopg
 
     name = f"{prefix}_{secrets.token_hex(4)}"
+    copy = f' TEMPLATE "{template}"' if template else ""
     with psycopg.connect(admin_dsn, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
+        conn.execute(f'CREATE DATABASE "{name}"{copy}')
     return database_url(admin_dsn, name)
+
+
+# The migrated metadata database of this process, by admin DSN (see metadata_template).
+_METADATA_TEMPLATES: dict[str, str] = {}
+
+
+def metadata_template(admin_dsn: str) -> str:
+    """Name of a database holding Airflow's migrated, empty metadata schema; made once per
+    process (per xdist worker) and dropped at exit.
+
+    ``airflow db migrate`` costs 15-20 s of a busy machine even on a current database;
+    PostgreSQL copies a migrated one (``CREATE DATABASE ... TEMPLATE``) in about a second.
+    """
+    if admin_dsn not in _METADATA_TEMPLATES:
+        import tempfile
+
+        dsn = create_database(admin_dsn, "bsin_af_template")
+        atexit.register(drop_database, admin_dsn, dsn)
+        with tempfile.TemporaryDirectory(prefix="bsin-af-template-") as home:
+            AirflowHarness(home=Path(home), metadata_dsn=dsn).run_cli("db", "migrate")
+        _METADATA_TEMPLATES[admin_dsn] = urlsplit(dsn).path.lstrip("/")
+    return _METADATA_TEMPLATES[admin_dsn]
+
+
+def create_metadata_database(admin_dsn: str) -> str:
+    """A fresh metadata database, already migrated (a copy of ``metadata_template``); pass
+    ``migrated=True`` to the harness using it."""
+    return create_database(admin_dsn, "bsin_af", template=metadata_template(admin_dsn))
 
 
 def drop_database(admin_dsn: str, dsn: str) -> None:
@@ -141,7 +174,9 @@ class AirflowHarnessError(AssertionError):
 class AirflowHarness:
     """One isolated Airflow installation made of real component processes.
 
-    ``metadata_dsn`` is a ``postgresql://`` DSN of an existing (normally fresh) database.
+    ``metadata_dsn`` is a ``postgresql://`` DSN of an existing (normally fresh) database;
+    ``migrated`` says it already holds Airflow's schema (``create_metadata_database``), so
+    ``start()`` skips ``airflow db migrate``.
     ``extra_env`` adds environment (connections, executor settings, bsin variables) to
     every component; ``AIRFLOW_*`` variables of the calling shell are not inherited, so a
     developer's own Airflow settings cannot leak into a test.
@@ -151,6 +186,7 @@ class AirflowHarness:
     metadata_dsn: str
     dags_folder: Path = HARNESS_DAGS
     executor: str = "LocalExecutor"
+    migrated: bool = False
     extra_env: Mapping[str, str] = field(default_factory=dict)
     api_port: int = field(default_factory=free_port)
     password: str = field(default_factory=lambda: secrets.token_urlsafe(12))
@@ -204,6 +240,9 @@ class AirflowHarness:
                 "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
                 "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
                 "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(self.log_dir),
+                # Cosmos' partial-parse and profile caches of this instance only: the shared
+                # default (/tmp/cosmos) would be written by parallel test workers at once.
+                "AIRFLOW__COSMOS__CACHE_DIR": str(self.home / "cosmos"),
                 # Pick up the DAG folder quickly instead of every 5 minutes.
                 "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
                 "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "False",
@@ -259,8 +298,9 @@ class AirflowHarness:
         (self.home / "simple_auth_manager_passwords.json").write_text(
             json.dumps({ADMIN_USER: self.password})
         )
-        with self.timed("db migrate"):
-            self.run_cli("db", "migrate")
+        if not self.migrated:
+            with self.timed("db migrate"):
+                self.run_cli("db", "migrate")
         self.started_at = time.monotonic()
         for name in components:
             if name == "api-server":
