@@ -96,7 +96,8 @@ def airflow_instance(tmp_path_factory):
         drop_database(admin_dsn, metadata_dsn)
 
 
-def _wait_for_approval_request(harness: AirflowHarness, run_id: str, timeout: float = 240):
+# Generous: the suite's other worker shares the two cores with this run's dbt tasks.
+def _wait_for_approval_request(harness: AirflowHarness, run_id: str, timeout: float = 900):
     deadline = time.monotonic() + timeout
     states: dict = {}
     while time.monotonic() < deadline:
@@ -131,8 +132,9 @@ def _check_no_secret_in_logs_or_mails(harness: AirflowHarness, services) -> None
     assert not [n for n, v in canaries.items() for m in mails if v in m]
 
 
-# Instance start plus one month with a person in between: 2-4 minutes on a quiet machine.
-@pytest.mark.timeout(900)
+# Instance start plus one month with a person in between: 2-4 minutes on a quiet machine,
+# up to 10 on one busy with other test runs.
+@pytest.mark.timeout(1800)
 def test_run_triggered_through_rest_api_waits_for_approval_then_sends(airflow_instance):
     harness, services = airflow_instance.harness, airflow_instance.services
     partners = load_partners()
@@ -171,7 +173,7 @@ def test_run_triggered_through_rest_api_waits_for_approval_then_sends(airflow_in
     )
     assert answer["chosen_options"] == ["Approve"]
     with harness.timed("run"):
-        final = harness.wait_for_run(REAL_DAG_ID, run_id, timeout=240)
+        final = harness.wait_for_run(REAL_DAG_ID, run_id, timeout=600)
     assert final["state"] == "success", harness.diagnostics()
     check_month_run(harness, services, run_id, month)  # every report sent, once
     assert _approval(services, month)[:2] == ("approved", "checked")
@@ -180,7 +182,7 @@ def test_run_triggered_through_rest_api_waits_for_approval_then_sends(airflow_in
     print(f"\nAirflow API e2e timings (s): {harness.timings}")
 
 
-@pytest.mark.timeout(900)
+@pytest.mark.timeout(1200)
 def test_rejected_month_sends_nothing_and_records_the_reason(airflow_instance):
     harness, services = airflow_instance.harness, airflow_instance.services
     month = "2023-04"
@@ -193,7 +195,7 @@ def test_rejected_month_sends_nothing_and_records_the_reason(airflow_instance):
         HITL.format(dag=REAL_DAG_ID, run=run_id),
         json={"chosen_options": ["Reject"], "params_input": {REASON_PARAM: reason}},
     )
-    harness.wait_for_run(REAL_DAG_ID, run_id, timeout=240)
+    harness.wait_for_run(REAL_DAG_ID, run_id, timeout=600)
     states = harness.task_states(REAL_DAG_ID, run_id)
     sends = {k: v for k, v in states.items() if k.startswith("send_report")}
     assert sends and set(sends.values()) == {"skipped"}, states

@@ -12,9 +12,7 @@ processes, task supervisors, Celery pool processes) and drops the database.
 The REST API v2 helpers (``token``, ``trigger_run``, ``wait_for_run``, ...) drive the
 running instance the way data staff and their scripts do.
 
-Only the standard library, httpx and psycopg are imported at module level, because the
-Celery test passes ``tests.support.airflow_harness.worker_hostname`` to Airflow as the
-``[core] hostname_callable`` of the worker process.
+Only the standard library, httpx and psycopg are imported at module level.
 """
 
 from __future__ import annotations
@@ -52,11 +50,6 @@ DEFAULT_COMPONENTS = ("api-server", "dag-processor", "scheduler", "triggerer")
 
 # Process groups still alive, killed at interpreter exit should a test forget stop().
 _LIVE_GROUPS: set[int] = set()
-
-
-def worker_hostname() -> str:
-    """``[core] hostname_callable`` for a process that must be recognisable in TI rows."""
-    return os.environ.get("BSIN_HARNESS_HOSTNAME") or socket.getfqdn()
 
 
 def free_port() -> int:
@@ -220,6 +213,11 @@ class AirflowHarness:
                 "BSIN_PROJECT_ROOT": str(PROJECT_ROOT),
                 "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
                 "AIRFLOW__CORE__EXECUTOR": self.executor,
+                # Two task processes at a time, one per core of the test machine (the default
+                # 32 forks as many LocalExecutor workers at start). It also lets the first
+                # dbt tasks leave Cosmos a partial-parse cache for the warehouse before the
+                # others start, instead of every model task parsing the project in full.
+                "AIRFLOW__CORE__PARALLELISM": "2",
                 "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
                 "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": sqlalchemy_url(self.metadata_dsn),
                 # Airflow would derive postgresql+asyncpg, which is not installed.
