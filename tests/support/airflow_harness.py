@@ -669,3 +669,73 @@ def leaked_secrets(harness: AirflowHarness, named: Mapping[str, str]) -> dict[st
             if hits:
                 found[str(path.relative_to(harness.log_dir))] = hits
     return found
+
+
+# ---------------------------------------------------------------------- approval (HITL)
+def approval_required_config(tmp: Path) -> Path:
+    """A copy of the project's configuration folder whose programme.yaml requires approval
+    of each month's reports before sending; pass it as ``BSIN_CONFIG_DIR``."""
+    import shutil
+
+    config = tmp / "config"
+    shutil.copytree(PROJECT_ROOT / "include" / "config", config)
+    programme = config / "programme.yaml"
+    text = programme.read_text(encoding="utf-8")
+    if 'approval: "off"' not in text:
+        raise AirflowHarnessError(f"{programme} has no 'approval: \"off\"' to switch")
+    programme.write_text(text.replace('approval: "off"', "approval: required"), encoding="utf-8")
+    return config
+
+
+def hitl_path(run_id: str) -> str:
+    """REST API path of the approval task's human-in-the-loop details in run ``run_id``."""
+    from bsin.delivery.approval import TASK_ID
+
+    return f"/dags/{REAL_DAG_ID}/dagRuns/{run_id}/taskInstances/{TASK_ID}/-1/hitlDetails"
+
+
+def wait_for_approval_request(
+    harness: AirflowHarness, run_id: str, timeout: float = 900
+) -> dict[str, str | None]:
+    """Wait until the run's approval task awaits input; return the run's task states.
+
+    The timeout is generous: the suite's other worker shares the cores with the run.
+    """
+    from bsin.delivery.approval import TASK_ID
+
+    deadline = time.monotonic() + timeout
+    states: dict[str, str | None] = {}
+    while time.monotonic() < deadline:
+        harness.check_alive()
+        states = harness.task_states(REAL_DAG_ID, run_id)
+        if states.get(TASK_ID) == "awaiting_input":
+            return states
+        assert "failed" not in states.values(), f"{states}\n{harness.diagnostics()}"
+        time.sleep(1)
+    raise AirflowHarnessError(f"no approval request after {timeout}s: {states}")
+
+
+def approval_row(services: ProjectServices, month: str) -> tuple | None:
+    """``(decision, reason, decided_by)`` recorded in ``report_approval`` for ``month``."""
+    import psycopg
+
+    with psycopg.connect(services.warehouse_dsn) as conn:
+        return conn.execute(
+            "select decision, reason, decided_by from report_approval where report_month = %s",
+            (f"{month}-01",),
+        ).fetchone()
+
+
+def check_no_secret_in_logs_or_mails(harness: AirflowHarness, services: ProjectServices) -> None:
+    """Assert no secret reached a log (the harness runs at DEBUG for this) or an email:
+    warehouse passwords (user part and ?password=), SMTP password, pseudonym key, JWT
+    secret, login (issue 10, findings 5 and 6)."""
+    canaries = {**services.secrets, "JWT secret": harness.jwt_secret, "login": harness.password}
+    assert leaked_secrets(harness, canaries) == {}
+    assert any(
+        " DEBUG " in p.read_text(errors="replace") or '"debug"' in p.read_text(errors="replace")
+        for p in harness.log_dir.rglob("*")
+        if p.is_file()
+    ), "logs were at DEBUG"
+    mails = [p.read_text(errors="replace") for p in services.outbox.glob("*.eml")]
+    assert not [name for name, value in canaries.items() for m in mails if value in m]
