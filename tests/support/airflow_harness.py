@@ -700,22 +700,35 @@ def hitl_path(run_id: str) -> str:
 def wait_for_approval_request(
     harness: AirflowHarness, run_id: str, timeout: float = 900
 ) -> dict[str, str | None]:
-    """Wait until the run's approval task awaits input; return the run's task states.
+    """Wait until the run's approval task awaits input and the scheduler has seen its
+    first process end; return the run's task states.
 
-    The timeout is generous: the suite's other worker shares the cores with the run.
+    The task defers to the triggerer while it waits, and the scheduler learns that the
+    deferring process ended from an executor event. An answer that resumes the task before
+    a lagging scheduler has taken that event makes it fail the resumed task ("state changed
+    externally"); seen on a loaded machine when the test answered within a second, which a
+    person never does. The timeout is generous: the suite's other worker shares the cores.
     """
     from bsin.delivery.approval import TASK_ID
 
     deadline = time.monotonic() + timeout
     states: dict[str, str | None] = {}
+    event = (
+        "Received executor event with state success for task instance TaskInstanceKey("
+        f"dag_id='{REAL_DAG_ID}', task_id='{TASK_ID}', run_id='{run_id}'"
+    )
     while time.monotonic() < deadline:
         harness.check_alive()
         states = harness.task_states(REAL_DAG_ID, run_id)
-        if states.get(TASK_ID) == "awaiting_input":
+        if states.get(TASK_ID) == "awaiting_input" and event in harness.component_log(
+            "scheduler", tail=10**8
+        ):
             return states
         assert "failed" not in states.values(), f"{states}\n{harness.diagnostics()}"
         time.sleep(1)
-    raise AirflowHarnessError(f"no approval request after {timeout}s: {states}")
+    raise AirflowHarnessError(
+        f"no approval request (or no executor event for it) after {timeout}s: {states}"
+    )
 
 
 def approval_row(services: ProjectServices, month: str) -> tuple | None:
