@@ -37,8 +37,14 @@ $(DBT_MANIFEST): $(STAMP) $(shell find include/dbt -name '*.sql' -o -name '*.yml
 demo: $(STAMP) $(DBT_MANIFEST) ## [MONTH=2023-03] [WAREHOUSE=uri] | the monthly pipeline through Airflow on the sample data
 	$(BIN)/python scripts/demo.py --month '$(MONTH)' $(if $(WAREHOUSE),--warehouse '$(WAREHOUSE)',)
 
-test: $(STAMP) $(DBT_MANIFEST) ## [PYTEST_ARGS=...] | the test suite
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+# Two pytest-xdist workers, one per core of the CI machine. A module stays on one worker
+# (--dist loadscope), so its module-scoped fixtures (a whole DAG run) are built once; modules
+# go out in the order tests/conftest.py sets (Airflow runs first). TEST_WORKERS=0 runs the
+# tests in pytest's own process (for -s and --pdb).
+TEST_WORKERS ?= 2
+
+test: $(STAMP) $(DBT_MANIFEST) ## [PYTEST_ARGS=...] [TEST_WORKERS=2] | the test suite
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadscope --no-loadscope-reorder $(PYTEST_ARGS)
 
 lint: $(STAMP) ## | ruff check and format check
 	$(BIN)/ruff check .

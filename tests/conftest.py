@@ -28,6 +28,8 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 
 # --------------------------------------------------------------------------- warehouse
 import uuid  # noqa: E402
+from collections.abc import Iterator  # noqa: E402
+from contextlib import contextmanager  # noqa: E402
 
 import pytest  # noqa: E402
 
@@ -51,25 +53,38 @@ def _drop_pg_schema(wh) -> None:
         wh.close()
 
 
-@pytest.fixture(params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
+BACKENDS = ["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)]
+
+
+@contextmanager
+def open_warehouse(backend: str, folder: Path) -> Iterator:
+    """A migrated, empty warehouse: a DuckDB file in ``folder``, or a fresh PostgreSQL
+    schema (dropped afterwards)."""
+    from bsin.warehouse.db import Warehouse
+
+    if backend == "duckdb":
+        wh = Warehouse.from_uri(f"duckdb:///{folder / 'warehouse.duckdb'}")
+    else:
+        wh = _pg_warehouse()
+    wh.migrate()
+    try:
+        yield wh
+    finally:
+        if backend == "postgres":
+            _drop_pg_schema(wh)
+        else:
+            wh.close()
+
+
+@pytest.fixture(params=BACKENDS)
 def warehouse(request, tmp_path):
     """A migrated, empty warehouse: a DuckDB file, then a fresh PostgreSQL schema.
 
     Every test using it runs once per backend; PostgreSQL comes from ``BSIN_TEST_PG_DSN``
     (skipped when unreachable, failed under ``BSIN_REQUIRE_SERVICES=1``).
     """
-    from bsin.warehouse.db import Warehouse
-
-    if request.param == "duckdb":
-        wh = Warehouse.from_uri(f"duckdb:///{tmp_path / 'warehouse.duckdb'}")
-    else:
-        wh = _pg_warehouse()
-    wh.migrate()
-    yield wh
-    if request.param == "postgres":
-        _drop_pg_schema(wh)
-    else:
-        wh.close()
+    with open_warehouse(request.param, tmp_path) as wh:
+        yield wh
 
 
 # --------------------------------------------------------------------------- Forms API retries
@@ -90,3 +105,25 @@ def fast_retries(monkeypatch):
     monkeypatch.setattr(googleapiclient.http, "time", types.SimpleNamespace(sleep=slept.append))
     monkeypatch.setattr(bsin.ingest.forms_client, "_sleep", slept.append)
     return slept
+
+
+# --------------------------------------------------------------------------- order
+def _rank(item: pytest.Item) -> int:
+    if item.get_closest_marker("airflow"):
+        return 0
+    return 1 if item.get_closest_marker("slow") else 2
+
+
+def pytest_collection_modifyitems(config, items):
+    """Modules that run Airflow first, then those with slow tests, then the rest.
+
+    ``make test`` hands whole modules to two pytest-xdist workers in this order
+    (``--dist loadscope --no-loadscope-reorder``): started first, the few long modules run
+    next to each other and the many short ones fill the gaps, instead of one worker running
+    a long module alone at the end. Tests keep their order within a module.
+    """
+    module_rank: dict[str, int] = {}
+    for item in items:
+        module = item.nodeid.split("::")[0]
+        module_rank[module] = min(module_rank.get(module, 2), _rank(item))
+    items.sort(key=lambda item: module_rank[item.nodeid.split("::")[0]])

@@ -17,6 +17,15 @@ from bsin.core.paths import PROJECT_ROOT, data_dir
 from bsin.ingest.pseudonymise import DEMO_ENV, DEMO_PSEUDONYM_KEY, KEY_ENV  # noqa: F401 (re-export)
 
 
+def harness_hostname() -> str:
+    """``[core] hostname_callable`` naming a process recognisably in task instance rows:
+    ``BSIN_HARNESS_HOSTNAME`` when set (the Celery end-to-end test marks its worker with
+    it), else the machine's FQDN as Airflow's default."""
+    import socket
+
+    return os.environ.get("BSIN_HARNESS_HOSTNAME") or socket.getfqdn()
+
+
 def forms_conn_uri(endpoint: str) -> str:
     """``AIRFLOW_CONN_GOOGLE_FORMS_DEFAULT`` value for a Forms API at ``endpoint``."""
     return json.dumps(

@@ -1,27 +1,45 @@
 """End to end through the Airflow UI's own machinery: real scheduler, DAG processor,
-triggerer and API server processes (not ``dag.test()``), a run triggered and watched
-through the REST API v2 with a SimpleAuthManager token, then the warehouse checked.
+triggerer and API server processes (not ``dag.test()``), a run triggered, inspected and
+rejected through the REST API v2 with a SimpleAuthManager token, as data staff do it from
+the UI; then the warehouse, the outbox and every log are checked.
 
-PostgreSQL holds the metadata DB (a fresh database per test; SQLite locks as soon as the
-components write concurrently) and the warehouse (another fresh database).
+The configuration requires approval before sending (programme.yaml ``approval: required``):
+March waits for approval with nothing sent, shows every partner's headline figures,
+signals and preview path, and is rejected with a reason: nothing is sent and the reason is
+recorded in ``report_approval``. Airflow logs at DEBUG, the level at which the supervisor
+once printed the SMTP password; no secret may show up in any log.
+
+The approving side (every report sent once, after approval) runs under the CeleryExecutor
+in test_celery_e2e.py, which also checks the logs at DEBUG; runs without the approval step
+are the ``dag.test`` ones (test_e2e_monthly.py, test_nordic_e2e.py, test_alerts_e2e.py).
+Each of these DAG runs costs minutes of a 2-core machine, so each case runs once.
+
+PostgreSQL holds the metadata DB (a copy of a migrated template; SQLite locks as soon as
+the components write concurrently) and the warehouse (another fresh database).
 """
 
 from __future__ import annotations
 
 import httpx
+import psycopg
 import pytest
 
+from bsin.core.config import load_partners
+from bsin.delivery.approval import REASON_PARAM
 from tests.support.airflow_harness import (
     PROJECT_DAGS,
     REAL_DAG_ID,
     AirflowHarness,
-    check_month_run,
+    approval_required_config,
+    approval_row,
+    check_no_secret_in_logs_or_mails,
     check_run_names_month,
-    create_database,
+    create_metadata_database,
     drop_database,
-    leaked_secrets,
+    hitl_path,
     month_interval,
     project_services,
+    wait_for_approval_request,
 )
 from tests.support.services import require_postgres
 
@@ -32,18 +50,23 @@ MONTH = "2023-03"
 
 @pytest.fixture
 def airflow_instance(tmp_path):
-    """Running Airflow (LocalExecutor) with the project's DAGs and local services."""
+    """Running Airflow (LocalExecutor) with the project's DAGs and local services,
+    approval required, logging at DEBUG."""
     admin_dsn = require_postgres()
-    metadata_dsn = create_database(admin_dsn, "bsin_af")
+    metadata_dsn = create_metadata_database(admin_dsn)
     harness = None
     try:
         with project_services(tmp_path, admin_dsn) as services:
             harness = AirflowHarness(
                 home=tmp_path / "airflow_home",
                 metadata_dsn=metadata_dsn,
+                migrated=True,
                 dags_folder=PROJECT_DAGS,
-                # DEBUG: the level at which the supervisor printed the SMTP password.
-                extra_env={**services.env, "AIRFLOW__LOGGING__LOGGING_LEVEL": "DEBUG"},
+                extra_env={
+                    **services.env,
+                    "BSIN_CONFIG_DIR": str(approval_required_config(tmp_path)),
+                    "AIRFLOW__LOGGING__LOGGING_LEVEL": "DEBUG",
+                },
             )
             harness.start()
             yield harness, services
@@ -53,10 +76,14 @@ def airflow_instance(tmp_path):
         drop_database(admin_dsn, metadata_dsn)
 
 
-# Typically 2-2.5 minutes; the margin is for a machine busy with other test runs.
-@pytest.mark.timeout(420)
-def test_run_triggered_through_rest_api_succeeds(airflow_instance):
+# Typically 3-4 minutes; the margin is for a machine busy with other test runs.
+@pytest.mark.timeout(1500)
+def test_run_triggered_through_rest_api_waits_for_approval_and_rejected_sends_nothing(
+    airflow_instance,
+):
     harness, services = airflow_instance
+    partners = load_partners()
+    reason = "LV figures look wrong, re-check the form"
 
     with harness.timed("DAG parsed"):
         dag = harness.wait_for_dag(REAL_DAG_ID)
@@ -72,21 +99,40 @@ def test_run_triggered_through_rest_api_succeeds(airflow_instance):
     run = harness.trigger_run(REAL_DAG_ID, **month_interval(MONTH))
     assert run["state"] == "queued"
     check_run_names_month(run, MONTH)
+    run_id = run["dag_run_id"]
 
-    with harness.timed("run"):
-        final = harness.wait_for_run(REAL_DAG_ID, run["dag_run_id"], timeout=240)
-    assert final["state"] == "success", harness.diagnostics()
-    check_month_run(harness, services, run["dag_run_id"], MONTH)
+    # Rendered, waiting, nothing sent; the request names every partner and its figures.
+    with harness.timed("until approval request"):
+        states = wait_for_approval_request(harness, run_id)
+    assert not [k for k, v in states.items() if k.startswith("send_report") and v], states
+    assert list(services.outbox.glob("*.eml")) == []
+    detail = harness.api_json("GET", hitl_path(run_id))
+    assert detail["options"] == ["Approve", "Reject"]
+    assert MONTH in detail["subject"]
+    for p in partners.partners:
+        assert f"{p.name} ({p.country})" in detail["body"]
+        assert f"preview/approval/{MONTH}/{p.country}/report.html" in detail["body"]
+    assert "Response rate" in detail["body"] and "signals:" in detail["body"]
 
-    # No secret reached a log, at DEBUG: warehouse passwords (user part and ?password=),
-    # SMTP password, pseudonym key, JWT secret, login (issue 10, findings 5 and 6).
-    canaries = {**services.secrets, "JWT secret": harness.jwt_secret, "login": harness.password}
-    assert leaked_secrets(harness, canaries) == {}
-    assert any(
-        " DEBUG " in p.read_text(errors="replace") or '"debug"' in p.read_text(errors="replace")
-        for p in harness.log_dir.rglob("*")
-        if p.is_file()
-    ), "logs were at DEBUG"
-    mails = [p.read_text(errors="replace") for p in services.outbox.glob("*.eml")]
-    assert mails and not [n for n, v in canaries.items() for m in mails if v in m]
+    # Rejected with a reason: nothing is sent, the decision and reason are recorded.
+    answer = harness.api_json(
+        "PATCH",
+        hitl_path(run_id),
+        json={"chosen_options": ["Reject"], "params_input": {REASON_PARAM: reason}},
+    )
+    assert answer["chosen_options"] == ["Reject"]
+    harness.wait_for_run(REAL_DAG_ID, run_id, timeout=600)
+    states = harness.task_states(REAL_DAG_ID, run_id)
+    sends = {k: v for k, v in states.items() if k.startswith("send_report")}
+    assert sends and set(sends.values()) == {"skipped"}, states
+    assert list(services.outbox.glob("*.eml")) == []
+    decision, stored_reason, _ = approval_row(services, MONTH)
+    assert (decision, stored_reason) == ("rejected", reason)
+    with psycopg.connect(services.warehouse_dsn) as conn:
+        sent = conn.execute(
+            "select count(*) from delivery_log where report_month = %s", (f"{MONTH}-01",)
+        ).fetchone()[0]
+    assert sent == 0
+
+    check_no_secret_in_logs_or_mails(harness, services)
     print(f"\nAirflow API e2e timings (s): {harness.timings}")

@@ -11,7 +11,6 @@ import shutil
 import subprocess
 import sys
 from email import policy
-from pathlib import Path
 
 import pytest
 import yaml
@@ -28,7 +27,7 @@ BROKEN_FORM = "1BrokenFormIdThatDoesNotExistAnywhere000000"
 
 
 @pytest.fixture(scope="module")
-def failed_run(tmp_path_factory):
+def failed_run(tmp_path_factory, migrated_airflow_home):
     tmp = tmp_path_factory.mktemp("alerts")
     cfg = tmp / "config"
     shutil.copytree(config_dir(), cfg)
@@ -44,22 +43,17 @@ def failed_run(tmp_path_factory):
     env = {
         **os.environ,
         **local_environment(
-            tmp / "airflow_home",
+            migrated_airflow_home(tmp / "airflow_home"),
             forms_endpoint=emulator.url,
             smtp_port=sink.port,
             warehouse_uri=duckdb_uri(tmp / "warehouse.duckdb"),
         ),
         "BSIN_CONFIG_DIR": str(cfg),
         "BSIN_DATA_DIR": str(tmp / "data"),
+        "AIRFLOW__COSMOS__CACHE_DIR": str(tmp / "cosmos"),
         "BSIN_TASK_RETRIES": "0",
     }
     try:
-        subprocess.run(
-            [str(Path(sys.executable).parent / "airflow"), "db", "migrate"],
-            env=env,
-            check=True,
-            capture_output=True,
-        )
         proc = subprocess.run(
             [sys.executable, "-m", "bsin_dev.airflow_runner", "--month", "2022-08"],
             env=env,

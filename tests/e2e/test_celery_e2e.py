@@ -8,6 +8,12 @@ PostgreSQL holds the metadata DB, the Celery result backend and the warehouse.
 Proof that the tasks ran on the worker and nowhere else: the worker process alone gets a
 ``[core] hostname_callable`` that returns a marker name, and every task instance records
 that hostname and the test's queue; the worker's log shows each workload it executed.
+
+The configuration requires approval before sending (programme.yaml ``approval: required``):
+the run waits for it, data staff approve through the REST API, and every report is sent
+once. Airflow logs at DEBUG, the level at which the supervisor once printed the SMTP
+password: no secret may show up in any log, the worker's included. The rejecting side is
+test_airflow_api_e2e.py.
 """
 
 from __future__ import annotations
@@ -19,18 +25,24 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
+from bsin.delivery.approval import REASON_PARAM
 from tests.support.airflow_harness import (
     PROJECT_DAGS,
     REAL_DAG_ID,
     AirflowHarness,
     AirflowHarnessError,
+    approval_required_config,
+    approval_row,
     check_month_run,
+    check_no_secret_in_logs_or_mails,
     check_run_names_month,
-    create_database,
+    create_metadata_database,
     drop_database,
+    hitl_path,
     month_interval,
     project_services,
     sqlalchemy_url,
+    wait_for_approval_request,
 )
 from tests.support.services import require_postgres, require_redis
 
@@ -73,13 +85,14 @@ def celery_airflow(tmp_path):
     broker = broker_url(require_redis())
     queue = f"bsin_e2e_{secrets.token_hex(4)}"
     worker_name = f"bsin-celery-worker-{queue}"
-    metadata_dsn = create_database(admin_dsn, "bsin_af")
+    metadata_dsn = create_metadata_database(admin_dsn)
     harness = None
     try:
         with project_services(tmp_path, admin_dsn) as services:
             harness = AirflowHarness(
                 home=tmp_path / "airflow_home",
                 metadata_dsn=metadata_dsn,
+                migrated=True,
                 dags_folder=PROJECT_DAGS,
                 executor="CeleryExecutor",
                 extra_env={
@@ -88,6 +101,8 @@ def celery_airflow(tmp_path):
                     "AIRFLOW__CELERY__RESULT_BACKEND": "db+" + sqlalchemy_url(metadata_dsn),
                     # Parsed into every task, so the scheduler sends them to this queue only.
                     "AIRFLOW__OPERATORS__DEFAULT_QUEUE": queue,
+                    "BSIN_CONFIG_DIR": str(approval_required_config(tmp_path)),
+                    "AIRFLOW__LOGGING__LOGGING_LEVEL": "DEBUG",
                 },
             )
             harness.start()
@@ -96,7 +111,8 @@ def celery_airflow(tmp_path):
                 ["celery", "worker", "--queues", queue, "--concurrency", "2"]
                 + ["--without-mingle", "--without-gossip"],
                 env={
-                    "AIRFLOW__CORE__HOSTNAME_CALLABLE": "tests.support.airflow_harness.worker_hostname",
+                    # An importable module in every process (tests/ is not on sys.path there).
+                    "AIRFLOW__CORE__HOSTNAME_CALLABLE": "bsin_dev.localenv.harness_hostname",
                     "BSIN_HARNESS_HOSTNAME": worker_name,
                 },
             )
@@ -110,8 +126,8 @@ def celery_airflow(tmp_path):
         drop_database(admin_dsn, metadata_dsn)
 
 
-# Typically 2.5-3.5 minutes; the margin is for a machine busy with other test runs.
-@pytest.mark.timeout(420)
+# Typically 3-4 minutes; the margin is for a machine busy with other test runs.
+@pytest.mark.timeout(1500)
 def test_dag_runs_on_celery_worker(celery_airflow):
     harness, services, queue, worker_name = celery_airflow
 
@@ -120,11 +136,21 @@ def test_dag_runs_on_celery_worker(celery_airflow):
     harness.unpause(REAL_DAG_ID)
     run = harness.trigger_run(REAL_DAG_ID, **month_interval(MONTH))
     check_run_names_month(run, MONTH)
+    with harness.timed("until approval request"):
+        wait_for_approval_request(harness, run["dag_run_id"])
+    assert list(services.outbox.glob("*.eml")) == []
+    answer = harness.api_json(
+        "PATCH",
+        hitl_path(run["dag_run_id"]),
+        json={"chosen_options": ["Approve"], "params_input": {REASON_PARAM: "checked"}},
+    )
+    assert answer["chosen_options"] == ["Approve"]
     with harness.timed("run"):
-        final = harness.wait_for_run(REAL_DAG_ID, run["dag_run_id"], timeout=240)
+        final = harness.wait_for_run(REAL_DAG_ID, run["dag_run_id"], timeout=900)
     assert final["state"] == "success", harness.diagnostics()
 
-    tis = check_month_run(harness, services, run["dag_run_id"], MONTH)
+    tis = check_month_run(harness, services, run["dag_run_id"], MONTH)  # every report, once
+    assert approval_row(services, MONTH)[:2] == ("approved", "checked")
     elsewhere = {
         (t["task_id"], t["map_index"]): (t["hostname"], t["queue"])
         for t in tis
@@ -140,4 +166,5 @@ def test_dag_runs_on_celery_worker(celery_airflow):
         if "Executing workload in Celery" in line and f"run_id={run['dag_run_id']}" in line
     ]
     assert len(executed) >= len(tis), f"worker executed {len(executed)} of {len(tis)} tasks"
+    check_no_secret_in_logs_or_mails(harness, services)
     print(f"\nCelery e2e timings (s): {harness.timings}")

@@ -16,7 +16,6 @@ import subprocess
 import sys
 from datetime import date, datetime, timedelta
 from email import policy
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -37,7 +36,7 @@ NEW = [p["country"] for p in NEW_PARTNERS]
 
 
 @pytest.fixture(scope="module")
-def nordic_run(tmp_path_factory):
+def nordic_run(tmp_path_factory, migrated_airflow_home):
     tmp = tmp_path_factory.mktemp("nordic")
     mp = pytest.MonkeyPatch()
     cfg, data = build_nordic_network(tmp, mp)
@@ -47,22 +46,17 @@ def nordic_run(tmp_path_factory):
     env = {
         **os.environ,
         **local_environment(
-            tmp / "airflow_home",
+            migrated_airflow_home(tmp / "airflow_home"),
             forms_endpoint=emulator.url,
             smtp_port=sink.port,
             warehouse_uri=duckdb_uri(tmp / "warehouse.duckdb"),
         ),
         "BSIN_CONFIG_DIR": str(cfg),
         "BSIN_DATA_DIR": str(tmp / "data"),
+        "AIRFLOW__COSMOS__CACHE_DIR": str(tmp / "cosmos"),
         "BSIN_TASK_RETRIES": "0",
     }
     try:
-        subprocess.run(
-            [str(Path(sys.executable).parent / "airflow"), "db", "migrate"],
-            env=env,
-            check=True,
-            capture_output=True,
-        )
         proc = subprocess.run(
             [sys.executable, "-m", "bsin_dev.airflow_runner", "--month", f"{MONTH:%Y-%m}"],
             env=env,

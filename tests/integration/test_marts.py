@@ -12,6 +12,7 @@ from bsin.core.config import ConfigError, load_partners
 from bsin.core.months import month_range
 from bsin.warehouse.dbt_project import DBT_PROJECT_DIR, DbtBuildError, build_marts
 from bsin.warehouse.marts import INDICATORS, load_reference_data, load_topics
+from tests.conftest import BACKENDS, open_warehouse
 from tests.support import warehouse_data as wd
 
 
@@ -42,11 +43,22 @@ MART_TABLES = [
 
 @pytest.fixture
 def built(warehouse):
-    """The warehouse holding the generated data set, marts built."""
+    """The warehouse holding the generated data set, marts built (for tests that change it)."""
     data = wd.generated()
     wd.load(warehouse, data)
     build_marts(warehouse)
     return warehouse, data
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def built_once(request, tmp_path_factory):
+    """``built``, made once per backend for the tests that only read it (a dbt build of the
+    whole project costs seconds)."""
+    with open_warehouse(request.param, tmp_path_factory.mktemp("marts")) as wh:
+        data = wd.generated()
+        wd.load(wh, data)
+        build_marts(wh)
+        yield wh, data
 
 
 def test_model_files_document_their_grain():
@@ -57,8 +69,8 @@ def test_model_files_document_their_grain():
         assert first.startswith("-- grain:"), f"{f} must start with '-- grain: ...'"
 
 
-def test_indicators_monthly_equal_reference(built):
-    wh, data = built
+def test_indicators_monthly_equal_reference(built_once):
+    wh, data = built_once
     expected = wd.reference_indicators(data)
     got = rows(wh, "select * from indicators_monthly")
     assert {(r["scope_country"], r["month"]) for r in got} == set(expected)
@@ -70,8 +82,8 @@ def test_indicators_monthly_equal_reference(built):
             assert wd.close(r[name], ref[name][0]), (r["scope_country"], r["month"], name)
 
 
-def test_indicator_value_trends_equal_reference(built):
-    wh, data = built
+def test_indicator_value_trends_equal_reference(built_once):
+    wh, data = built_once
     expected = wd.reference_trends(wd.reference_indicators(data), list(INDICATORS))
     got = rows(wh, "select * from indicator_value")
     assert {(r["scope_country"], r["month"], r["indicator"]) for r in got} == set(expected)
@@ -81,8 +93,8 @@ def test_indicator_value_trends_equal_reference(built):
             assert wd.close(r[col], ref[col]), (r["scope_country"], r["month"], r["indicator"], col)
 
 
-def test_gap_month_breaks_prev_value_but_not_running_mean(built):
-    wh, data = built
+def test_gap_month_breaks_prev_value_but_not_running_mean(built_once):
+    wh, data = built_once
     # EE has no feedback in March: April's previous month is missing, the 3-month mean
     # uses January and February only.
     april = rows(
@@ -107,8 +119,8 @@ def test_gap_month_breaks_prev_value_but_not_running_mean(built):
     )
 
 
-def test_stakeholder_access_monthly_equals_reference(built):
-    wh, data = built
+def test_stakeholder_access_monthly_equals_reference(built_once):
+    wh, data = built_once
     expected = wd.reference_indicators(data)
     got = rows(wh, "select * from stakeholder_access_monthly")
     assert {r["stakeholder_type"] for r in got} == set(wd.STAKEHOLDER_TYPES)
@@ -122,8 +134,8 @@ def test_stakeholder_access_monthly_equals_reference(built):
             assert wd.close(r["members_reached"] / n, value)
 
 
-def test_need_coverage_status_equals_reference(built):
-    wh, data = built
+def test_need_coverage_status_equals_reference(built_once):
+    wh, data = built_once
     expected = wd.reference_need_status(data)
     got = rows(wh, "select * from need_coverage_status")
     assert {(r["scope_country"], r["month"], r["need"]) for r in got} == set(expected)
@@ -136,8 +148,8 @@ def test_need_coverage_status_equals_reference(built):
                 assert r[col] == want, (r["scope_country"], r["month"], r["need"], col)
 
 
-def test_capability_growth_equals_reference(built):
-    wh, data = built
+def test_capability_growth_equals_reference(built_once):
+    wh, data = built_once
     expected = wd.reference_capability_growth(data)
     got = rows(wh, "select * from capability_growth")
     assert expected, "the generated data must have members with both waves"
@@ -419,8 +431,8 @@ def test_duckdb_and_postgres_give_the_same_numbers(tmp_path):
         _drop_pg_schema(pg)
 
 
-def test_marts_frame_types_are_plain_python(built):
-    wh, _ = built
+def test_marts_frame_types_are_plain_python(built_once):
+    wh, _ = built_once
     df = wh.query_df("select month, respondents, nps from indicators_monthly")
     assert isinstance(df.loc[0, "month"], date)
     assert not any(isinstance(v, pd.Timestamp) for v in df["month"])

@@ -4,16 +4,15 @@
 PostgreSQL metadata database (SQLite's single-writer locking breaks as soon as the
 scheduler, the DAG processor and the API server write at the same time), free ports, a
 SimpleAuthManager admin with a known password and a random JWT secret shared by every
-component. ``start()`` runs ``airflow db migrate`` and then each component in its own
+component. ``start()`` runs ``airflow db migrate`` (unless the database is a copy of a
+migrated template, ``create_metadata_database``) and then each component in its own
 process group; ``stop()`` kills the groups (with every child: uvicorn workers, executor
 processes, task supervisors, Celery pool processes) and drops the database.
 
 The REST API v2 helpers (``token``, ``trigger_run``, ``wait_for_run``, ...) drive the
 running instance the way data staff and their scripts do.
 
-Only the standard library, httpx and psycopg are imported at module level, because the
-Celery test passes ``tests.support.airflow_harness.worker_hostname`` to Airflow as the
-``[core] hostname_callable`` of the worker process.
+Only the standard library, httpx and psycopg are imported at module level.
 """
 
 from __future__ import annotations
@@ -51,11 +50,6 @@ DEFAULT_COMPONENTS = ("api-server", "dag-processor", "scheduler", "triggerer")
 
 # Process groups still alive, killed at interpreter exit should a test forget stop().
 _LIVE_GROUPS: set[int] = set()
-
-
-def worker_hostname() -> str:
-    """``[core] hostname_callable`` for a process that must be recognisable in TI rows."""
-    return os.environ.get("BSIN_HARNESS_HOSTNAME") or socket.getfqdn()
 
 
 def free_port() -> int:
@@ -114,14 +108,46 @@ def sqlalchemy_url(dsn: str, driver: str = "psycopg") -> str:
     return f"postgresql+{driver}://{rest}"
 
 
-def create_database(admin_dsn: str, prefix: str) -> str:
-    """Create a fresh, uniquely named database next to ``admin_dsn``; return its DSN."""
+def create_database(admin_dsn: str, prefix: str, template: str | None = None) -> str:
+    """Create a fresh, uniquely named database next to ``admin_dsn``; return its DSN.
+
+    With ``template`` (a database name) the new database is a copy of that one.
+    """
     import psycopg
 
     name = f"{prefix}_{secrets.token_hex(4)}"
+    copy = f' TEMPLATE "{template}"' if template else ""
     with psycopg.connect(admin_dsn, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
+        conn.execute(f'CREATE DATABASE "{name}"{copy}')
     return database_url(admin_dsn, name)
+
+
+# The migrated metadata database of this process, by admin DSN (see metadata_template).
+_METADATA_TEMPLATES: dict[str, str] = {}
+
+
+def metadata_template(admin_dsn: str) -> str:
+    """Name of a database holding Airflow's migrated, empty metadata schema; made once per
+    process (per xdist worker) and dropped at exit.
+
+    ``airflow db migrate`` costs 15-20 s of a busy machine even on a current database;
+    PostgreSQL copies a migrated one (``CREATE DATABASE ... TEMPLATE``) in about a second.
+    """
+    if admin_dsn not in _METADATA_TEMPLATES:
+        import tempfile
+
+        dsn = create_database(admin_dsn, "bsin_af_template")
+        atexit.register(drop_database, admin_dsn, dsn)
+        with tempfile.TemporaryDirectory(prefix="bsin-af-template-") as home:
+            AirflowHarness(home=Path(home), metadata_dsn=dsn).run_cli("db", "migrate")
+        _METADATA_TEMPLATES[admin_dsn] = urlsplit(dsn).path.lstrip("/")
+    return _METADATA_TEMPLATES[admin_dsn]
+
+
+def create_metadata_database(admin_dsn: str) -> str:
+    """A fresh metadata database, already migrated (a copy of ``metadata_template``); pass
+    ``migrated=True`` to the harness using it."""
+    return create_database(admin_dsn, "bsin_af", template=metadata_template(admin_dsn))
 
 
 def drop_database(admin_dsn: str, dsn: str) -> None:
@@ -141,7 +167,9 @@ class AirflowHarnessError(AssertionError):
 class AirflowHarness:
     """One isolated Airflow installation made of real component processes.
 
-    ``metadata_dsn`` is a ``postgresql://`` DSN of an existing (normally fresh) database.
+    ``metadata_dsn`` is a ``postgresql://`` DSN of an existing (normally fresh) database;
+    ``migrated`` says it already holds Airflow's schema (``create_metadata_database``), so
+    ``start()`` skips ``airflow db migrate``.
     ``extra_env`` adds environment (connections, executor settings, bsin variables) to
     every component; ``AIRFLOW_*`` variables of the calling shell are not inherited, so a
     developer's own Airflow settings cannot leak into a test.
@@ -151,6 +179,7 @@ class AirflowHarness:
     metadata_dsn: str
     dags_folder: Path = HARNESS_DAGS
     executor: str = "LocalExecutor"
+    migrated: bool = False
     extra_env: Mapping[str, str] = field(default_factory=dict)
     api_port: int = field(default_factory=free_port)
     password: str = field(default_factory=lambda: secrets.token_urlsafe(12))
@@ -184,6 +213,11 @@ class AirflowHarness:
                 "BSIN_PROJECT_ROOT": str(PROJECT_ROOT),
                 "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
                 "AIRFLOW__CORE__EXECUTOR": self.executor,
+                # Two task processes at a time, one per core of the test machine (the default
+                # 32 forks as many LocalExecutor workers at start). It also lets the first
+                # dbt tasks leave Cosmos a partial-parse cache for the warehouse before the
+                # others start, instead of every model task parsing the project in full.
+                "AIRFLOW__CORE__PARALLELISM": "2",
                 "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
                 "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": sqlalchemy_url(self.metadata_dsn),
                 # Airflow would derive postgresql+asyncpg, which is not installed.
@@ -204,8 +238,14 @@ class AirflowHarness:
                 "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
                 "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
                 "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(self.log_dir),
-                # Pick up the DAG folder quickly instead of every 5 minutes.
+                # Cosmos' partial-parse and profile caches of this instance only: the shared
+                # default (/tmp/cosmos) would be written by parallel test workers at once.
+                "AIRFLOW__COSMOS__CACHE_DIR": str(self.home / "cosmos"),
+                # Pick up the DAG folder quickly instead of every 5 minutes, but parse each
+                # file once: no test changes a DAG file while Airflow runs, and re-parsing
+                # every 30 s (the default) costs seconds of CPU each time.
                 "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
+                "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "3600",
                 "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "False",
                 # Unpausing must not add a scheduled run for the latest month next to the
                 # run the test triggers: only API-triggered runs execute.
@@ -259,8 +299,9 @@ class AirflowHarness:
         (self.home / "simple_auth_manager_passwords.json").write_text(
             json.dumps({ADMIN_USER: self.password})
         )
-        with self.timed("db migrate"):
-            self.run_cli("db", "migrate")
+        if not self.migrated:
+            with self.timed("db migrate"):
+                self.run_cli("db", "migrate")
         self.started_at = time.monotonic()
         for name in components:
             if name == "api-server":
@@ -631,3 +672,86 @@ def leaked_secrets(harness: AirflowHarness, named: Mapping[str, str]) -> dict[st
             if hits:
                 found[str(path.relative_to(harness.log_dir))] = hits
     return found
+
+
+# ---------------------------------------------------------------------- approval (HITL)
+def approval_required_config(tmp: Path) -> Path:
+    """A copy of the project's configuration folder whose programme.yaml requires approval
+    of each month's reports before sending; pass it as ``BSIN_CONFIG_DIR``."""
+    import shutil
+
+    config = tmp / "config"
+    shutil.copytree(PROJECT_ROOT / "include" / "config", config)
+    programme = config / "programme.yaml"
+    text = programme.read_text(encoding="utf-8")
+    if 'approval: "off"' not in text:
+        raise AirflowHarnessError(f"{programme} has no 'approval: \"off\"' to switch")
+    programme.write_text(text.replace('approval: "off"', "approval: required"), encoding="utf-8")
+    return config
+
+
+def hitl_path(run_id: str) -> str:
+    """REST API path of the approval task's human-in-the-loop details in run ``run_id``."""
+    from bsin.delivery.approval import TASK_ID
+
+    return f"/dags/{REAL_DAG_ID}/dagRuns/{run_id}/taskInstances/{TASK_ID}/-1/hitlDetails"
+
+
+def wait_for_approval_request(
+    harness: AirflowHarness, run_id: str, timeout: float = 900
+) -> dict[str, str | None]:
+    """Wait until the run's approval task awaits input and the scheduler has seen its
+    first process end; return the run's task states.
+
+    The task defers to the triggerer while it waits, and the scheduler learns that the
+    deferring process ended from an executor event. An answer that resumes the task before
+    a lagging scheduler has taken that event makes it fail the resumed task ("state changed
+    externally"); seen on a loaded machine when the test answered within a second, which a
+    person never does. The timeout is generous: the suite's other worker shares the cores.
+    """
+    from bsin.delivery.approval import TASK_ID
+
+    deadline = time.monotonic() + timeout
+    states: dict[str, str | None] = {}
+    event = (
+        "Received executor event with state success for task instance TaskInstanceKey("
+        f"dag_id='{REAL_DAG_ID}', task_id='{TASK_ID}', run_id='{run_id}'"
+    )
+    while time.monotonic() < deadline:
+        harness.check_alive()
+        states = harness.task_states(REAL_DAG_ID, run_id)
+        if states.get(TASK_ID) == "awaiting_input" and event in harness.component_log(
+            "scheduler", tail=10**8
+        ):
+            return states
+        assert "failed" not in states.values(), f"{states}\n{harness.diagnostics()}"
+        time.sleep(1)
+    raise AirflowHarnessError(
+        f"no approval request (or no executor event for it) after {timeout}s: {states}"
+    )
+
+
+def approval_row(services: ProjectServices, month: str) -> tuple | None:
+    """``(decision, reason, decided_by)`` recorded in ``report_approval`` for ``month``."""
+    import psycopg
+
+    with psycopg.connect(services.warehouse_dsn) as conn:
+        return conn.execute(
+            "select decision, reason, decided_by from report_approval where report_month = %s",
+            (f"{month}-01",),
+        ).fetchone()
+
+
+def check_no_secret_in_logs_or_mails(harness: AirflowHarness, services: ProjectServices) -> None:
+    """Assert no secret reached a log (the harness runs at DEBUG for this) or an email:
+    warehouse passwords (user part and ?password=), SMTP password, pseudonym key, JWT
+    secret, login (issue 10, findings 5 and 6)."""
+    canaries = {**services.secrets, "JWT secret": harness.jwt_secret, "login": harness.password}
+    assert leaked_secrets(harness, canaries) == {}
+    assert any(
+        " DEBUG " in p.read_text(errors="replace") or '"debug"' in p.read_text(errors="replace")
+        for p in harness.log_dir.rglob("*")
+        if p.is_file()
+    ), "logs were at DEBUG"
+    mails = [p.read_text(errors="replace") for p in services.outbox.glob("*.eml")]
+    assert not [name for name, value in canaries.items() for m in mails if value in m]

@@ -1,0 +1,1 @@
+"""Configuration: typed partner, form and programme config (pydantic), its checks, paths and months."""

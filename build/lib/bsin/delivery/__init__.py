@@ -1,0 +1,1 @@
+"""Delivery: partner emails over SMTP exactly once, approval, addresses and staff alerts."""

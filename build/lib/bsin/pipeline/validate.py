@@ -1,0 +1,160 @@
+"""Task ``validate_month``: Great Expectations over the month's harmonised rows; quarantine
+and hold back only the countries whose data fails.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import date, datetime
+
+from bsin.pipeline.context import (
+    QUARANTINE_COLUMNS,
+    Context,
+    PipelineError,
+    report_month,
+)
+from bsin.warehouse import lineage
+
+log = logging.getLogger(__name__)
+
+
+def validate_month(data_interval_start: datetime | date, ctx: Context | None = None) -> dict:
+    """Run the GX suites over the merged month; load valid rows, quarantine the rest.
+
+    A batch-level failure (a country with members but no answers, too much quarantined)
+    records the quarantine, loads nothing of the month and fails the task.
+    """
+    import pandas as pd
+
+    from bsin.core.paths import data_dir
+    from bsin.quality.validation import (
+        DataDocsSite,
+        ValidationFailed,
+        validate_feedback_month,
+        validate_self_assessment,
+    )
+    from bsin.transform.harmonise import feedback_selections
+
+    ctx = ctx or Context.load()
+    month = report_month(data_interval_start)
+    wh = ctx.warehouse
+    lineage.declare(
+        wh,
+        reads=["raw_form", "feedback_candidate", "self_assessment", "member_roster"],
+        writes=["feedback", "feedback_selection", "self_assessment", "quarantine"],
+    )
+    landed = sorted(
+        wh.query_df(
+            "select distinct country from raw_form where report_month = :month", {"month": month}
+        )["country"]
+    )
+    if not landed:
+        raise PipelineError(f"no country was ingested for {month:%Y-%m}: every extract task failed")
+    candidates = wh.query_df(
+        "select * from feedback_candidate where report_month = :month order by country, response_id",
+        {"month": month},
+    )
+    prior = wh.query_df(
+        "select country, count(distinct response_id) as n from quarantine"
+        " where report_month = :month and form_kind = 'monthly' and stage in ('extract', 'harmonise')"
+        " group by country",
+        {"month": month},
+    )
+    # A country whose harmonise task failed has landed responses but neither candidates nor
+    # harmonise quarantine. Its own task is red already; counting it here as "no answers"
+    # would fail every other country's month too.
+    unharmonised = set(
+        wh.query_df(
+            "select distinct r.country from raw_response r"
+            " where r.report_month = :month and r.form_kind = 'monthly'"
+            " and not exists (select 1 from feedback_candidate c"
+            "  where c.country = r.country and c.report_month = :month)"
+            " and not exists (select 1 from quarantine q where q.country = r.country"
+            "  and q.report_month = :month and q.stage = 'harmonise')",
+            {"month": month},
+        )["country"]
+    )
+    for country in sorted(unharmonised):
+        log.warning("%s: responses landed but not harmonised for %s; left out", country, month)
+    expected = [c for c in landed if c not in unharmonised]
+    docs = data_dir() / "gx" / "data_docs"
+    # Both suites in one site: built once below, its index lists the month's two validations.
+    site = DataDocsSite(docs, month, expected)
+    failure: ValidationFailed | None = None
+    try:
+        outcome = validate_feedback_month(
+            candidates,
+            ctx.partners,
+            month,
+            site,
+            countries=expected,
+            limits=ctx.programme.validation,
+            prior_quarantined=dict(zip(prior["country"], prior["n"].astype(int), strict=True)),
+            first_month=ctx.programme.first_month,
+        )
+    except ValidationFailed as exc:
+        failure, outcome = exc, exc.outcome
+    self_assessments = wh.query_df(
+        "select * from self_assessment order by country, wave, member_id", {}
+    )
+    try:
+        sa_outcome = validate_self_assessment(self_assessments, ctx.partners, month, site)
+    except ValidationFailed as exc:
+        failure, sa_outcome = failure or exc, exc.outcome
+    site.build()
+    quarantine = pd.concat(
+        [q for q in (outcome.quarantine_df, sa_outcome.quarantine_df) if len(q)]
+        or [pd.DataFrame(columns=QUARANTINE_COLUMNS[:-1])],
+        ignore_index=True,
+    ).assign(report_month=month, stage="validate")
+    problems = outcome.summary.get("country_problems", {})
+    with wh.transaction():
+        for country in landed:
+            wh.replace(
+                "quarantine",
+                {"country": country, "report_month": month, "stage": "validate"},
+                quarantine.loc[quarantine["country"] == country, QUARANTINE_COLUMNS],
+            )
+        _record_country_problems(wh, landed, month, problems)
+        if failure is None:
+            valid = outcome.valid_df
+            wh.replace_staging("feedback_incoming", valid)
+            wh.replace_staging("feedback_selection_incoming", feedback_selections(valid))
+            wh.run_sql_file("load/feedback_upsert.sql", {"month": month})
+            bad_sa = sa_outcome.quarantine_df
+            if len(bad_sa):
+                wh.replace_staging("self_assessment_rejected", bad_sa[["country", "response_id"]])
+                wh.run_sql_file("load/self_assessment_reject.sql")
+    summary = {
+        "month": month.isoformat(),
+        "countries": landed,
+        "candidates": len(candidates),
+        "loaded": 0 if failure else len(outcome.valid_df),
+        "quarantined": int(outcome.quarantine_df["response_id"].nunique())
+        if len(outcome.quarantine_df)
+        else 0,
+        "self_assessment_quarantined": len(sa_outcome.quarantine_df),
+        "held_back": {c: [status for status, _ in p] for c, p in problems.items()},
+        "data_docs": str(docs / "index.html"),
+    }
+    log.info("validated %s: %s", f"{month:%Y-%m}", summary)
+    if failure is not None:
+        raise PipelineError(
+            f"validation of {month:%Y-%m} failed, nothing of the month was loaded: "
+            + "; ".join(map(str, failure.failures))
+            + f". Quarantine rows are in the warehouse; Data Docs: {docs / 'index.html'}"
+        )
+    return summary
+
+
+def _record_country_problems(
+    wh, landed: list[str], month: date, problems: dict[str, list[tuple[str, str]]]
+) -> None:
+    """Record (and log) the countries validation held back; clear the others' records."""
+    from bsin.quality.country_status import record_status
+
+    for country in sorted(set(landed) | set(problems)):
+        found = problems.get(country, [])
+        for _, detail in found:
+            log.warning("%s held back for %s, other countries load: %s", country, month, detail)
+        record_status(wh, country, month, "validate", found)

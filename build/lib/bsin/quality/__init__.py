@@ -1,0 +1,1 @@
+"""Quality: Great Expectations validation, Data Docs and per-country month status."""

@@ -1,0 +1,1 @@
+"""Reporting: partner and programme reports (data, disclosure, view, charts, rendering)."""

@@ -1,0 +1,211 @@
+"""Charts of the partner report, drawn with matplotlib (Agg) into PNG bytes.
+
+Drawn for the width they are shown at: ``CHART_WIDTH_PX`` CSS pixels (the email shows a
+chart at that width, or narrower on a phone), at ``DENSITY`` times that in image pixels
+for sharp high-density screens. Every text is at least ``MIN_FONT_PX`` CSS pixels at full
+width, so on a 375 px phone, where the chart shrinks to the column (``PHONE_COLUMN_PX``),
+no text is under 12 px (tests/integration/test_report_browser.py measures the displayed width).
+
+Titles are not drawn into the image: the email shows each chart's title as text above it
+and its finding as alt text (``bsin.reporting.report_view``). Month axes carry the year, points sit
+inside padded limits (a 100 % or an NPS of -100 is not cut at the edge), and the legend
+gives the n behind the month's points; the caption under the chart lists n per month.
+
+matplotlib is imported lazily: DAG parsing imports ``bsin`` and must stay light. Figures are
+built with the object API (no pyplot), so charts drawn in parallel task threads do not
+share global state. PNG metadata is left out so the same data gives the same bytes.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import textwrap
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from datetime import date
+
+    from bsin.reporting.report import ReportContext
+    from bsin.reporting.report_i18n import Translator
+
+#: Width and height of a chart as laid out in the email, in CSS pixels.
+CHART_WIDTH_PX, TREND_HEIGHT_PX = 400, 250
+#: Bar chart height: per vertical unit (a line of text) and for axis and legend.
+BAR_UNIT_PX, BARS_FIXED_PX = 18, 100
+#: Image pixels per CSS pixel.
+DENSITY = 2
+#: Smallest text in a chart, in points, and what that is in CSS pixels at full width.
+MIN_FONT_PT = 10.5
+DPI = 192
+MIN_FONT_PX = MIN_FONT_PT * DPI / 72 / DENSITY
+COUNTRY_COLOUR, NETWORK_COLOUR = "#0b6e8a", "#7c8b94"
+#: Longest line of an indicator name above its bars (characters), then it wraps.
+LABEL_WRAP = 36
+#: Most month labels on an axis: more would not fit at phone width.
+MAX_MONTH_TICKS = 6
+
+#: chart name -> (indicator or None for the bar chart, i18n key of its title)
+CHART_META: dict[str, tuple[str | None, str]] = {
+    "trend_satisfaction": ("satisfaction_mean", "chart_satisfaction"),
+    "trend_nps": ("nps", "chart_nps"),
+    "trend_response_rate": ("response_rate", "chart_response_rate"),
+    "comparison": (None, "chart_comparison"),
+}
+TREND_CHARTS = {
+    # chart name -> (indicator, y-axis label key, y limits, y ticks, scale)
+    "trend_satisfaction": (
+        "satisfaction_mean",
+        "axis_mean_1_5",
+        (0.75, 5.25),
+        (1, 2, 3, 4, 5),
+        1.0,
+    ),
+    "trend_nps": ("nps", "axis_nps", (-112, 112), (-100, -50, 0, 50, 100), 1.0),
+    "trend_response_rate": (
+        "response_rate",
+        "axis_percent_members",
+        (-6, 106),
+        (0, 25, 50, 75, 100),
+        100.0,
+    ),
+}
+#: Shares of the members who answered (the response rate, a share of active members, has
+#: its own trend chart: one axis, one denominator).
+COMPARISON_INDICATORS = (
+    "peer_session_rate",
+    "workshop_rate",
+    "skill_gain_rate",
+    "satisfaction_low_share",
+)
+
+
+def _png(fig) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=DPI, metadata={"Software": None})
+    return buf.getvalue()
+
+
+def _figure(height_px: int):
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    from matplotlib.figure import Figure
+
+    inches = DENSITY / DPI
+    fig = Figure(figsize=(CHART_WIDTH_PX * inches, height_px * inches), layout="constrained")
+    fig.get_layout_engine().set(h_pad=0.04, w_pad=0.04)
+    return fig, fig.add_subplot()
+
+
+def _nan(value: float | None, scale: float) -> float:
+    return math.nan if value is None else value * scale
+
+
+def month_ticks(months: list[date], t: Translator) -> tuple[list[int], list[str]]:
+    """Tick positions and labels: at most ``MAX_MONTH_TICKS``, the year under the first
+    label and under every January, so no month is read in the wrong year."""
+    if not months:
+        return [], []
+    step = max(1, math.ceil(len(months) / MAX_MONTH_TICKS))
+    # Keep the last (report) month labelled: count the steps back from it.
+    idx = list(range(len(months) - 1, -1, -step))[::-1]
+    labels = []
+    for n, i in enumerate(idx):
+        m = months[i]
+        text = t.month(m, short=True)
+        if n == 0 or m.month == 1 or months[idx[n - 1]].year != m.year:
+            text += "\n" + t.fmt.year(m)
+        labels.append(text)
+    return idx, labels
+
+
+def trend_chart(ctx: ReportContext, name: str, t: Translator) -> bytes:
+    """Line chart of one indicator over the programme so far: country vs network."""
+    from bsin.reporting.report_view import country_name
+
+    indicator, axis_key, ylim, yticks, scale = TREND_CHARTS[name]
+    series = ctx.trends.get(indicator, ())
+    fig, ax = _figure(TREND_HEIGHT_PX)
+    xs = list(range(len(series)))
+    own = [_nan(p.country.value, scale) for p in series]
+    net = [_nan(p.network.shown, scale) for p in series]
+    last = series[-1] if series else None
+    own_label, net_label = country_name(ctx, t), t("network")
+    if last is not None and last.country.n is not None:
+        own_label = t("legend_with_n", name=own_label, n=last.country.n)
+    if last is not None and last.network.shown is not None and last.network.n is not None:
+        net_label = t("legend_with_n", name=net_label, n=last.network.n)
+    # clip_on=False: a marker on the axis limit is drawn whole.
+    ax.plot(xs, net, color=NETWORK_COLOUR, marker="o", ms=4, lw=1.6, label=net_label, clip_on=False)
+    ax.plot(xs, own, color=COUNTRY_COLOUR, marker="o", ms=5, lw=2.4, label=own_label, clip_on=False)
+    ax.set_ylim(*ylim)
+    ax.set_yticks(yticks)
+    if indicator == "nps":
+        ax.axhline(0, color="#bbbbbb", lw=0.8)
+    ticks, labels = month_ticks([p.month for p in series], t)
+    ax.set_xticks(ticks, labels)
+    ax.set_xlim(-0.4, max(len(series) - 0.6, 0.6))
+    ax.tick_params(labelsize=MIN_FONT_PT)
+    ax.set_ylabel(t(axis_key), fontsize=MIN_FONT_PT)
+    ax.grid(axis="y", color="#eeeeee")
+    ax.spines[["top", "right"]].set_visible(False)
+    fig.legend(loc="outside lower center", ncols=2, fontsize=MIN_FONT_PT, frameon=False)
+    return _png(fig)
+
+
+def comparison_chart(ctx: ReportContext, t: Translator) -> bytes:
+    """Bars of the month's shares, country vs network, each labelled with its value.
+
+    The indicator names stand above their bars rather than beside them: beside them they
+    would take half the width of a phone screen.
+    """
+    from bsin.reporting.report_view import country_name, label
+
+    lines = {line.key: line for line in ctx.indicators}
+    keys = [k for k in COMPARISON_INDICATORS if k in lines]
+    labels = {k: textwrap.wrap(label(k, t), LABEL_WRAP) or [k] for k in keys}
+    # Vertical units: one per label line, two bars and a gap per indicator; a unit is
+    # about one line of text high (BAR_UNIT_PX), the axis and legend take the rest.
+    units = sum(1.0 * len(labels[k]) + 2.3 for k in keys) or 1.0
+    fig, ax = _figure(int(units * BAR_UNIT_PX + BARS_FIXED_PX))
+    top = 0.0
+    for key in keys:
+        line = lines[key]
+        top += 1.0 * len(labels[key])
+        # Screen "bottom": the name sits right above its own bars.
+        ax.text(0, top, "\n".join(labels[key]), va="bottom", ha="left", fontsize=MIN_FONT_PT)
+        bars = (
+            (top + 0.5, line.country.value, COUNTRY_COLOUR, False),
+            (top + 1.5, line.network.shown, NETWORK_COLOUR, line.network.suppressed),
+        )
+        for y, value, colour, hidden in bars:
+            width = 0 if value is None else value * 100
+            ax.barh(y, width, height=0.8, color=colour)
+            text = t("suppressed_marker") if hidden else t.percent(value)
+            ax.text(width + 1.5, y, text, va="center", fontsize=MIN_FONT_PT, color="#33434b")
+        top += 2.3
+    ax.set_ylim(top - 0.3, -0.6)
+    ax.set_xlim(0, 118)
+    ax.set_xticks([0, 25, 50, 75, 100])
+    ax.set_yticks([])
+    ax.tick_params(labelsize=MIN_FONT_PT)
+    ax.set_xlabel(t("axis_percent_answers"), fontsize=MIN_FONT_PT)
+    ax.spines[["top", "right", "left"]].set_visible(False)
+    from matplotlib.patches import Patch
+
+    handles = [
+        Patch(color=COUNTRY_COLOUR, label=country_name(ctx, t)),
+        Patch(color=NETWORK_COLOUR, label=t("network")),
+    ]
+    fig.legend(
+        handles=handles, loc="outside lower center", ncols=2, fontsize=MIN_FONT_PT, frameon=False
+    )
+    return _png(fig)
+
+
+def render_charts(ctx: ReportContext, t: Translator) -> dict[str, bytes]:
+    """Every chart of the report, keyed by chart name, in display order."""
+    charts = {name: trend_chart(ctx, name, t) for name in TREND_CHARTS}
+    charts["comparison"] = comparison_chart(ctx, t)
+    return charts

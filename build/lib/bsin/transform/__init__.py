@@ -1,0 +1,1 @@
+"""Transform: harmonising local-language forms into the canonical schema (mappings, drift)."""

@@ -1,0 +1,1 @@
+"""Warehouse: DuckDB/PostgreSQL access, migrations, the dbt marts, erasure and lineage."""
