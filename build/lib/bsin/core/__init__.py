@@ -1,1 +1,0 @@
-"""Configuration: typed partner, form and programme config (pydantic), its checks, paths and months."""

@@ -1,1 +1,0 @@
-"""Delivery: partner emails over SMTP exactly once, approval, addresses and staff alerts."""

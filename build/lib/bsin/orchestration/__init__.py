@@ -1,1 +1,0 @@
-"""Orchestration: the task bodies the DAGs call, timetables and the dbt task group."""

@@ -1,1 +1,0 @@
-"""Quality: Great Expectations validation, Data Docs and per-country month status."""

@@ -1,1 +1,0 @@
-"""Reporting: partner and programme reports (data, disclosure, view, charts, rendering)."""

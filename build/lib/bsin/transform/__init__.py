@@ -1,1 +1,0 @@
-"""Transform: harmonising local-language forms into the canonical schema (mappings, drift)."""

@@ -1,1 +1,0 @@
-"""Warehouse: DuckDB/PostgreSQL access, migrations, the dbt marts, erasure and lineage."""
