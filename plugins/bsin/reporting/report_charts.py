@@ -26,8 +26,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from datetime import date
 
-    from bsin.reporting.report import ReportContext
     from bsin.reporting.report_i18n import Translator
+    from bsin.reporting.report_model import ReportContext
 
 #: Width and height of a chart as laid out in the email, in CSS pixels.
 CHART_WIDTH_PX, TREND_HEIGHT_PX = 400, 250
@@ -80,7 +80,8 @@ COMPARISON_INDICATORS = (
 )
 
 
-def _png(fig) -> bytes:
+def png_bytes(fig) -> bytes:
+    """``fig`` as PNG bytes at ``DPI``, without metadata (the same data, the same bytes)."""
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=DPI, metadata={"Software": None})
     return buf.getvalue()
@@ -151,7 +152,7 @@ def trend_chart(ctx: ReportContext, name: str, t: Translator) -> bytes:
     ax.grid(axis="y", color="#eeeeee")
     ax.spines[["top", "right"]].set_visible(False)
     fig.legend(loc="outside lower center", ncols=2, fontsize=MIN_FONT_PT, frameon=False)
-    return _png(fig)
+    return png_bytes(fig)
 
 
 def comparison_chart(ctx: ReportContext, t: Translator) -> bytes:
@@ -201,7 +202,7 @@ def comparison_chart(ctx: ReportContext, t: Translator) -> bytes:
     fig.legend(
         handles=handles, loc="outside lower center", ncols=2, fontsize=MIN_FONT_PT, frameon=False
     )
-    return _png(fig)
+    return png_bytes(fig)
 
 
 def render_charts(ctx: ReportContext, t: Translator) -> dict[str, bytes]:
