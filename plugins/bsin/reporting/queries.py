@@ -14,9 +14,19 @@ from typing import Any
 
 from bsin.core.months import month_start, parse_month
 
+#: Types that are plain already (exact types: ``pd.Timestamp`` is a ``datetime`` subclass).
+_PLAIN_TYPES = frozenset({str, int, bool, date, datetime})
+
 
 def plain(value: Any) -> Any:
     """A database value as a plain Python object (None for every kind of missing)."""
+    # Most values of a report's queries are plain already: a member month's CSV rows are
+    # tens of thousands of them, and the general path below costs a pandas call each.
+    kind = type(value)
+    if kind in _PLAIN_TYPES:
+        return value
+    if kind is float:
+        return None if value != value else value  # NaN is the only float unequal to itself
     import pandas as pd
 
     if value is None or (not isinstance(value, (str, bytes)) and pd.isna(value)):
