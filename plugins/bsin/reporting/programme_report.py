@@ -24,7 +24,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bsin.reporting.programme_charts import chart_drawers, render_chart_pngs
+from bsin.reporting.programme_charts import PHONE, chart_drawers, render_chart_pngs
 from bsin.reporting.programme_data import build_programme_report, last_data_month, programme_months
 from bsin.reporting.programme_model import (
     MIN_RESPONDENTS,
@@ -68,6 +68,8 @@ def render_programme_report(
     t = ProgrammeTranslator(language or ctx.language)
     view = build_view(ctx, t)
     pngs = render_chart_pngs(ctx, t)
+    # A phone shows its own rendition: the print one's text would be 6 px on a 375 px screen.
+    phone = render_chart_pngs(ctx, t, PHONE)
     alt_keys = {"capability": "chart_capability", "connections": "chart_connections"}
     alt_keys |= {"access": "chart_access"} | {
         name: "chart_" + name.removeprefix("trend_") for name in pngs if name.startswith("trend_")
@@ -76,7 +78,8 @@ def render_programme_report(
         {
             "name": name,
             "alt": t(alt_keys[name]),
-            "src": "data:image/png;base64," + base64.b64encode(png).decode("ascii"),
+            "src": _data_uri(png),
+            "phone_src": _data_uri(phone[name]),
         }
         for name, png in pngs.items()
     ]
@@ -87,6 +90,10 @@ def render_programme_report(
     )
     pdf = render_pdf(view, chart_drawers(ctx, t))
     return RenderedProgrammeReport(html=html, pdf=pdf, charts=pngs)
+
+
+def _data_uri(png: bytes) -> str:
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
