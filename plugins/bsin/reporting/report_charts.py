@@ -224,6 +224,7 @@ def comparison_chart(ctx: ReportContext, t: Translator) -> bytes:
     height = int(units * BAR_UNIT_PX + BARS_FIXED_PX)
     fig, ax = _figure("comparison", height)
     top = 0.0
+    ys, widths, colours = [], [], []
     for key in keys:
         line = lines[key]
         top += 1.0 * len(labels[key])
@@ -235,10 +236,14 @@ def comparison_chart(ctx: ReportContext, t: Translator) -> bytes:
         )
         for y, value, colour, hidden in bars:
             width = 0 if value is None else value * 100
-            ax.barh(y, width, height=0.8, color=colour)
+            ys.append(y)
+            widths.append(width)
+            colours.append(colour)
             text = t("suppressed_marker") if hidden else t.percent(value)
             ax.text(width + 1.5, y, text, va="center", fontsize=MIN_FONT_PT, color="#33434b")
         top += 2.3
+    # One call for every bar: each barh call costs about a millisecond of bookkeeping.
+    ax.barh(ys, widths, height=0.8, color=colours)
     ax.set_ylim(top - 0.3, -0.6)
     ax.set_xlim(0, 118)
     ax.set_xticks([0, 25, 50, 75, 100])
