@@ -62,7 +62,7 @@ class ChartStyle:
     title_wrap: int | None = None
     #: Legends of the connections and capability charts under the plot (else inside it).
     legend_below: bool = False
-    #: Capability area names wrap at this many characters (None: one line).
+    #: Capability area names and axis titles wrap at this many characters (None: one line).
     label_wrap: int | None = None
 
 
@@ -115,7 +115,9 @@ def _style(
     _month_axis(ax, ctx, t, style)
     ax.tick_params(axis="y", labelsize=style.font_pt)
     if ylabel:
-        ax.set_ylabel(ylabel, fontsize=style.font_pt)
+        # An axis title longer than a short plot is high would be cut at the figure's edge.
+        text = textwrap.fill(ylabel, 2 * style.label_wrap) if style.label_wrap else ylabel
+        ax.set_ylabel(text, fontsize=style.font_pt)
     ax.grid(axis="y", color="#eeeeee")
     ax.set_axisbelow(True)  # grid lines behind the bars
     ax.spines[["top", "right"]].set_visible(False)
