@@ -81,6 +81,12 @@ def test_quick_bench_prints_every_stage_with_sane_figures(tmp_path):
     # The pull reads both forms in full (one month; self-assessments are all re-read).
     assert by_stage["pull"]["rows"] == monthly + MEMBERS
 
+    # Issue 14, goal 2: seconds per partner report, against 0.25 s.
+    goal2 = by_stage["goal:report"]
+    assert goal2["rows"] == by_stage["report"]["calls"] >= 1
+    assert goal2["seconds"] == pytest.approx(by_stage["report"]["seconds_per_report"], abs=0.002)
+    assert goal2["target_seconds"] == 0.25 and isinstance(goal2["met"], bool)
+
     e2e = by_stage["end_to_end"]
     assert e2e["rows"] == monthly
     assert e2e["loaded"] + e2e["quarantined"] == monthly  # nothing lost on the way

@@ -25,8 +25,8 @@ from bsin_dev.localenv import duckdb_uri, local_environment
 from bsin_dev.smtp_sink import start_sink
 
 from bsin.core.config import load_partners, load_programme
-from bsin.reporting.report import format_value
 from bsin.reporting.report_i18n import Translator
+from bsin.reporting.report_view import format_value
 from tests.support.nordic_network import NEW_PARTNERS, REPORT_LANGUAGE, build_nordic_network
 
 pytestmark = [pytest.mark.airflow, pytest.mark.slow]

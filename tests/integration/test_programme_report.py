@@ -547,7 +547,7 @@ def test_interim_report_counts_only_member_months_with_data(wh):
 
 
 def test_pdf_headers_never_break_inside_a_word():
-    from bsin.reporting.programme_report import _fit_header, _text_width_pt
+    from bsin.reporting.programme_pdf import _fit_header, _text_width_pt
 
     for header in ("Satisfaction (1-5)", "Reached any stakeholder", "Pasitenkinimas (1-5)"):
         text, size = _fit_header(header, 50.0)
@@ -558,7 +558,8 @@ def test_pdf_headers_never_break_inside_a_word():
 
 @pytest.mark.parametrize("filled", [0.0, 5.0, 8.3, 9.0, 9.6])
 def test_pdf_table_leaves_no_orphan_rows(filled):
-    from bsin.reporting.programme_report import ORPHAN_ROWS, ProgrammeTranslator, _PdfWriter
+    from bsin.reporting.programme_pdf import ORPHAN_ROWS, _PdfWriter
+    from bsin.reporting.programme_view import ProgrammeTranslator
 
     class Pages:
         def savefig(self, fig):
@@ -575,7 +576,7 @@ def test_pdf_table_leaves_no_orphan_rows(filled):
 
 
 def test_every_programme_catalogue_is_complete():
-    from bsin.reporting.programme_report import PROGRAMME_I18N_DIR
+    from bsin.reporting.programme_model import PROGRAMME_I18N_DIR
     from bsin.reporting.report_i18n import load_catalogue, placeholders
 
     en = load_catalogue("en", PROGRAMME_I18N_DIR)

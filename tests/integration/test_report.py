@@ -13,15 +13,14 @@ import pytest
 from bsin.core.config import LANGUAGES
 from bsin.ingest.pseudonymise import load_key, partner_member_id
 from bsin.reporting.report import (
-    EMAIL_REDACTION,
     MIN_RESPONDENTS,
     ReportDataError,
     build_message,
     build_report,
-    redact_emails,
     render_report,
 )
 from bsin.reporting.report_i18n import Translator
+from bsin.reporting.text import EMAIL_REDACTION, redact_emails
 from tests.support.report_fixtures import (
     ACTIVE,
     EMAIL_SUGGESTION,

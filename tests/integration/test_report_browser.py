@@ -17,8 +17,9 @@ from pathlib import Path
 import pytest
 from bsin_dev.report_shots import MIN_TEXT_PX, WIDTHS, probe, screenshot
 
+from bsin.reporting.programme_charts import PHONE
 from bsin.reporting.report import build_message, build_report, render_report
-from bsin.reporting.report_charts import CHART_META, CHART_WIDTH_PX, MIN_FONT_PX
+from bsin.reporting.report_charts import CHART_META, CHART_WIDTH_PX, DPI, MIN_FONT_PX
 from tests.support.report_fixtures import REPORT_MONTH, build_fixture_warehouse, partners
 from tests.support.services import require_chromium
 
@@ -87,10 +88,9 @@ def test_screenshot_artifacts(pages):
 @pytest.fixture(scope="module")
 def programme_page(tmp_path_factory):
     """The programme report HTML of the fixture's three months."""
-    from report_fixtures import MONTHS
-
     from bsin.core.config import load_programme
     from bsin.reporting.programme_report import build_programme_report, render_programme_report
+    from tests.support.report_fixtures import MONTHS
 
     require_chromium()
     folder = tmp_path_factory.mktemp("programme_browser")
@@ -113,3 +113,15 @@ def test_programme_report_fits_a_phone(programme_page, width):
     assert got["smallText"] == [], got["smallText"]
     assert got["images"] and all(i["complete"] and i["natural"] > 0 for i in got["images"])
     assert all(i["shown"] <= width for i in got["images"])
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_programme_charts_legible_on_a_phone(programme_page, width):
+    """Up to 640 px the page shows the phone rendition of every chart, its smallest text
+    at least 12 px at the width it is displayed at (the print rendition's would be 6 px)."""
+    images = probe(programme_page, width)["images"]
+    assert images
+    for image in images:
+        assert image["natural"] == round(PHONE.width_in * DPI), image["alt"]
+        smallest = PHONE.font_pt / 72 * DPI * image["shown"] / image["natural"]
+        assert smallest >= MIN_TEXT_PX, (width, image["alt"], smallest)

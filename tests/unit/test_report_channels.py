@@ -16,14 +16,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bsin.reporting.report import (
-    EMAIL_REDACTION,
-    build_message,
-    build_report,
-    redact_emails,
-    render_report,
-)
+from bsin.reporting.report import build_message, build_report, render_report
 from bsin.reporting.report_csv import safe_cell, to_csv_bytes
+from bsin.reporting.text import EMAIL_REDACTION, redact_emails
 from tests.support.report_fixtures import (
     REPORT_MONTH,
     build_fixture_warehouse,

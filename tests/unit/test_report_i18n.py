@@ -13,8 +13,8 @@ from bsin.core.config import ConfigError, load_partners
 from bsin.core.languages import I18N_DIR, available_languages, missing_language_message
 from bsin.core.paths import TEMPLATES_DIR
 from bsin.reporting.formatting import Formatter, round_half_up
-from bsin.reporting.report import INDICATOR_ORDER
 from bsin.reporting.report_i18n import OPTIONAL_KEYS, Translator, load_catalogue, placeholders
+from bsin.reporting.report_model import INDICATOR_ORDER
 from bsin.reporting.report_view import format_change, format_value
 
 EN = load_catalogue("en")

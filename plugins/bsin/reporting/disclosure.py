@@ -43,7 +43,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 #: Default smallest number of answers behind any figure released outside its country.
@@ -198,7 +198,7 @@ def network_figures(counts: Iterable[Mapping[str, Any]], k: int) -> dict[tuple[d
         country = str(row["scope_country"])
         if country == NETWORK:
             continue
-        by_month.setdefault(_to_date(row["month"]), []).append((country, row))
+        by_month.setdefault(to_date(row["month"]), []).append((country, row))
     out: dict[tuple[date, str], Cell] = {}
     for m, rows in by_month.items():
         rows.sort(key=lambda cr: cr[0])
@@ -286,9 +286,8 @@ def to_int(value: Any) -> int | None:
 _num, _int = to_float, to_int
 
 
-def _to_date(value: Any) -> date:
-    from datetime import datetime
-
+def to_date(value: Any) -> date:
+    """A warehouse date, datetime or ISO string as a ``date``."""
     if isinstance(value, datetime):
         return value.date()
     if isinstance(value, date):
@@ -329,5 +328,5 @@ def publishable_pairs(
     for r in counts:
         c = str(r["scope_country"])
         if c != NETWORK and publishable(_int(r.get(part.n)), k):
-            out.setdefault(c, []).append(_to_date(r["month"]))
+            out.setdefault(c, []).append(to_date(r["month"]))
     return {c: sorted(ms) for c, ms in out.items()}

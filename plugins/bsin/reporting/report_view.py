@@ -21,10 +21,12 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from bsin.reporting.formatting import MISSING
+from bsin.reporting.report_model import COMPARISON_COLUMNS, NETWORK
 
 if TYPE_CHECKING:
-    from bsin.reporting.report import Cell, ReportContext
+    from bsin.reporting.disclosure import Cell
     from bsin.reporting.report_i18n import Translator
+    from bsin.reporting.report_model import ReportContext
 
 #: Indicators where a fall is good news (the change is coloured accordingly).
 LOWER_IS_BETTER = frozenset({"satisfaction_low_share"})
@@ -86,10 +88,6 @@ def format_change(key: str, delta: float | None, t: Translator) -> str:
     return t(unit, change=number) if unit else number
 
 
-#: Kept for callers of the old name (the programme report, tests).
-format_delta = format_change
-
-
 def direction(key: str, delta: float | None) -> str:
     """CSS class of a change: ``good``, ``bad`` or ``flat``."""
     if delta is None or abs(delta) < 1e-9:
@@ -115,6 +113,33 @@ def with_n(text: str, n: int | None, t: Translator) -> str:
 def country_name(ctx: ReportContext, t: Translator) -> str:
     """The partner country's name in the report language (CLDR; partners.yaml as fallback)."""
     return t.country(ctx.country, ctx.country_name)
+
+
+def cid_for(name: str, ctx: ReportContext) -> str:
+    """Content-ID of chart ``name`` (without angle brackets), stable per partner-month."""
+    return f"{name}.{ctx.country}.{ctx.month_label}@bsin"
+
+
+def csv_filename(ctx: ReportContext) -> str:
+    """File name of the members' CSV attachment."""
+    return f"bsin_{ctx.country.lower()}_{ctx.month_label}_members.csv"
+
+
+def network_note(ctx: ReportContext, t: Translator) -> str:
+    """What the network figures cover, when it is less than every configured country:
+    "network figures this month cover 4 of 5 countries", and the needs figures' countries
+    when some partner collects no self-assessment."""
+    if ctx.network_countries is None:
+        return ""
+    notes = []
+    present, total = ctx.network_countries
+    if present < total:
+        notes.append(t("network_coverage", present=present, total=total))
+    if ctx.self_assessment_countries is not None:
+        collecting, configured = ctx.self_assessment_countries
+        if collecting < configured:
+            notes.append(t("network_sa_coverage", present=collecting, total=configured))
+    return " ".join(notes)
 
 
 def _signal(s: Any, t: Translator) -> dict[str, str]:
@@ -215,16 +240,33 @@ def build_view(
     ctx: ReportContext, t: Translator, charts: Sequence[str], min_respondents: int
 ) -> dict[str, Any]:
     """Display-ready values for the templates: templates only lay them out."""
-    from bsin.reporting.report import COMPARISON_COLUMNS, NETWORK, _network_note, cid_for
-    from bsin.reporting.report_charts import CHART_META, COMPARISON_INDICATORS
+    return {
+        "t": t,
+        "ctx": ctx,
+        "country_name": country_name(ctx, t),
+        "month_name": t.month(ctx.month),
+        "groups": indicator_groups(ctx, t),
+        "comparison": comparison_table(ctx, t),
+        "comparison_headers": [t("short." + k) for k in ("respondents", *COMPARISON_COLUMNS)],
+        "comparison_legend": t("comparison_legend"),
+        "signals": [_signal(s, t) for s in ctx.signals],
+        "suggestions": list(ctx.suggestions),
+        "any_suppressed": any_suppressed(ctx),
+        "headline": headline(ctx, t),
+        "charts": chart_views(ctx, t, charts),
+        "min_respondents": min_respondents,
+        "network_note": network_note(ctx, t),
+        "csv_filename": csv_filename(ctx),
+    }
 
-    any_suppressed = False
+
+def indicator_groups(ctx: ReportContext, t: Translator) -> list[dict[str, Any]]:
+    """The month's indicators in tables by kind (shares, scores, counts), empty ones left out."""
     groups = []
     for group, kinds in GROUPS:
         rows = []
         for line in ctx.indicators:
             if indicator_kind(line.key) in kinds:
-                any_suppressed |= line.network.suppressed
                 rows.append(_line(line, t))
                 if line.key in ctx.not_collected:
                     # A partner without a self-assessment form sees what it does not collect.
@@ -237,20 +279,33 @@ def build_view(
                     "lines": rows,
                 }
             )
-    comparison = []
-    for row in ctx.comparison:
-        any_suppressed |= row.respondents.suppressed or any(
-            c.suppressed for c in row.cells.values()
-        )
-        comparison.append(
-            {
-                "name": t("network") if row.scope == NETWORK else t.country(row.scope, row.name),
-                "own": row.own,
-                "respondents": shown("respondents", row.respondents, t),
-                "cells": [shown(k, row.cells[k], t) for k in COMPARISON_COLUMNS],
-            }
-        )
-    headline = []
+    return groups
+
+
+def comparison_table(ctx: ReportContext, t: Translator) -> list[dict[str, Any]]:
+    """The month's comparison rows: each country (or the network) with its shown cells."""
+    return [
+        {
+            "name": t("network") if row.scope == NETWORK else t.country(row.scope, row.name),
+            "own": row.own,
+            "respondents": shown("respondents", row.respondents, t),
+            "cells": [shown(k, row.cells[k], t) for k in COMPARISON_COLUMNS],
+        }
+        for row in ctx.comparison
+    ]
+
+
+def any_suppressed(ctx: ReportContext) -> bool:
+    """Whether any figure of the indicator or comparison tables is hidden (the legend says why)."""
+    return any(line.network.suppressed for line in ctx.indicators) or any(
+        row.respondents.suppressed or any(c.suppressed for c in row.cells.values())
+        for row in ctx.comparison
+    )
+
+
+def headline(ctx: ReportContext, t: Translator) -> list[dict[str, str]]:
+    """The month's headline figures, each with what it rests on."""
+    out = []
     for key in HEADLINE:
         line = ctx.line(key)
         sub = ""
@@ -258,14 +313,21 @@ def build_view(
             sub = t("kpi_of_members", respondents=ctx.respondents, members=ctx.active_members)
         elif line is not None and line.country.n is not None:
             sub = t("n_answers", n=line.country.n)
-        headline.append(
+        out.append(
             {
                 "label": label(key, t),
                 "value": format_value(key, line.country.value if line else None, t),
                 "sub": sub,
             }
         )
-    chart_views = []
+    return out
+
+
+def chart_views(ctx: ReportContext, t: Translator, charts: Sequence[str]) -> list[dict[str, str]]:
+    """Each chart's Content-ID, title, alt text (its finding) and caption (n per month)."""
+    from bsin.reporting.report_charts import CHART_META, COMPARISON_INDICATORS
+
+    out = []
     for name in charts:
         meta = CHART_META.get(name)
         if meta is None:
@@ -275,24 +337,7 @@ def build_view(
             alt, caption = comparison_alt(ctx, COMPARISON_INDICATORS, t), ""
         else:
             alt, caption = trend_alt(ctx, indicator, t), trend_caption(ctx, indicator, t)
-        chart_views.append(
+        out.append(
             {"cid": cid_for(name, ctx), "title": t(title_key), "alt": alt, "caption": caption}
         )
-    name = country_name(ctx, t)
-    return {
-        "t": t,
-        "ctx": ctx,
-        "country_name": name,
-        "month_name": t.month(ctx.month),
-        "groups": groups,
-        "comparison": comparison,
-        "comparison_headers": [t("short." + k) for k in ("respondents", *COMPARISON_COLUMNS)],
-        "comparison_legend": t("comparison_legend"),
-        "signals": [_signal(s, t) for s in ctx.signals],
-        "suggestions": list(ctx.suggestions),
-        "any_suppressed": any_suppressed,
-        "headline": headline,
-        "charts": chart_views,
-        "min_respondents": min_respondents,
-        "network_note": _network_note(ctx, t),
-    }
+    return out
