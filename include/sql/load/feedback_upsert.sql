@@ -4,14 +4,13 @@
 -- 1. Every row that came from this month's candidates before goes: a response that is now
 --    quarantined, or that an edit moved to another feedback month, must not linger.
 --    Response ids are unique per form only: match them within the country (its form).
+--    (DELETE ... USING, a join: DuckDB runs a correlated EXISTS in a delete as a scan of the
+--    whole table, a cost that grows with the warehouse; see raw_response_upsert.sql.)
 delete from feedback
- where exists (
-       select 1
-         from feedback_candidate as c
-        where c.report_month = :month
-          and c.country = feedback.country
-          and c.response_id = feedback.response_id
- );
+ using feedback_candidate as c
+ where c.report_month = :month
+   and c.country = feedback.country
+   and c.response_id = feedback.response_id;
 
 -- 2. Another response of the same member for the same month, loaded by another run, loses
 --    to the later submission. The loser is quarantined, never silently dropped.
@@ -45,14 +44,11 @@ select f.country,
    );
 
 delete from feedback
- where exists (
-       select 1
-         from feedback_incoming as i
-        where i.country = feedback.country
-          and i.feedback_month = feedback.feedback_month
-          and i.member_id = feedback.member_id
-          and i.submitted_at >= feedback.submitted_at
- );
+ using feedback_incoming as i
+ where i.country = feedback.country
+   and i.feedback_month = feedback.feedback_month
+   and i.member_id = feedback.member_id
+   and i.submitted_at >= feedback.submitted_at;
 
 -- 3. An incoming response that an already loaded later one beats is quarantined instead.
 insert into quarantine (country, form_kind, report_month, response_id, rule, field, reason,
