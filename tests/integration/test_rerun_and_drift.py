@@ -5,10 +5,12 @@ noticed when the partner edits its form between runs (against the emulator)."""
 from __future__ import annotations
 
 import copy
+from datetime import timedelta
 
 import pytest
 
 from bsin.core.config import load_partners
+from bsin.core.months import format_rfc3339, parse_rfc3339
 from bsin.pipeline import PipelineError
 from tests.support.pipeline_harness import harness
 
@@ -177,3 +179,33 @@ def test_self_assessments_are_pulled_incrementally_and_old_months_rerun_unchange
         h.extract("SE")  # August again
         assert h.dump()["raw_response"] == after_september["raw_response"]
         assert after_august["raw_response"] != after_september["raw_response"]
+
+
+def test_unchanged_self_assessments_are_not_harmonised_again_and_a_change_redoes_them(tmp_path):
+    with harness(tmp_path) as h:
+        h.ingest("SE")
+        first = h.dump()
+        assert first["harmonise_state"], "the self-assessment harmonisation is recorded"
+        # Nothing new at the source: the form is skipped, every table stays as it was.
+        again = h.harmonise("SE")
+        assert again["self_assessment"]["responses"] == 0
+        assert again["self_assessment"]["unchanged_since"] == h.month.isoformat()
+        assert h.dump() == first
+        # An edited self-assessment lands as a newer version: harmonised again, in full.
+        responses = h.read_responses("SE", "self_assessment")
+        in_window = h.responses_in_window("SE", "self_assessment")
+        target = next(r for r in responses if r["responseId"] == in_window[0]["responseId"])
+        # An edit is newer than anything landed (the form is pulled from the latest one on).
+        latest = max(parse_rfc3339(r["lastSubmittedTime"]) for r in in_window)
+        target["lastSubmittedTime"] = format_rfc3339(latest + timedelta(seconds=1))
+        h.write_responses("SE", responses, "self_assessment")
+        h.extract("SE")
+        redone = h.harmonise("SE")
+        assert "unchanged_since" not in redone["self_assessment"]
+        assert redone["self_assessment"]["responses"] == len(in_window)
+        assert h.dump()["harmonise_state"] != first["harmonise_state"]
+        (submitted,) = h.wh.query(
+            "select submitted_at from self_assessment where response_id = :r",
+            {"r": target["responseId"]},
+        )[0]
+        assert submitted == parse_rfc3339(target["lastSubmittedTime"]).replace(tzinfo=None)

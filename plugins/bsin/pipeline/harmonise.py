@@ -5,9 +5,12 @@ schema through the country's mapping; structural drift reaches data staff.
 from __future__ import annotations
 
 import gc
+import hashlib
+import importlib
 import json
 import logging
 from datetime import date, datetime
+from pathlib import Path
 from typing import Any
 
 from bsin.pipeline.context import (
@@ -38,10 +41,17 @@ def harmonise_country(
     lineage.declare(
         wh,
         reads=["raw_form", "raw_response"],
-        writes=["feedback_candidate", "self_assessment", "self_assessment_need", "quarantine"],
+        writes=[
+            "feedback_candidate",
+            "self_assessment",
+            "self_assessment_need",
+            "quarantine",
+            "harmonise_state",
+        ],
     )
     summary: dict[str, Any] = {"country": country, "month": month.isoformat()}
     results = {}
+    fingerprint = None
     for kind, fn in (
         ("monthly", harmonise_feedback),
         ("self_assessment", harmonise_self_assessment),
@@ -49,11 +59,23 @@ def harmonise_country(
         if not partner.has_form(kind):
             continue
         form = _landed_form(wh, country, kind, month)
+        mapping = load_mapping(country, kind)
+        if kind == "self_assessment":
+            # Self-assessments are read for all time, not per month: while nothing that
+            # decides their harmonisation changed since it last ran, it is not redone and
+            # what it wrote stands (docs/performance.md).
+            fingerprint = _self_assessment_fingerprint(wh, country, form, mapping, ctx, partner)
+            since = _harmonised_since(wh, country, kind, fingerprint)
+            if since is not None:
+                summary[kind] = {"responses": 0, "rows": 0, "quarantined": 0, "notes": 0}
+                summary[kind]["unchanged_since"] = since.isoformat()
+                log.info("%s %s: unchanged since %s, not harmonised again", country, kind, since)
+                continue
         responses = _landed_responses(wh, country, kind, month)
         res = fn(
             responses,
             form,
-            load_mapping(country, kind),
+            mapping,
             country=country,
             key=ctx.key,
             tz=partner.timezone,
@@ -94,6 +116,11 @@ def harmonise_country(
         [fb.quarantine] + ([sa.quarantine.assign(report_month=month)] if sa else []),
         ignore_index=True,
     ).assign(stage="harmonise")
+    # The month's harmonise quarantine is replaced for the kinds harmonised now; an
+    # unchanged self-assessment form keeps the rows its last harmonisation recorded.
+    scope = {"country": country, "report_month": month, "stage": "harmonise"}
+    if sa is None and "self_assessment" in summary:
+        scope["form_kind"] = "monthly"
     with wh.transaction():
         wh.replace(
             "feedback_candidate",
@@ -105,14 +132,75 @@ def harmonise_country(
         if sa is not None:
             wh.replace("self_assessment", {"country": country}, sa.rows)
             wh.replace("self_assessment_need", {"country": country}, sa.selections)
+            state = {"country": country, "form_kind": "self_assessment"}
+            wh.replace(
+                "harmonise_state",
+                state,
+                pd.DataFrame([{**state, "fingerprint": fingerprint, "report_month": month}]),
+            )
         wh.replace(
             "quarantine",
-            {"country": country, "report_month": month, "stage": "harmonise"},
+            scope,
             quarantine[QUARANTINE_COLUMNS]
             if len(quarantine)
             else pd.DataFrame(columns=QUARANTINE_COLUMNS),
         )
     return summary
+
+
+_CODE_DIGEST: bytes | None = None
+# The modules that decide a harmonised row: changed code harmonises again.
+_HARMONISE_MODULES = (
+    "bsin.transform.harmonise",
+    "bsin.transform.mapping",
+    "bsin.reporting.text",
+    "bsin.core.months",
+    "bsin.ingest.pseudonymise",
+)
+
+
+def _harmonise_code_digest() -> bytes:
+    global _CODE_DIGEST
+    if _CODE_DIGEST is None:
+        h = hashlib.sha256()
+        for name in _HARMONISE_MODULES:
+            h.update(Path(importlib.import_module(name).__file__).read_bytes())
+        _CODE_DIGEST = h.digest()
+    return _CODE_DIGEST
+
+
+def _self_assessment_fingerprint(wh, country, form, mapping, ctx, partner) -> str:
+    """SHA-256 over everything the country's self-assessment harmonisation depends on.
+
+    The code, the mapping, the landed form, the pseudonym key, the partner's time zone and
+    grace days, and the landed responses by (form, id, lastSubmittedTime): a landed version
+    is never changed in place (an edit lands with a newer time, a removal drops the row),
+    so the keys stand for the payloads without reading them.
+    """
+    h = hashlib.sha256(_harmonise_code_digest())
+    h.update(mapping.model_dump_json().encode())
+    h.update(json.dumps(form, sort_keys=True, ensure_ascii=False).encode())
+    h.update(hashlib.sha256(ctx.key).digest())
+    h.update(f"{partner.timezone}|{ctx.programme.grace_days}".encode())
+    rows = wh.query(
+        "select form_id, response_id, last_submitted_time from raw_response"
+        " where country = :country and form_kind = 'self_assessment'"
+        " order by form_id, response_id",
+        {"country": country},
+    )
+    for form_id, response_id, submitted in rows:
+        h.update(f"{form_id}\x1f{response_id}\x1f{submitted.isoformat()}\x1e".encode())
+    return h.hexdigest()
+
+
+def _harmonised_since(wh, country: str, kind: str, fingerprint: str) -> date | None:
+    """The run month whose harmonisation of these very inputs stands, or None."""
+    rows = wh.query(
+        "select report_month from harmonise_state"
+        " where country = :country and form_kind = :kind and fingerprint = :fingerprint",
+        {"country": country, "kind": kind, "fingerprint": fingerprint},
+    )
+    return rows[0][0] if rows else None
 
 
 def _landed_form(wh, country: str, kind: str, month: date) -> dict:
