@@ -141,6 +141,44 @@ def read_responses(path: Path) -> tuple[object, list[bytes] | None]:
             gc.enable()
 
 
+def load_response_set(path: Path, form_id: str) -> ResponseSet:
+    """A responses file as a ResponseSet, parsing one entry at a time when it is one per line.
+
+    Each entry's dict lives only while its sort keys are read: a 25,000-response benchmark
+    form then costs its bytes, not hundreds of MB of parsed objects (docs/performance.md).
+    Any other layout is parsed whole (read_responses), as before.
+    """
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read emulator data: {exc}") from None
+    inner = raw.strip()
+    if not (inner.startswith(b"[") and inner.endswith(b"]")):
+        return build_response_set(path, form_id, *read_responses(path))
+    body = inner[1:-1].strip()
+    parts = [p.strip() for p in body.split(b",\n")] if body else []
+    del raw, inner, body
+    keys: list[dict] = []
+    gc_was_enabled = gc.isenabled()
+    gc.disable()  # as in read_responses: the parses create no cycles
+    try:
+        for part in parts:
+            try:
+                item = json.loads(part)
+            except (json.JSONDecodeError, UnicodeDecodeError):
+                item = None
+            if not isinstance(item, dict):
+                return build_response_set(path, form_id, *read_responses(path))
+            keys.append({k: item[k] for k in _KEY_FIELDS if k in item})
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+    return build_response_set(path, form_id, keys, parts)
+
+
+_KEY_FIELDS = ("responseId", "lastSubmittedTime", "formId")
+
+
 def build_response_set(
     path: Path, form_id: str, items: object, raw: list[bytes] | None = None
 ) -> ResponseSet:
@@ -191,7 +229,7 @@ class DataStore:
     benchmark network of a million responses does not have to fit in memory at once.
     """
 
-    def __init__(self, data_dir: str | os.PathLike[str], cache_bytes: int = 768 * 1024 * 1024):
+    def __init__(self, data_dir: str | os.PathLike[str], cache_bytes: int = 256 * 1024 * 1024):
         self._lock = threading.RLock()
         self._cache_bytes = cache_bytes
         self.set_data_dir(data_dir)
@@ -278,7 +316,7 @@ class DataStore:
             if cached and cached[0] == key:
                 self._responses.move_to_end(form_id)
                 return cached[1]
-        rs = build_response_set(path, form_id, *read_responses(path))
+        rs = load_response_set(path, form_id)
         with self._lock:
             self._responses[form_id] = (key, rs)
             self._responses.move_to_end(form_id)
