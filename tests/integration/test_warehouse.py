@@ -436,3 +436,15 @@ def test_invalid_identifiers_are_refused(warehouse):
         warehouse.replace("member_roster; drop table feedback", {}, roster())
     with pytest.raises(WarehouseError, match="invalid column"):
         warehouse.insert("member_roster", pd.DataFrame([{"Country X": "SE"}]))
+
+
+def test_duckdb_connections_bound_their_buffer_pool(tmp_path, monkeypatch):
+    with Warehouse.from_uri(f"duckdb:///{tmp_path / 'a.duckdb'}") as wh:
+        (limit,) = wh.query("select current_setting('memory_limit')")[0]
+    assert limit.endswith("MiB") and float(limit.split()[0]) < 1024
+    monkeypatch.setenv("BSIN_DUCKDB_MEMORY_LIMIT", "1GB")
+    with Warehouse.from_uri(f"duckdb:///{tmp_path / 'b.duckdb'}") as wh:
+        assert wh.query("select current_setting('memory_limit')")[0][0] == "953.6 MiB"
+    monkeypatch.setenv("BSIN_DUCKDB_MEMORY_LIMIT", "lots")
+    with pytest.raises(WarehouseError, match="BSIN_DUCKDB_MEMORY_LIMIT"):
+        Warehouse.from_uri(f"duckdb:///{tmp_path / 'c.duckdb'}").query("select 1")

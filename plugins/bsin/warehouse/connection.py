@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import time
 from dataclasses import dataclass
@@ -241,6 +242,7 @@ class WarehouseConnection:
     def _connect_duckdb(self) -> Any:
         import duckdb
 
+        memory_limit = duckdb_memory_limit()  # a bad setting fails before the file opens
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         hook = self.hook()
@@ -258,7 +260,28 @@ class WarehouseConnection:
             except (duckdb.Error, ValueError) as exc:
                 raise WarehouseError(f"cannot open {self.display}: {exc}") from None
         con.execute("set TimeZone = 'UTC'")
+        # DuckDB's buffer pool may grow to 80 % of RAM and keeps what it read: over a
+        # growing warehouse a long-lived connection then holds gigabytes. A bound keeps a
+        # task within its memory budget (issue 14, docs/performance.md); joins and sorts
+        # past it spill to DuckDB's temp directory.
+        con.execute(f"set memory_limit = '{memory_limit}'")
         return con
+
+
+#: DuckDB buffer pool bound; ``BSIN_DUCKDB_MEMORY_LIMIT`` (DuckDB's syntax, e.g. ``1GB``)
+#: overrides it.
+DUCKDB_MEMORY_LIMIT = "384MB"
+_MEMORY_LIMIT = re.compile(r"^\s*[0-9]+(\.[0-9]+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*$", re.I)
+
+
+def duckdb_memory_limit() -> str:
+    """The DuckDB ``memory_limit`` every connection sets (WarehouseError when malformed)."""
+    value = os.environ.get("BSIN_DUCKDB_MEMORY_LIMIT") or DUCKDB_MEMORY_LIMIT
+    if not _MEMORY_LIMIT.match(value):
+        raise WarehouseError(
+            f"BSIN_DUCKDB_MEMORY_LIMIT={value!r} is not a size: write it like 512MB or 2GB"
+        )
+    return value.strip()
 
 
 def _duckdb_path(conn: Any, extra: dict[str, Any]) -> str:
