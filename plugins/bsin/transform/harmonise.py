@@ -207,6 +207,7 @@ class _Context:
         self.source = source
         questions = form_questions(form)
         self.form_question_ids = set(questions)
+        self.known_questions = set(mapping.by_question_id) | set(mapping.ignored_questions)
         # Normalised regular option labels per question: tells "Other" text from a label
         # the mapping has not caught up with.
         self.form_labels = {
@@ -214,20 +215,26 @@ class _Context:
         }
 
 
+def _is_mapping(value: Any) -> bool:
+    # Parsed JSON gives dicts: the exact-class check spares the ABC lookup of
+    # isinstance(..., Mapping), a large share of harmonising at network scale.
+    return value.__class__ is dict or isinstance(value, Mapping)
+
+
 def _answers(response: Mapping[str, Any]) -> Mapping[str, Any]:
     answers = response.get("answers")
-    return answers if isinstance(answers, Mapping) else {}
+    return answers if _is_mapping(answers) else {}
 
 
 def _answer_texts(response: Mapping[str, Any], question_id: str) -> list[str]:
     # Shapes are checked at every level: a payload that is not what the API documents
     # (hand-edited data, a proxy, a future API change) must give "no answer", not a crash.
     answer = _answers(response).get(question_id)
-    text_answers = answer.get("textAnswers") if isinstance(answer, Mapping) else None
-    texts = text_answers.get("answers") if isinstance(text_answers, Mapping) else None
+    text_answers = answer.get("textAnswers") if _is_mapping(answer) else None
+    texts = text_answers.get("answers") if _is_mapping(text_answers) else None
     if not isinstance(texts, list):
         return []
-    values = [t.get("value") for t in texts if isinstance(t, Mapping)]
+    values = [t.get("value") for t in texts if _is_mapping(t)]
     return [str(v) for v in values if v is not None and str(v).strip()]
 
 
@@ -240,8 +247,8 @@ def _parse_int(text: str, spec: FieldSpec) -> tuple[int | None, _Issue | None]:
     # Invisible characters pasted along with a number (zero-width space, bidi marks) are not
     # part of what the respondent sees or means.
     stripped = clean_text(text) or ""
-    shown = _short(stripped)
     if not _INTEGER.fullmatch(stripped):
+        shown = _short(stripped)
         why = "is not a whole number" if _NUMBER.fullmatch(stripped) else "is not a number"
         return None, _Issue(
             "not_a_number",
@@ -256,7 +263,7 @@ def _parse_int(text: str, spec: FieldSpec) -> tuple[int | None, _Issue | None]:
         return None, _Issue(
             "out_of_range",
             spec.name,
-            f"{spec.name}: {shown} is outside {spec.low}..{spec.high}",
+            f"{spec.name}: {_short(stripped)} is outside {spec.low}..{spec.high}",
             text,
         )
     return number, None
@@ -439,8 +446,7 @@ def _parse_response(
     specs = ctx.mapping.fields
     for q in ctx.mapping.questions:
         _parse_field(response, q, specs[q.field], parsed, ctx)
-    known = set(ctx.mapping.by_question_id) | set(ctx.mapping.ignored_questions)
-    for question_id in sorted(set(map(str, _answers(response))) - known):
+    for question_id in sorted(set(map(str, _answers(response))) - ctx.known_questions):
         where = (
             "is in the form but"
             if question_id in ctx.form_question_ids
@@ -658,11 +664,10 @@ def harmonise_feedback(
             form_revision_id=revision,
         )
         rows.append(row)
-    selections = feedback_selections(pd.DataFrame(rows, columns=FEEDBACK_COLUMNS))
     return _finish(
         parsed,
         rows,
-        selections.to_dict(orient="records"),
+        [dict(zip(SELECTION_COLUMNS, s, strict=True)) for s in _selection_records(rows)],
         kind="monthly",
         country=country,
         report_month=report_month,
@@ -671,6 +676,20 @@ def harmonise_feedback(
 
 #: Feedback fields that hold a set, stored as sorted ';'-joined text.
 FEEDBACK_SET_FIELDS: tuple[str, ...] = ("stakeholder_access", "challenges")
+
+
+def _selection_records(rows: Iterable[Mapping[str, Any]]) -> list[tuple]:
+    """feedback_selections' rows, as tuples, of canonical feedback rows given as dicts."""
+    out = []
+    for r in rows:
+        for field_name in FEEDBACK_SET_FIELDS:
+            text = r[field_name]
+            if isinstance(text, str) and text:
+                out.extend(
+                    (r["country"], r["feedback_month"], r["member_id"], field_name, value)
+                    for value in sorted(set(text.split(";")))
+                )
+    return out
 
 
 def feedback_selections(rows: pd.DataFrame) -> pd.DataFrame:
