@@ -137,3 +137,17 @@ def test_quick_bench_prints_every_stage_with_sane_figures(tmp_path):
         assert w["speed_up"] == pytest.approx(workers[0]["seconds"] / w["seconds"], rel=0.01)
     goal6 = by_stage["goal:scale_out"]
     assert goal6["speed_up_4"] == workers[2]["speed_up"] and isinstance(goal6["met"], bool)
+
+    # Goals 1, 3 and 4: one line each, with the figure, the target and whether it is met.
+    goal1 = by_stage["goal:data_path"]
+    data_path = sum(by_stage[s]["seconds"] for s in ("harmonise", "validate", "load", "indicators"))
+    assert goal1["seconds"] == pytest.approx(data_path, rel=0.01)
+    assert goal1["figure"] == pytest.approx(data_path / by_stage["pull"]["seconds"], rel=0.01)
+    assert goal1["target"] == 0.5 and goal1["met"] == (goal1["figure"] <= 0.5)
+    goal3 = by_stage["goal:memory"]
+    peaks = goal3["peak_rss_mb_by_stage"]
+    assert set(peaks) == {*DATA_STAGES, "emulator"} and goal3["figure"] == max(peaks.values())
+    assert goal3["target"] == 1024 and goal3["met"] == (goal3["figure"] <= 1024)
+    goal4 = by_stage["goal:flat_months"]
+    # One month: nothing to compare, so neither met nor missed.
+    assert goal4["months"] == 1 and goal4["figure"] is None and goal4["met"] is None
