@@ -17,13 +17,11 @@ import pytest
 
 from bsin.core.config import load_partners
 from bsin.quality.data_docs import make_offline, scope_title
+from bsin.quality.gx_run import GX_LOG_LEVEL_ENV, DataDocsSite, quiet_gx_logging
 from bsin.quality.validation import (
     FEEDBACK_SUITE,
-    GX_LOG_LEVEL_ENV,
     SELF_ASSESSMENT_SUITE,
-    DataDocsSite,
     ValidationFailed,
-    quiet_gx_logging,
     validate_feedback_month,
     validate_self_assessment,
 )

@@ -16,11 +16,10 @@ import pandas as pd
 import pytest
 
 from bsin.core.config import PartnersConfig, ValidationLimits, load_partners
+from bsin.quality.expectations import feedback_expectations, self_assessment_expectations
 from bsin.quality.validation import (
     ValidationFailed,
     ValidationOutcome,
-    feedback_expectations,
-    self_assessment_expectations,
     validate_feedback_month,
     validate_self_assessment,
 )

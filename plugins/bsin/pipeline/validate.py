@@ -27,8 +27,8 @@ def validate_month(data_interval_start: datetime | date, ctx: Context | None = N
     import pandas as pd
 
     from bsin.core.paths import data_dir
+    from bsin.quality.gx_run import DataDocsSite
     from bsin.quality.validation import (
-        DataDocsSite,
         ValidationFailed,
         validate_feedback_month,
         validate_self_assessment,
