@@ -15,11 +15,7 @@ from typing import Any
 
 import pandas as pd
 
-from bsin.transform.harmonise import (
-    HarmoniseResult,
-    harmonise_feedback,
-    harmonise_self_assessment,
-)
+from bsin.transform.harmonise import HarmoniseResult, harmonise_feedback, harmonise_self_assessment
 from bsin.transform.mapping import (
     CAPABILITY_FIELDS,
     MONTHLY_QUESTIONS,

@@ -15,14 +15,11 @@ from typing import Any
 
 import pandas as pd
 
-from bsin.transform import harmonise
 from bsin.transform.mapping import NEEDS
+from bsin.transform.schema import FEEDBACK_COLUMNS
 from bsin.warehouse.dbt_project import STAKEHOLDER_TYPES
 
 NETWORK = "NETWORK"
-
-# The canonical columns are the contract, not something this module computes.
-FEEDBACK_COLUMNS = harmonise.FEEDBACK_COLUMNS
 
 
 @dataclass

@@ -13,16 +13,15 @@ from hypothesis import strategies as st
 
 from bsin.ingest.pseudonymise import member_id
 from bsin.reporting.text import TEXT_LIMIT
-from bsin.transform.harmonise import (
+from bsin.transform.harmonise import HarmoniseResult, harmonise_feedback
+from bsin.transform.mapping import MONTHLY_FIELDS
+from bsin.transform.schema import (
     FEEDBACK_COLUMNS,
     NEED_COLUMNS,
     QUARANTINE_COLUMNS,
     SELECTION_COLUMNS,
     SELF_ASSESSMENT_COLUMNS,
-    HarmoniseResult,
-    harmonise_feedback,
 )
-from bsin.transform.mapping import MONTHLY_FIELDS
 from tests.support.fixtures_forms import (
     GRACE,
     KEY,

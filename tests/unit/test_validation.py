@@ -23,7 +23,7 @@ from bsin.quality.validation import (
     validate_feedback_month,
     validate_self_assessment,
 )
-from bsin.transform.harmonise import QUARANTINE_COLUMNS
+from bsin.transform.schema import QUARANTINE_COLUMNS
 from tests.support.fixtures_forms import (
     MONTH,
     harmonise_case,

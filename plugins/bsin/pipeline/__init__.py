@@ -11,7 +11,6 @@ names below are the whole public surface.
 
 from bsin.pipeline.context import (
     FORMS_CONN_ID,
-    QUARANTINE_COLUMNS,
     SMTP_CONN_ID,
     WAREHOUSE_CONN_ID,
     Context,
@@ -28,7 +27,6 @@ from bsin.pipeline.validate import validate_month
 
 __all__ = [
     "FORMS_CONN_ID",
-    "QUARANTINE_COLUMNS",
     "SMTP_CONN_ID",
     "WAREHOUSE_CONN_ID",
     "Context",

@@ -23,19 +23,6 @@ WAREHOUSE_CONN_ID = "warehouse_default"
 FORMS_CONN_ID = "google_forms_default"
 SMTP_CONN_ID = "smtp_default"
 
-# Columns of the quarantine table, in order: every stage writes its rejected rows this way.
-QUARANTINE_COLUMNS = [
-    "country",
-    "form_kind",
-    "report_month",
-    "response_id",
-    "rule",
-    "field",
-    "reason",
-    "value",
-    "stage",
-]
-
 
 class PipelineError(RuntimeError):
     """A step cannot complete; the message names the country, form and what to fix."""

@@ -16,12 +16,12 @@ from bsin.core.config import (
 from bsin.core.months import add_months, format_rfc3339, month_window, parse_rfc3339
 from bsin.pipeline.context import (
     FORMS_CONN_ID,
-    QUARANTINE_COLUMNS,
     Context,
     CountryHeldBack,
     PipelineError,
     report_month,
 )
+from bsin.transform.schema import QUARANTINE_TABLE_COLUMNS
 from bsin.warehouse import lineage
 
 log = logging.getLogger(__name__)
@@ -214,7 +214,7 @@ def extract_country(
         wh.replace(
             "quarantine",
             {"country": country, "report_month": month, "stage": "extract"},
-            pd.DataFrame(extract_quarantine, columns=QUARANTINE_COLUMNS),
+            pd.DataFrame(extract_quarantine, columns=QUARANTINE_TABLE_COLUMNS),
         )
         summary["removed_at_source"] = _reconcile_deleted(wh, reconcile_plan)
         summary["clashes"] = _land_responses(wh, pd.DataFrame(responses, columns=_RAW_COLUMNS))
@@ -292,7 +292,7 @@ def _land_responses(wh, df) -> int:
     wh.replace_staging("raw_response_incoming", df)
     clashes = quarantine_clashes(wh)
     if len(clashes):
-        wh.insert("quarantine", clashes[QUARANTINE_COLUMNS])
+        wh.insert("quarantine", clashes[QUARANTINE_TABLE_COLUMNS])
     # Comparing keys first spares reading every stored payload when nothing was edited,
     # which is almost every run.
     edited = wh.query(

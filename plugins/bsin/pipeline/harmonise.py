@@ -14,12 +14,12 @@ from pathlib import Path
 from typing import Any
 
 from bsin.pipeline.context import (
-    QUARANTINE_COLUMNS,
     SMTP_CONN_ID,
     Context,
     PipelineError,
     report_month,
 )
+from bsin.transform.schema import QUARANTINE_TABLE_COLUMNS
 from bsin.warehouse import lineage
 
 log = logging.getLogger(__name__)
@@ -141,9 +141,9 @@ def harmonise_country(
         wh.replace(
             "quarantine",
             scope,
-            quarantine[QUARANTINE_COLUMNS]
+            quarantine[QUARANTINE_TABLE_COLUMNS]
             if len(quarantine)
-            else pd.DataFrame(columns=QUARANTINE_COLUMNS),
+            else pd.DataFrame(columns=QUARANTINE_TABLE_COLUMNS),
         )
     return summary
 

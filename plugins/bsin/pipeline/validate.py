@@ -8,11 +8,11 @@ import logging
 from datetime import date, datetime
 
 from bsin.pipeline.context import (
-    QUARANTINE_COLUMNS,
     Context,
     PipelineError,
     report_month,
 )
+from bsin.transform.schema import QUARANTINE_COLUMNS, QUARANTINE_TABLE_COLUMNS
 from bsin.warehouse import lineage
 
 log = logging.getLogger(__name__)
@@ -104,7 +104,7 @@ def validate_month(data_interval_start: datetime | date, ctx: Context | None = N
     site.build()
     quarantine = pd.concat(
         [q for q in (outcome.quarantine_df, sa_outcome.quarantine_df) if len(q)]
-        or [pd.DataFrame(columns=QUARANTINE_COLUMNS[:-1])],
+        or [pd.DataFrame(columns=QUARANTINE_COLUMNS)],
         ignore_index=True,
     ).assign(report_month=month, stage="validate")
     problems = outcome.summary.get("country_problems", {})
@@ -113,7 +113,7 @@ def validate_month(data_interval_start: datetime | date, ctx: Context | None = N
             wh.replace(
                 "quarantine",
                 {"country": country, "report_month": month, "stage": "validate"},
-                quarantine.loc[quarantine["country"] == country, QUARANTINE_COLUMNS],
+                quarantine.loc[quarantine["country"] == country, QUARANTINE_TABLE_COLUMNS],
             )
         _record_country_problems(wh, landed, month, problems)
         if failure is None:

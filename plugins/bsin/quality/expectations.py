@@ -10,13 +10,13 @@ from datetime import date
 from typing import Any
 
 from bsin.core.months import add_months
-from bsin.transform.harmonise import (
+from bsin.transform.mapping import MONTHLY_FIELDS, SELF_ASSESSMENT_FIELDS, FieldSpec
+from bsin.transform.schema import (
     FEEDBACK_COLUMNS,
     FEEDBACK_DTYPES,
     SELF_ASSESSMENT_COLUMNS,
     SELF_ASSESSMENT_DTYPES,
 )
-from bsin.transform.mapping import MONTHLY_FIELDS, SELF_ASSESSMENT_FIELDS, FieldSpec
 
 INDEX_COLUMNS = ["country", "response_id"]
 MEMBER_ID_REGEX = r"^m_[0-9a-f]{20}$"

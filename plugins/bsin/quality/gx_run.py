@@ -21,10 +21,7 @@ from bsin.core.months import month_run_id
 from bsin.core.paths import data_dir
 from bsin.quality.expectations import INDEX_COLUMNS, Expectation
 from bsin.reporting.text import QUARANTINE_VALUE_LIMIT, truncate
-from bsin.transform.harmonise import (
-    QUARANTINE_COLUMNS,
-    QUARANTINE_DTYPES,
-)
+from bsin.transform.schema import QUARANTINE_COLUMNS, QUARANTINE_DTYPES
 
 
 def conform(df: pd.DataFrame, columns: list[str], dtypes: dict[str, str]) -> pd.DataFrame:

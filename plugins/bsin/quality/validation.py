@@ -32,7 +32,7 @@ from bsin.quality.expectations import (
     self_assessment_expectations,
 )
 from bsin.quality.gx_run import DataDocsSite, conform, docs_site, quarantine_frame, run_suite
-from bsin.transform.harmonise import (
+from bsin.transform.schema import (
     FEEDBACK_COLUMNS,
     FEEDBACK_DTYPES,
     QUARANTINE_COLUMNS,

@@ -42,7 +42,6 @@ MEASURES: dict[str, str] = {
     "vs_mean_3m": "value - mean_3m",
     "vs_running_mean": "value - running_mean",
 }
-COMPARISONS = ("<", "<=", ">", ">=")
 SCOPES: dict[str, str] = {
     "country": f"and scope_country <> '{NETWORK}'",
     "network": f"and scope_country = '{NETWORK}'",

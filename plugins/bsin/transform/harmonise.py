@@ -11,142 +11,40 @@ Respondent emails are turned into member ids here and never appear in any output
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
 import pandas as pd
 
-from bsin.core.months import feedback_month_for, month_start, parse_rfc3339
-from bsin.ingest.pseudonymise import member_id
+from bsin.core.months import feedback_month_for
 from bsin.reporting.text import (
-    QUARANTINE_VALUE_LIMIT,
-    TEXT_LIMIT,
-    clean_text,
-    normalise_label,
     truncate,
 )
+from bsin.transform.answers import (
+    REASON_LIMIT,
+    Issue,
+    ParseContext,
+    ParsedResponse,
+    parse_response,
+    short_text,
+)
 from bsin.transform.mapping import (
-    CAPABILITY_FIELDS,
-    FieldSpec,
     FormMapping,
-    QuestionMapping,
-    form_questions,
 )
-
-# Raw payloads carry this pseudonym in place of respondentEmail (bsin.pipeline).
-LANDED_MEMBER_ID = re.compile(r"m_[0-9a-f]{20}")
-
-FEEDBACK_COLUMNS: list[str] = [
-    "country",
-    "feedback_month",
-    "member_id",
-    "response_id",
-    "submitted_at",
-    "attended_peer_session",
-    "attended_workshop",
-    "satisfaction",
-    "relevance",
-    "recommend",
-    "new_skill",
-    "new_connections_abroad",
-    "stakeholder_access",
-    "challenges",
-    "challenges_other",
-    "suggestion",
-    "form_revision_id",
-]
-SELECTION_COLUMNS: list[str] = ["country", "feedback_month", "member_id", "field", "value"]
-SELF_ASSESSMENT_COLUMNS: list[str] = [
-    "country",
-    "wave",
-    "member_id",
-    "response_id",
-    "submitted_at",
-    "needs",
-    *CAPABILITY_FIELDS,
-    "interests",
-]
-NEED_COLUMNS: list[str] = ["country", "wave", "member_id", "need"]
-QUARANTINE_COLUMNS: list[str] = [
-    "country",
-    "form_kind",
-    "report_month",
-    "response_id",
-    "rule",
-    "field",
-    "reason",
-    "value",
-]
-
-_BOOL = "boolean"
-_INT = "Int64"
-_TEXT = "string"
-_TS = "datetime64[us]"
-FEEDBACK_DTYPES: dict[str, str] = {
-    "country": _TEXT,
-    "feedback_month": "object",  # datetime.date, the 1st of the month
-    "member_id": _TEXT,
-    "response_id": _TEXT,
-    "submitted_at": _TS,  # naive UTC
-    "attended_peer_session": _BOOL,
-    "attended_workshop": _BOOL,
-    "satisfaction": _INT,
-    "relevance": _INT,
-    "recommend": _INT,
-    "new_skill": _TEXT,
-    "new_connections_abroad": _INT,
-    "stakeholder_access": _TEXT,
-    "challenges": _TEXT,
-    "challenges_other": _TEXT,
-    "suggestion": _TEXT,
-    "form_revision_id": _TEXT,
-}
-SELECTION_DTYPES: dict[str, str] = {
-    "country": _TEXT,
-    "feedback_month": "object",
-    "member_id": _TEXT,
-    "field": _TEXT,
-    "value": _TEXT,
-}
-SELF_ASSESSMENT_DTYPES: dict[str, str] = {
-    "country": _TEXT,
-    "wave": _TEXT,
-    "member_id": _TEXT,
-    "response_id": _TEXT,
-    "submitted_at": _TS,
-    "needs": _TEXT,
-    **dict.fromkeys(CAPABILITY_FIELDS, _INT),
-    "interests": _TEXT,
-}
-NEED_DTYPES: dict[str, str] = dict.fromkeys(NEED_COLUMNS, _TEXT)
-QUARANTINE_DTYPES: dict[str, str] = {
-    **dict.fromkeys(QUARANTINE_COLUMNS, _TEXT),
-    "report_month": "object",
-}
-
-#: Quarantine rules that reject a response (see docs/data-quality.md).
-RULES = (
-    "missing_response_id",
-    "missing_email",
-    "missing_timestamp",
-    "unknown_label",
-    "not_a_number",
-    "out_of_range",
-    "not_a_date",
-    "empty_required",
-    "duplicate_submission",
+from bsin.transform.schema import (
+    FEEDBACK_COLUMNS,
+    FEEDBACK_DTYPES,
+    NEED_COLUMNS,
+    NEED_DTYPES,
+    QUARANTINE_COLUMNS,
+    QUARANTINE_DTYPES,
+    SELECTION_COLUMNS,
+    SELECTION_DTYPES,
+    SELF_ASSESSMENT_COLUMNS,
+    SELF_ASSESSMENT_DTYPES,
 )
-#: Note rules: recorded, the response is kept.
-NOTE_RULES = ("text_truncated", "answer_to_unmapped_question")
-
-# Reasons quote answers; keep a row readable even when the answer is a megabyte.
-_REASON_LIMIT = 2_000
-_INTEGER = re.compile(r"[+-]?[0-9]+")
-_NUMBER = re.compile(r"[+-]?[0-9]*[.,][0-9]+|[+-]?[0-9]+[.,][0-9]*")
-_DATE = re.compile(r"([0-9]{4})-([0-9]{1,2})-([0-9]{1,2})")
 
 
 @dataclass(frozen=True)
@@ -179,291 +77,6 @@ class HarmoniseResult:
         )
 
 
-@dataclass
-class _Issue:
-    rule: str
-    field: str
-    reason: str
-    value: str = ""
-
-
-@dataclass
-class _Parsed:
-    response_id: str
-    member_id: str | None
-    submitted_at: datetime | None
-    values: dict[str, Any] = field(default_factory=dict)
-    selections: dict[str, list[str]] = field(default_factory=dict)
-    issues: list[_Issue] = field(default_factory=list)
-    notes: list[_Issue] = field(default_factory=list)
-    month: date | None = None
-
-
-class _Context:
-    """What parsing one response needs besides the response itself."""
-
-    def __init__(self, form: Mapping[str, Any], mapping: FormMapping, source: str) -> None:
-        self.mapping = mapping
-        self.source = source
-        questions = form_questions(form)
-        self.form_question_ids = set(questions)
-        self.known_questions = set(mapping.by_question_id) | set(mapping.ignored_questions)
-        # Normalised regular option labels per question: tells "Other" text from a label
-        # the mapping has not caught up with.
-        self.form_labels = {
-            qid: {normalise_label(label) for label in q.labels} for qid, q in questions.items()
-        }
-
-
-def _is_mapping(value: Any) -> bool:
-    # Parsed JSON gives dicts: the exact-class check spares the ABC lookup of
-    # isinstance(..., Mapping), a large share of harmonising at network scale.
-    return value.__class__ is dict or isinstance(value, Mapping)
-
-
-def _answers(response: Mapping[str, Any]) -> Mapping[str, Any]:
-    answers = response.get("answers")
-    return answers if _is_mapping(answers) else {}
-
-
-def _answer_texts(response: Mapping[str, Any], question_id: str) -> list[str]:
-    # Shapes are checked at every level: a payload that is not what the API documents
-    # (hand-edited data, a proxy, a future API change) must give "no answer", not a crash.
-    answer = _answers(response).get(question_id)
-    text_answers = answer.get("textAnswers") if _is_mapping(answer) else None
-    texts = text_answers.get("answers") if _is_mapping(text_answers) else None
-    if not isinstance(texts, list):
-        return []
-    values = [t.get("value") for t in texts if _is_mapping(t)]
-    return [str(v) for v in values if v is not None and str(v).strip()]
-
-
-def _short(value: Any) -> str:
-    # The raw value is kept for the reader, but NUL cannot be stored in PostgreSQL text.
-    return truncate(str(value).replace("\x00", "\ufffd"), QUARANTINE_VALUE_LIMIT)
-
-
-def _parse_int(text: str, spec: FieldSpec) -> tuple[int | None, _Issue | None]:
-    # Invisible characters pasted along with a number (zero-width space, bidi marks) are not
-    # part of what the respondent sees or means.
-    stripped = clean_text(text) or ""
-    if not _INTEGER.fullmatch(stripped):
-        shown = _short(stripped)
-        why = "is not a whole number" if _NUMBER.fullmatch(stripped) else "is not a number"
-        return None, _Issue(
-            "not_a_number",
-            spec.name,
-            f"{spec.name}: answer {shown!r} {why}; expected {spec.describe_values()}",
-            text,
-        )
-    digits = stripped.lstrip("+-").lstrip("0")
-    # int() refuses strings over 4300 digits; anything that long is out of range anyway.
-    number = int(stripped) if len(digits) <= 18 else None
-    if number is None or not spec.low <= number <= spec.high:  # type: ignore[operator]
-        return None, _Issue(
-            "out_of_range",
-            spec.name,
-            f"{spec.name}: {_short(stripped)} is outside {spec.low}..{spec.high}",
-            text,
-        )
-    return number, None
-
-
-def _unknown_label(spec: FieldSpec, q: QuestionMapping, label: str, ctx: _Context) -> _Issue:
-    return _Issue(
-        "unknown_label",
-        spec.name,
-        f"{spec.name}: label {_short(label)!r} ({ctx.mapping.language}) of question {q.question_id} is not "
-        f"in the mapping; " + spec.new_option_advice(_short(label), ctx.source),
-        label,
-    )
-
-
-def _parse_field(
-    response: Mapping[str, Any], q: QuestionMapping, spec: FieldSpec, parsed: _Parsed, ctx: _Context
-) -> None:
-    """Parse one mapped answer into ``parsed.values`` or record why it cannot be used."""
-    texts = _answer_texts(response, q.question_id)
-    if not texts:
-        if spec.answer_required:
-            parsed.issues.append(
-                _Issue(
-                    "empty_required",
-                    spec.name,
-                    f"{spec.name}: no answer to question {q.question_id}",
-                )
-            )
-        return
-    if spec.kind == "text":
-        text = clean_text("\n".join(texts))
-        if text is not None and len(text) > TEXT_LIMIT:
-            parsed.notes.append(
-                _Issue(
-                    "text_truncated",
-                    spec.name,
-                    f"{spec.name}: answer of {len(text):,} characters cut to {TEXT_LIMIT:,}",
-                    text,
-                )
-            )
-            text = truncate(text, TEXT_LIMIT)
-        parsed.values[spec.name] = text
-        return
-    if spec.kind == "date":
-        match = _DATE.fullmatch(clean_text(texts[0]) or "")
-        try:
-            if not match:
-                raise ValueError
-            parsed.month = month_start(date(*map(int, match.groups())))
-        except ValueError:
-            parsed.issues.append(
-                _Issue(
-                    "not_a_date",
-                    spec.name,
-                    f"{spec.name}: {_short(texts[0])!r} is not a date (YYYY-MM-DD)",
-                    texts[0],
-                )
-            )
-        return
-    if spec.kind == "set":
-        _parse_set(texts, q, spec, parsed, ctx)
-        return
-    if len(texts) > 1:
-        parsed.issues.append(
-            _Issue(
-                "unknown_label",
-                spec.name,
-                f"{spec.name}: {len(texts)} answers to a single-answer question {q.question_id}",
-                "; ".join(texts),
-            )
-        )
-        return
-    text = texts[0]
-    if q.choices:
-        value = q.normalised_choices.get(normalise_label(text), _MISSING)
-        if value is _MISSING:
-            parsed.issues.append(_unknown_label(spec, q, text, ctx))
-            return
-        # Mapping validation guarantees every choice value is canonical (and in range).
-        parsed.values[spec.name] = value
-        return
-    if spec.kind == "int":
-        number, issue = _parse_int(text, spec)
-        if issue:
-            parsed.issues.append(issue)
-        else:
-            parsed.values[spec.name] = number
-        return
-    # A bool/enum field always has choices (mapping validation); nothing else to do.
-    raise AssertionError(f"{spec.name}: {spec.kind} field without choices passed validation")
-
-
-_MISSING = object()
-
-
-def _parse_set(
-    texts: list[str], q: QuestionMapping, spec: FieldSpec, parsed: _Parsed, ctx: _Context
-) -> None:
-    chosen: set[str] = set()
-    others: list[str] = []
-    form_labels = ctx.form_labels.get(q.question_id, set())
-    for text in texts:
-        key = normalise_label(text)
-        value = q.normalised_choices.get(key)
-        if value is not None:
-            chosen.add(value)
-            if value == spec.other_value:
-                # An option mapped to "other" keeps its label as the other-text
-                # (FieldSpec.new_option_advice).
-                others.append(text)
-        elif q.other is not None and key not in form_labels:
-            # An "Other" answer is the respondent's own text; a label that IS an option of
-            # the form but missing from the mapping is a mapping gap, not an "Other" answer.
-            chosen.add(q.other)
-            others.append(text)
-        else:
-            parsed.issues.append(_unknown_label(spec, q, text, ctx))
-    if not chosen:
-        return
-    parsed.values[spec.name] = ";".join(sorted(chosen))
-    parsed.selections[spec.name] = sorted(chosen)
-    if others:
-        other_text = clean_text("\n".join(others))
-        if other_text is not None and len(other_text) > TEXT_LIMIT:
-            parsed.notes.append(
-                _Issue(
-                    "text_truncated",
-                    f"{spec.name}_other",
-                    f"{spec.name}_other: answer of {len(other_text):,} characters cut to {TEXT_LIMIT:,}",
-                    other_text,
-                )
-            )
-            other_text = truncate(other_text, TEXT_LIMIT)
-        parsed.values[f"{spec.name}_other"] = other_text
-
-
-def _parse_response(
-    response: Mapping[str, Any], index: int, key: bytes | str, ctx: _Context
-) -> _Parsed:
-    response_id = str(response.get("responseId") or "").strip()
-    parsed = _Parsed(response_id or f"(no id #{index})", None, None)
-    if not response_id:
-        parsed.issues.append(
-            _Issue(
-                "missing_response_id",
-                "response_id",
-                "the API returned a response without responseId",
-            )
-        )
-    email = str(response.get("respondentEmail") or "").strip()
-    landed_id = response.get("member_id")
-    if email:
-        parsed.member_id = member_id(email, key)
-    elif isinstance(landed_id, str) and LANDED_MEMBER_ID.fullmatch(landed_id):
-        # Raw payloads are landed with the email already replaced by its pseudonym.
-        parsed.member_id = landed_id
-    else:
-        parsed.issues.append(
-            _Issue(
-                "missing_email",
-                "member",
-                "no respondentEmail: turn on 'Collect email addresses' in the form's settings",
-            )
-        )
-    stamp = response.get("lastSubmittedTime") or response.get("createTime")
-    try:
-        parsed.submitted_at = parse_rfc3339(stamp) if stamp else None
-    except ValueError:
-        parsed.submitted_at = None
-    if parsed.submitted_at is None:
-        parsed.issues.append(
-            _Issue(
-                "missing_timestamp",
-                "submitted_at",
-                "lastSubmittedTime is missing or not RFC 3339",
-                str(stamp or ""),
-            )
-        )
-    specs = ctx.mapping.fields
-    for q in ctx.mapping.questions:
-        _parse_field(response, q, specs[q.field], parsed, ctx)
-    for question_id in sorted(set(map(str, _answers(response))) - ctx.known_questions):
-        where = (
-            "is in the form but"
-            if question_id in ctx.form_question_ids
-            else "is no longer in the form and"
-        )
-        parsed.notes.append(
-            _Issue(
-                "answer_to_unmapped_question",
-                question_id,
-                f"question {question_id} {where} not in {ctx.source}; the answer is ignored "
-                "(map it, or list it under ignored_questions)",
-                "; ".join(_answer_texts(response, question_id)),
-            )
-        )
-    return parsed
-
-
 def _latest_versions(responses: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
     """One version per response id: an edited response comes back with a newer lastSubmittedTime."""
     by_id: dict[str, Mapping[str, Any]] = {}
@@ -481,14 +94,14 @@ def _latest_versions(responses: Iterable[Mapping[str, Any]]) -> list[Mapping[str
     return [by_id[rid] for rid in sorted(by_id)] + unnamed
 
 
-def _deduplicate(parsed: list[_Parsed], group: str) -> None:
+def _deduplicate(parsed: list[ParsedResponse], group: str) -> None:
     """Keep the latest clean response per member and ``group``; mark the others duplicates.
 
     Only responses without other issues compete: a newer response quarantined for an
     unknown label must not push out an older clean one (fixing the mapping and re-running
     then lets the newer one win).
     """
-    latest: dict[tuple[str, Any], _Parsed] = {}
+    latest: dict[tuple[str, Any], ParsedResponse] = {}
     for p in parsed:
         if p.issues:
             continue
@@ -504,7 +117,7 @@ def _deduplicate(parsed: list[_Parsed], group: str) -> None:
         if kept is not p:
             what = f"{key[1]:%Y-%m}" if group == "month" else f"the {key[1]} wave"
             p.issues.append(
-                _Issue(
+                Issue(
                     "duplicate_submission",
                     "member",
                     f"member {p.member_id} answered {what} more than once; the latest "
@@ -522,7 +135,7 @@ def _frame(
 
 
 def _issue_frame(
-    parsed: list[_Parsed],
+    parsed: list[ParsedResponse],
     attr: str,
     *,
     country: str,
@@ -537,9 +150,9 @@ def _issue_frame(
             k = (p.response_id, issue.rule, issue.field)
             if k in merged:
                 merged[k]["reason"] = truncate(
-                    f"{merged[k]['reason']}; {issue.reason}", _REASON_LIMIT
+                    f"{merged[k]['reason']}; {issue.reason}", REASON_LIMIT
                 )
-                merged[k]["value"] = _short(f"{merged[k]['value']}; {issue.value}")
+                merged[k]["value"] = short_text(f"{merged[k]['value']}; {issue.value}")
                 continue
             merged[k] = {
                 "country": country,
@@ -548,8 +161,8 @@ def _issue_frame(
                 "response_id": p.response_id,
                 "rule": issue.rule,
                 "field": issue.field,
-                "reason": truncate(issue.reason, _REASON_LIMIT),
-                "value": _short(issue.value),
+                "reason": truncate(issue.reason, REASON_LIMIT),
+                "value": short_text(issue.value),
             }
     records = [merged[k] for k in sorted(merged)]
     return _frame(records, QUARANTINE_COLUMNS, QUARANTINE_DTYPES)
@@ -566,19 +179,19 @@ def _prepare(
     key: bytes | str,
     country: str,
     form_kind: str,
-) -> tuple[list[Mapping[str, Any]], list[_Parsed]]:
+) -> tuple[list[Mapping[str, Any]], list[ParsedResponse]]:
     if mapping.form_kind != form_kind:
         raise ValueError(
             f"{country}: a {mapping.form_kind} mapping was given for the {form_kind} form"
         )
     source = f"mappings/{country.lower()}_{form_kind}.yaml"
-    ctx = _Context(form, mapping, source)
+    ctx = ParseContext(form, mapping, source)
     versions = _latest_versions(responses)
-    return versions, [_parse_response(r, i, key, ctx) for i, r in enumerate(versions)]
+    return versions, [parse_response(r, i, key, ctx) for i, r in enumerate(versions)]
 
 
 def _finish(
-    parsed: list[_Parsed],
+    parsed: list[ParsedResponse],
     rows: list[dict[str, Any]],
     selections: list[dict[str, Any]],
     *,
