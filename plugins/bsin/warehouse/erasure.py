@@ -34,7 +34,7 @@ import pandas as pd
 
 from bsin.ingest.pseudonymise import member_id as make_member_id
 from bsin.ingest.reconcile import GONE_COLUMNS, remove_responses
-from bsin.quality.validation import MEMBER_ID_REGEX
+from bsin.quality.expectations import MEMBER_ID_REGEX
 from bsin.warehouse.db import Warehouse
 
 log = logging.getLogger(__name__)
