@@ -23,6 +23,7 @@ from bsin.pipeline.context import (
 )
 from bsin.transform.schema import QUARANTINE_TABLE_COLUMNS
 from bsin.warehouse import lineage
+from bsin.warehouse.sql_text import query_text
 
 log = logging.getLogger(__name__)
 
@@ -262,8 +263,7 @@ def _naive_utc(text: str | None) -> datetime | None:
 
 def _previous_revision(wh, country: str, kind: str, month: date) -> str | None:
     df = wh.query_df(
-        "select revision_id from raw_form where country = :country and form_kind = :kind"
-        " and report_month < :month order by report_month desc limit 1",
+        query_text("previous_form_revision"),
         {"country": country, "kind": kind, "month": month},
     )
     return None if df.empty else df.iloc[0, 0]
@@ -272,7 +272,7 @@ def _previous_revision(wh, country: str, kind: str, month: date) -> str | None:
 def _latest_landed(wh, form_id: str) -> datetime | None:
     """``lastSubmittedTime`` (aware UTC) of the newest response landed for ``form_id``."""
     rows = wh.query(
-        "select max(last_submitted_time) from raw_response where form_id = :form_id",
+        query_text("latest_landed_response"),
         {"form_id": form_id},
     )
     value = rows[0][0] if rows else None
@@ -295,11 +295,7 @@ def _land_responses(wh, df) -> int:
         wh.insert("quarantine", clashes[QUARANTINE_TABLE_COLUMNS])
     # Comparing keys first spares reading every stored payload when nothing was edited,
     # which is almost every run.
-    edited = wh.query(
-        "select count(*) from raw_response_incoming as i join raw_response as r"
-        " on r.form_id = i.form_id and r.response_id = i.response_id"
-        " where r.last_submitted_time < i.last_submitted_time"
-    )[0][0]
+    edited = wh.query(query_text("edited_incoming_responses"))[0][0]
     if edited:
         wh.run_sql_file("load/raw_response_history.sql")
     wh.run_sql_file("load/raw_response_upsert.sql")

@@ -21,6 +21,7 @@ from bsin.pipeline.context import (
 )
 from bsin.transform.schema import QUARANTINE_TABLE_COLUMNS
 from bsin.warehouse import lineage
+from bsin.warehouse.sql_text import query_text
 
 log = logging.getLogger(__name__)
 
@@ -183,9 +184,7 @@ def _self_assessment_fingerprint(wh, country, form, mapping, ctx, partner) -> st
     h.update(hashlib.sha256(ctx.key).digest())
     h.update(f"{partner.timezone}|{ctx.programme.grace_days}".encode())
     rows = wh.query(
-        "select form_id, response_id, last_submitted_time from raw_response"
-        " where country = :country and form_kind = 'self_assessment'"
-        " order by form_id, response_id",
+        query_text("self_assessment_response_keys"),
         {"country": country},
     )
     for form_id, response_id, submitted in rows:
@@ -196,8 +195,7 @@ def _self_assessment_fingerprint(wh, country, form, mapping, ctx, partner) -> st
 def _harmonised_since(wh, country: str, kind: str, fingerprint: str) -> date | None:
     """The run month whose harmonisation of these very inputs stands, or None."""
     rows = wh.query(
-        "select report_month from harmonise_state"
-        " where country = :country and form_kind = :kind and fingerprint = :fingerprint",
+        query_text("harmonised_since"),
         {"country": country, "kind": kind, "fingerprint": fingerprint},
     )
     return rows[0][0] if rows else None
@@ -205,8 +203,7 @@ def _harmonised_since(wh, country: str, kind: str, fingerprint: str) -> date | N
 
 def _landed_form(wh, country: str, kind: str, month: date) -> dict:
     df = wh.query_df(
-        "select payload from raw_form where country = :country and form_kind = :kind"
-        " and report_month = :month",
+        query_text("landed_form"),
         {"country": country, "kind": kind, "month": month},
     )
     if df.empty:
@@ -219,8 +216,7 @@ def _landed_form(wh, country: str, kind: str, month: date) -> dict:
 def _landed_responses(wh, country: str, kind: str, month: date) -> list[dict]:
     # Monthly responses of this run's window; self-assessments of all time (they are few).
     df = wh.query_df(
-        "select payload from raw_response where country = :country and form_kind = :kind"
-        " and (report_month = :month or form_kind = 'self_assessment') order by response_id",
+        query_text("landed_responses"),
         {"country": country, "kind": kind, "month": month},
     )
     # Thousands of parses build hundreds of thousands of containers: with Airflow, pandas

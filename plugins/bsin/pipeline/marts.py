@@ -12,6 +12,7 @@ from bsin.pipeline.context import (
     report_month,
 )
 from bsin.warehouse import lineage
+from bsin.warehouse.sql_text import query_text
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +57,7 @@ def rebuild_marts(ctx: Context | None = None) -> dict:
     ctx = ctx or Context.load()
     wh = ctx.warehouse
     build_marts(wh)
-    months = sorted(r[0] for r in wh.query("select distinct month from indicators_monthly"))
+    months = sorted(r[0] for r in wh.query(query_text("indicator_months")))
     for month in months:
         evaluate_signals(wh, month)
     return {"signal_months": len(months)}

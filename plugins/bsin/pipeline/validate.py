@@ -14,6 +14,7 @@ from bsin.pipeline.context import (
 )
 from bsin.transform.schema import QUARANTINE_COLUMNS, QUARANTINE_TABLE_COLUMNS
 from bsin.warehouse import lineage
+from bsin.warehouse.sql_text import query_text
 
 log = logging.getLogger(__name__)
 
@@ -43,21 +44,15 @@ def validate_month(data_interval_start: datetime | date, ctx: Context | None = N
         reads=["raw_form", "feedback_candidate", "self_assessment", "member_roster"],
         writes=["feedback", "feedback_selection", "self_assessment", "quarantine"],
     )
-    landed = sorted(
-        wh.query_df(
-            "select distinct country from raw_form where report_month = :month", {"month": month}
-        )["country"]
-    )
+    landed = sorted(wh.query_df(query_text("countries_landed"), {"month": month})["country"])
     if not landed:
         raise PipelineError(f"no country was ingested for {month:%Y-%m}: every extract task failed")
     candidates = wh.query_df(
-        "select * from feedback_candidate where report_month = :month order by country, response_id",
+        query_text("feedback_candidates"),
         {"month": month},
     )
     prior = wh.query_df(
-        "select country, count(distinct response_id) as n from quarantine"
-        " where report_month = :month and form_kind = 'monthly' and stage in ('extract', 'harmonise')"
-        " group by country",
+        query_text("quarantined_before_validation"),
         {"month": month},
     )
     # A country whose harmonise task failed has landed responses but neither candidates nor
@@ -65,12 +60,7 @@ def validate_month(data_interval_start: datetime | date, ctx: Context | None = N
     # would fail every other country's month too.
     unharmonised = set(
         wh.query_df(
-            "select distinct r.country from raw_response r"
-            " where r.report_month = :month and r.form_kind = 'monthly'"
-            " and not exists (select 1 from feedback_candidate c"
-            "  where c.country = r.country and c.report_month = :month)"
-            " and not exists (select 1 from quarantine q where q.country = r.country"
-            "  and q.report_month = :month and q.stage = 'harmonise')",
+            query_text("countries_not_harmonised"),
             {"month": month},
         )["country"]
     )
@@ -94,9 +84,7 @@ def validate_month(data_interval_start: datetime | date, ctx: Context | None = N
         )
     except ValidationFailed as exc:
         failure, outcome = exc, exc.outcome
-    self_assessments = wh.query_df(
-        "select * from self_assessment order by country, wave, member_id", {}
-    )
+    self_assessments = wh.query_df(query_text("self_assessments"), {})
     try:
         sa_outcome = validate_self_assessment(self_assessments, ctx.partners, month, site)
     except ValidationFailed as exc:

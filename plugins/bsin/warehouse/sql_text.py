@@ -10,8 +10,10 @@ quoted strings and comments.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import cache
 from typing import Any
 
+from bsin.core.paths import SQL_DIR
 from bsin.warehouse.errors import WarehouseError
 
 
@@ -62,3 +64,20 @@ def short(sql: str, limit: int = 300) -> str:
     """``sql`` on one line, cut at ``limit`` characters (for error messages)."""
     text = " ".join(sql.split())
     return text if len(text) <= limit else text[:limit] + " ..."
+
+
+@cache
+def query_text(name: str) -> str:
+    """The one statement of ``include/sql/queries/<name>.sql`` (the task bodies' reads).
+
+    Kept in files like the load SQL, so every statement the pipeline runs is in include/sql
+    and reads as SQL; parameters are ``:name`` as everywhere.
+    """
+    path = SQL_DIR / "queries" / f"{name}.sql"
+    try:
+        statements = split_statements(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise WarehouseError(f"SQL file {path} not found") from None
+    if len(statements) != 1:
+        raise WarehouseError(f"{path} must hold exactly one statement, not {len(statements)}")
+    return statements[0]

@@ -1,0 +1,3 @@
+-- Months the indicator mart holds.
+select distinct month
+from indicators_monthly
