@@ -235,3 +235,24 @@ def test_the_transport_asks_for_the_quota_class_of_each_forms_call_only():
     assert limiter.ops == ["responses.list", "forms.get", "responses.get"]
     assert [OP_CLASS[op] for op in limiter.ops] == [EXPENSIVE, READ, READ]
     assert limiter.quota_errors == 2  # both /responses answers were 429s
+
+
+def _open_fresh_store(args):
+    path, barrier = args
+    from bsin.ingest.quota_stores import SqliteStore
+
+    barrier.wait()
+    return SqliteStore(path).try_acquire([("k", 1000)], 60.0)
+
+
+def test_processes_opening_a_new_sqlite_store_at_once_all_get_it(tmp_path):
+    """Eight processes creating the same store file at the same moment: each one is granted
+    (switching a new file to WAL collides between processes without SQLite's busy wait)."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("fork")
+    with ctx.Manager() as manager:
+        barrier = manager.Barrier(8)
+        with ctx.Pool(8) as pool:
+            waits = pool.map(_open_fresh_store, [(tmp_path / "q.sqlite", barrier)] * 8)
+    assert waits == [0] * 8

@@ -9,6 +9,7 @@ decides what to do with that; docs/operations.md ("API quotas") says which store
 
 from __future__ import annotations
 
+import random
 import sqlite3
 import threading
 import time
@@ -69,11 +70,30 @@ class SqliteStore:
         conn = getattr(self._local, "conn", None)
         if conn is None:
             conn = sqlite3.connect(self.path, timeout=60, isolation_level=None)
-            conn.execute("pragma journal_mode=wal")
+            self._use_wal(conn)
             conn.execute("create table if not exists grants (key text not null, t real not null)")
             conn.execute("create index if not exists grants_key_t on grants (key, t)")
             self._local.conn = conn
         return conn
+
+    @staticmethod
+    def _use_wal(conn: sqlite3.Connection, patience: float = 60.0) -> None:
+        """Put the file in WAL mode (kept in the file), waiting out other processes.
+
+        Two processes opening a new file at once both hold a shared lock while each asks for
+        the exclusive one the switch needs: SQLite answers one of them "database is locked"
+        at once, without its busy timeout (it would be a deadlock). Try again shortly.
+        """
+        deadline = time.monotonic() + patience
+        while True:
+            try:
+                if conn.execute("pragma journal_mode").fetchone()[0] != "wal":
+                    conn.execute("pragma journal_mode=wal")
+                return
+            except sqlite3.OperationalError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.02 + random.random() * 0.05)
 
     def try_acquire(self, buckets: Sequence[Bucket], window: float) -> float:
         """0 when granted (recorded in every bucket), else seconds until a slot frees."""
