@@ -61,7 +61,7 @@ def feedback_rows() -> list[dict]:
     """The seeded feedback rows (canonical ``feedback`` columns)."""
     rows = []
     for (country, month), count in RESPONDENTS.items():
-        shift = {"SE": 0, "EE": 1, "LV": 2, "LT": 3}[country] + month.month
+        shift = list(ACTIVE).index(country) + month.month
         for i in range(count):
             k = i + shift
             suggestion = None
