@@ -296,6 +296,28 @@ def test_replace_deletes_matching_rows_and_inserts(warehouse):
     assert all_roster(warehouse) == [("EE", JAN, 4)]
 
 
+def test_column_types_follow_schema_changes_made_after_they_were_read(warehouse):
+    """Column types are remembered per table, but never past a change of the table."""
+    assert "note" not in warehouse.column_types("member_roster")
+    warehouse.replace("member_roster", {}, roster(("SE", JAN, 5)))  # staging DDL keeps them
+    warehouse.execute("alter table member_roster add column note text")
+    assert warehouse.column_types("member_roster")["note"].lower() in {"text", "varchar"}
+    warehouse.replace(
+        "member_roster",
+        {},
+        pd.DataFrame([{"country": "SE", "month": JAN, "active_members": 5, "note": "x"}]),
+    )
+    assert warehouse.query("select note from member_roster") == [("x",)]
+    # A rolled-back DDL: the cache must not keep the column that never came to be.
+    with pytest.raises(RuntimeError), warehouse.transaction():
+        warehouse.execute("alter table member_roster add column colour text")
+        assert "colour" in warehouse.column_types("member_roster")
+        raise RuntimeError("abort")
+    assert "colour" not in warehouse.column_types("member_roster")
+    with pytest.raises(WarehouseError, match="no column"):
+        warehouse.insert("member_roster", pd.DataFrame([{"country": "SE", "colour": "red"}]))
+
+
 def test_failed_replace_leaves_old_rows(warehouse):
     warehouse.replace("member_roster", {}, roster(("SE", JAN, 5), ("SE", FEB, 6)))
     before = all_roster(warehouse)

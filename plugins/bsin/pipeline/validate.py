@@ -84,7 +84,10 @@ def validate_month(data_interval_start: datetime | date, ctx: Context | None = N
         )
     except ValidationFailed as exc:
         failure, outcome = exc, exc.outcome
-    self_assessments = wh.query_df(query_text("self_assessments"), {})
+    self_assessments = wh.query_df(query_text("self_assessments"), {"month": month})
+    standing = set(
+        wh.query_df(query_text("self_assessments_standing"), {"month": month})["country"]
+    )
     try:
         sa_outcome = validate_self_assessment(self_assessments, ctx.partners, month, site)
     except ValidationFailed as exc:
@@ -98,9 +101,13 @@ def validate_month(data_interval_start: datetime | date, ctx: Context | None = N
     problems = outcome.summary.get("country_problems", {})
     with wh.transaction():
         for country in landed:
+            scope = {"country": country, "report_month": month, "stage": "validate"}
+            if country in standing:
+                # Its self-assessments were not validated again: their rows stand.
+                scope["form_kind"] = "monthly"
             wh.replace(
                 "quarantine",
-                {"country": country, "report_month": month, "stage": "validate"},
+                scope,
                 quarantine.loc[quarantine["country"] == country, QUARANTINE_TABLE_COLUMNS],
             )
         _record_country_problems(wh, landed, month, problems)

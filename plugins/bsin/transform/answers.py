@@ -70,6 +70,8 @@ class ParseContext:
         self.form_labels = {
             qid: {normalise_label(label) for label in q.labels} for qid, q in questions.items()
         }
+        # (question id, *answer texts) -> the parsed outcome (_parse_answer).
+        self.memo: dict[tuple[str, ...], ParsedResponse] = {}
 
 
 def _is_mapping(value: Any) -> bool:
@@ -86,7 +88,33 @@ def _answers(response: Mapping[str, Any]) -> Mapping[str, Any]:
 def _answer_texts(response: Mapping[str, Any], question_id: str) -> list[str]:
     # Shapes are checked at every level: a payload that is not what the API documents
     # (hand-edited data, a proxy, a future API change) must give "no answer", not a crash.
-    answer = _answers(response).get(question_id)
+    return _texts_of(_answers(response).get(question_id))
+
+
+def _texts_of(answer: Any) -> list[str]:
+    # The shape the API documents, checked by exact class: most of harmonising at network
+    # scale was these few lookups. Anything else takes the general path below.
+    if answer is None:  # a question left unanswered
+        return []
+    if answer.__class__ is dict:
+        text_answers = answer.get("textAnswers")
+        if text_answers.__class__ is dict:
+            texts = text_answers.get("answers")
+            if texts.__class__ is list:
+                out = []
+                for t in texts:
+                    if t.__class__ is not dict:
+                        return _texts_general(answer)
+                    v = t.get("value")
+                    if v.__class__ is not str:
+                        return _texts_general(answer)
+                    if v and not v.isspace():
+                        out.append(v)
+                return out
+    return _texts_general(answer)
+
+
+def _texts_general(answer: Any) -> list[str]:
     text_answers = answer.get("textAnswers") if _is_mapping(answer) else None
     texts = text_answers.get("answers") if _is_mapping(text_answers) else None
     if not isinstance(texts, list):
@@ -136,15 +164,50 @@ def _unknown_label(spec: FieldSpec, q: QuestionMapping, label: str, ctx: ParseCo
     )
 
 
+# Distinct answers remembered per form and question: past this, parse without memo.
+_MEMO_LIMIT = 100_000
+
+
+def _parse_answer(
+    texts: list[str],
+    q: QuestionMapping,
+    spec: FieldSpec,
+    parsed: ParsedResponse,
+    ctx: ParseContext,
+) -> None:
+    """Parse one mapped answer into ``parsed``; answers to choice, number, date and set
+    questions repeat across responses, so their outcome is computed once per form."""
+    if spec.kind == "text":
+        _parse_field(texts, q, spec, parsed, ctx)
+        return
+    key = (q.question_id, *texts)
+    outcome = ctx.memo.get(key)
+    if outcome is None:
+        # The outcome depends on the answer texts, the question and the form only.
+        outcome = ParsedResponse("", None, None)
+        _parse_field(texts, q, spec, outcome, ctx)
+        if len(ctx.memo) < _MEMO_LIMIT:
+            ctx.memo[key] = outcome
+    if outcome.values:
+        parsed.values.update(outcome.values)
+    if outcome.selections:
+        parsed.selections.update(outcome.selections)
+    if outcome.issues:
+        parsed.issues.extend(outcome.issues)
+    if outcome.notes:
+        parsed.notes.extend(outcome.notes)
+    if outcome.month is not None:
+        parsed.month = outcome.month
+
+
 def _parse_field(
-    response: Mapping[str, Any],
+    texts: list[str],
     q: QuestionMapping,
     spec: FieldSpec,
     parsed: ParsedResponse,
     ctx: ParseContext,
 ) -> None:
     """Parse one mapped answer into ``parsed.values`` or record why it cannot be used."""
-    texts = _answer_texts(response, q.question_id)
     if not texts:
         if spec.answer_required:
             parsed.issues.append(
@@ -305,9 +368,10 @@ def parse_response(
             )
         )
     specs = ctx.mapping.fields
+    answers = _answers(response)
     for q in ctx.mapping.questions:
-        _parse_field(response, q, specs[q.field], parsed, ctx)
-    for question_id in sorted(set(map(str, _answers(response))) - ctx.known_questions):
+        _parse_answer(_texts_of(answers.get(q.question_id)), q, specs[q.field], parsed, ctx)
+    for question_id in sorted(set(map(str, answers)) - ctx.known_questions):
         where = (
             "is in the form but"
             if question_id in ctx.form_question_ids

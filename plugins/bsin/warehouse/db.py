@@ -20,7 +20,9 @@ Usage::
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import date, datetime
 from typing import Any
 
@@ -140,6 +142,13 @@ def _infer_sql_type(values: pd.Series) -> str:
     return "text"
 
 
+# A statement that may change a table's columns (after any leading comment lines).
+_SCHEMA_DDL = re.compile(r"^\s*(?:--[^\n]*\n\s*)*(?:create|alter|drop)\b", re.IGNORECASE)
+# The staging tables' own DDL (replace_staging): session-private, never a cached table.
+_STAGING_DDL = re.compile(
+    r"^\s*(?:drop table if exists (?:temp|pg_temp)\.|create temporary table )", re.IGNORECASE
+)
+
 # --------------------------------------------------------------------------------------
 
 
@@ -150,6 +159,33 @@ class Warehouse(SqlSession):
     Build one with :meth:`from_uri` or :meth:`from_conn_id`; use it as a context manager
     (or call :meth:`close`). The connection opens on first use.
     """
+
+    def __init__(self, target: WarehouseConnection) -> None:
+        super().__init__(target)
+        # column_types per table: every load asked information_schema again, some 12
+        # queries per country-month (docs/performance.md). Any DDL other than the staging
+        # tables', a rollback or closing the connection forgets them.
+        self._column_types: dict[str, dict[str, str]] = {}
+
+    def _cursor_execute(self, sql: str, params: Mapping[str, Any] | None, strict: bool = True):
+        if self._column_types and _SCHEMA_DDL.match(sql) and not _STAGING_DDL.match(sql):
+            self._column_types.clear()
+        return super()._cursor_execute(sql, params, strict)
+
+    @contextmanager
+    def transaction(self) -> Iterator[Warehouse]:
+        """All-or-nothing block (:meth:`SqlSession.transaction`)."""
+        try:
+            with super().transaction():
+                yield self
+        except BaseException:
+            self._column_types.clear()  # a rolled-back DDL may have changed columns
+            raise
+
+    def close(self) -> None:
+        """Close the connection (it reopens on next use) and forget cached column types."""
+        self._column_types.clear()
+        super().close()
 
     # ---- bulk writes ----------------------------------------------------------------
 
@@ -182,6 +218,9 @@ class Warehouse(SqlSession):
     def column_types(self, table: str) -> dict[str, str]:
         """``{column: SQL type}`` of ``table`` as the backend names the types."""
         _check_ident(table, "table")
+        cached = self._column_types.get(table)
+        if cached is not None:
+            return dict(cached)
         rows = self.query(
             "select column_name, data_type from information_schema.columns "
             "where table_name = :t and table_schema = current_schema() "
@@ -189,7 +228,10 @@ class Warehouse(SqlSession):
             "order by ordinal_position",
             {"t": table},
         )
-        return dict(rows)
+        types = dict(rows)
+        if types:  # a missing table is not remembered: a migration may create it
+            self._column_types[table] = types
+        return dict(types)
 
     def replace_staging(self, name: str, df: pd.DataFrame, like: str | None = None) -> int:
         """(Re)create the session-private staging table ``name`` holding ``df``.
