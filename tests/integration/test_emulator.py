@@ -313,3 +313,32 @@ def test_every_file_layout_serves_the_same_responses(tmp_path, layout):
     assert items == rows and (raw is not None) == (layout == "one_per_line")
     with start_emulator(tmp_path) as emu:
         assert call(list_url(emu))[1]["responses"] == rows
+
+
+@pytest.mark.parametrize(
+    "layout",
+    ["one_per_line", "pretty_printed", "single_line", "empty"],
+)
+def test_every_file_layout_serves_the_same_responses(tmp_path, layout):
+    """The streaming line reader and the whole-file parse agree; any layout is served."""
+    from bsin_dev.emulator.store import load_response_set
+
+    items = [
+        {"responseId": f"r{i}", "lastSubmittedTime": f"2022-08-0{i + 1}T10:00:00Z", "note": "a,\n"}
+        for i in range(3)
+    ]
+    if layout == "empty":
+        items = []
+    path = tmp_path / "f.json"
+    if layout == "one_per_line":
+        text = "[\n" + ",\n".join(json.dumps(r) for r in items) + "\n]\n"
+    elif layout == "pretty_printed":
+        text = json.dumps(items, indent=2)
+    elif layout == "single_line":
+        text = json.dumps(items)
+    else:
+        text = "[]\n"
+    path.write_text(text, encoding="utf-8")
+    rs = load_response_set(path, "form")
+    assert [json.loads(b) for b in rs.bodies] == items
+    assert set(rs.by_id) == {r["responseId"] for r in items}

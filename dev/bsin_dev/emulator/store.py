@@ -144,20 +144,17 @@ def read_responses(path: Path) -> tuple[object, list[bytes] | None]:
 def load_response_set(path: Path, form_id: str) -> ResponseSet:
     """A responses file as a ResponseSet, parsing one entry at a time when it is one per line.
 
-    Each entry's dict lives only while its sort keys are read: a 25,000-response benchmark
-    form then costs its bytes, not hundreds of MB of parsed objects (docs/performance.md).
-    Any other layout is parsed whole (read_responses), as before.
+    The file is read line by line and each entry's dict lives only while its sort keys are
+    read: a 225,000-response benchmark form then costs its bytes once, not the file's bytes
+    several times over nor hundreds of MB of parsed objects (docs/performance.md). Any
+    other layout is parsed whole (read_responses), as before.
     """
     try:
-        raw = path.read_bytes()
+        parts = _entry_lines(path)
     except OSError as exc:
         raise DataError(f"{path}: cannot read emulator data: {exc}") from None
-    inner = raw.strip()
-    if not (inner.startswith(b"[") and inner.endswith(b"]")):
+    if parts is None:
         return build_response_set(path, form_id, *read_responses(path))
-    body = inner[1:-1].strip()
-    parts = [p.strip() for p in body.split(b",\n")] if body else []
-    del raw, inner, body
     keys: list[dict] = []
     gc_was_enabled = gc.isenabled()
     gc.disable()  # as in read_responses: the parses create no cycles
@@ -174,6 +171,34 @@ def load_response_set(path: Path, form_id: str) -> ResponseSet:
         if gc_was_enabled:
             gc.enable()
     return build_response_set(path, form_id, keys, parts)
+
+
+def _entry_lines(path: Path) -> list[bytes] | None:
+    """The entries of a ``[`` / one entry per line / ``]`` file, or None for another layout."""
+    parts: list[bytes] = []
+    with path.open("rb") as f:
+        for first in f:
+            if first.strip():
+                break
+        else:
+            return None
+        head = first.strip()
+        if head == b"[]":
+            return parts
+        if head != b"[":
+            return None
+        closed = False
+        for line in f:
+            entry = line.strip()
+            if not entry:
+                continue
+            if closed:
+                return None  # something after the closing bracket
+            if entry == b"]":
+                closed = True
+                continue
+            parts.append(entry[:-1] if entry.endswith(b",") else entry)
+    return parts if closed else None
 
 
 _KEY_FIELDS = ("responseId", "lastSubmittedTime", "formId")
