@@ -7,7 +7,8 @@ select r.form_id,
        r.payload
   from raw_response as r
   join raw_response_incoming as i
-    on i.form_id = r.form_id
+    on i.response_key = r.response_key
+   and i.form_id = r.form_id
    and i.response_id = r.response_id
  where r.last_submitted_time < i.last_submitted_time
    and not exists (

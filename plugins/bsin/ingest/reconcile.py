@@ -18,6 +18,7 @@ and kind). Three things here:
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 from collections.abc import Iterable
@@ -74,12 +75,14 @@ def remove_responses(wh: Warehouse, gone: pd.DataFrame) -> dict[str, int]:
 
 
 # A landed row r that an incoming row (raw_response_incoming) clashes with; the same
-# condition selects the clashes and then removes them from the staging table.
+# condition selects the clashes and then removes them from the staging table. Landed rows
+# come from staging raw_response_landed: those sharing a response id's key with an incoming
+# one (bsin.pipeline.extract), every row a clash can be with.
 _CLASH_SELECT = """
 select i.form_id, i.response_id, i.country, i.form_kind, i.report_month,
        r.form_id, r.country, r.form_kind, r.report_month, r.create_time, i.create_time
   from raw_response_incoming as i
-  join raw_response as r
+  join raw_response_landed as r
     on r.response_id = i.response_id
    and ((r.form_id = i.form_id
          and (r.country <> i.country or r.form_kind <> i.form_kind
@@ -91,7 +94,7 @@ _CLASH_DELETE = """
 delete from raw_response_incoming as i
  where exists (
        select 1
-         from raw_response as r
+         from raw_response_landed as r
         where r.response_id = i.response_id
           and ((r.form_id = i.form_id
                 and (r.country <> i.country or r.form_kind <> i.form_kind
@@ -102,8 +105,22 @@ delete from raw_response_incoming as i
 """
 
 
+def response_key(response_id: str) -> int:
+    """The integer key of a response id in ``raw_response.response_key`` (migration 016).
+
+    63 bits of a BLAKE2b hash, so it fits a signed BIGINT on both backends. It only narrows
+    the comparison of incoming with landed responses to a few rows: two ids sharing a key
+    are still told apart by the ids themselves.
+    """
+    digest = hashlib.blake2b(response_id.encode("utf-8", "surrogatepass"), digest_size=8).digest()
+    return int.from_bytes(digest, "big") >> 1
+
+
 def quarantine_clashes(wh: Warehouse) -> pd.DataFrame:
     """Take clashing rows out of staging ``raw_response_incoming``; their quarantine rows.
+
+    Staging ``raw_response_landed`` holds the landed rows to compare with
+    (``bsin.pipeline.extract._land_responses``).
 
     A clash: the (form, response id) is already landed for another country or form kind,
     or with another ``createTime`` (an edit keeps createTime, so this is a different

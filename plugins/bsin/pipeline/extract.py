@@ -55,6 +55,7 @@ def extract_country(
     import pandas as pd
 
     from bsin.ingest.forms_client import FormsApiError, cut_window, get_form, iter_responses
+    from bsin.ingest.reconcile import response_key
     from bsin.transform.drift import DRIFT_COLUMNS, StructuralDriftError, detect_drift
     from bsin.transform.mapping import load_mapping
 
@@ -193,6 +194,7 @@ def extract_country(
                     "payload": json.dumps(
                         _strip_email(r, ctx.key), ensure_ascii=False, sort_keys=True
                     ),
+                    "response_key": response_key(r["responseId"]),
                 }
             )
         log.info(
@@ -254,6 +256,7 @@ _RAW_COLUMNS = [
     "last_submitted_time",
     "create_time",
     "payload",
+    "response_key",
 ]
 
 
@@ -283,23 +286,43 @@ def _land_responses(wh, df) -> int:
     """Upsert raw responses by (form_id, response_id); keep superseded versions in history.
 
     A response id that clashes with a landed one (bsin.ingest.reconcile.quarantine_clashes) is
-    quarantined instead; returns how many.
+    quarantined instead; returns how many. ``df`` has ``_RAW_COLUMNS``.
     """
     from bsin.ingest.reconcile import quarantine_clashes
 
     if df.empty:
         return 0
+    _fill_response_keys(wh)
     wh.replace_staging("raw_response_incoming", df)
+    # Every comparison below reads only the landed rows sharing a key with an incoming one:
+    # reading the whole table's ids for each extract grew the landing with the warehouse.
+    wh.replace_staging(
+        "raw_response_landed", wh.query_df(query_text("landed_for_incoming")), like="raw_response"
+    )
     clashes = quarantine_clashes(wh)
     if len(clashes):
         wh.insert("quarantine", clashes[QUARANTINE_TABLE_COLUMNS])
-    # Comparing keys first spares reading every stored payload when nothing was edited,
-    # which is almost every run.
     edited = wh.query(query_text("edited_incoming_responses"))[0][0]
     if edited:
         wh.run_sql_file("load/raw_response_history.sql")
-    wh.run_sql_file("load/raw_response_upsert.sql")
+        wh.run_sql_file("load/raw_response_upsert.sql")
+    else:
+        wh.run_sql_file("load/raw_response_append.sql")
     return len(clashes)
+
+
+def _fill_response_keys(wh) -> None:
+    """Give landed responses without one their ``response_key`` (migration 016)."""
+    import pandas as pd
+
+    from bsin.ingest.reconcile import response_key
+
+    missing = wh.query_df(query_text("responses_without_key"))
+    if missing.empty:
+        return
+    missing["response_key"] = [response_key(r) for r in missing["response_id"]]
+    wh.replace_staging("response_key_fill", pd.DataFrame(missing), like="raw_response")
+    wh.run_sql_file("load/response_key_fill.sql")
 
 
 def _collect_ids(responses, ids: set[str]):
