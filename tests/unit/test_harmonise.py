@@ -452,3 +452,39 @@ def test_every_response_is_either_a_row_or_quarantined(
     assert isinstance(
         result.rows["submitted_at"].iloc[0] if len(kept) else datetime.now(), datetime
     )
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_feedback_selections_of_a_frame_equal_those_of_its_rows(seed):
+    """The column-wise derivation validation uses matches the row-wise one harmonise uses."""
+    import random
+
+    from bsin.transform.harmonise import (
+        FEEDBACK_SET_FIELDS,
+        _selection_records,
+        feedback_selections,
+    )
+
+    rnd = random.Random(seed)
+    n = rnd.randint(0, 15)
+    texts = [None, "", "a", "b;a", "a;a;c", "x", float("nan"), "c;b", "ö;Ä"]
+    df = pd.DataFrame(
+        {
+            "country": [rnd.choice("XYZ") for _ in range(n)],
+            "feedback_month": [date(2022, rnd.randint(1, 3), 1) for _ in range(n)],
+            "member_id": [f"m{rnd.randint(0, 5)}" for _ in range(n)],
+            **{f: [rnd.choice(texts) for _ in range(n)] for f in FEEDBACK_SET_FIELDS},
+        }
+    )
+    if seed % 2:
+        df = df.astype(dict.fromkeys(FEEDBACK_SET_FIELDS, "string"))
+    if seed % 3 == 0:
+        df.index = range(100, 100 + n)  # validation's frames are filtered: any index
+    rows = [
+        {
+            k: (None if not isinstance(v, str) else v) if k in FEEDBACK_SET_FIELDS else v
+            for k, v in r.items()
+        }
+        for r in df.to_dict("records")
+    ]
+    assert feedback_selections(df).values.tolist() == [list(t) for t in _selection_records(rows)]

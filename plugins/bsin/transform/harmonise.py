@@ -307,17 +307,33 @@ def _selection_records(rows: Iterable[Mapping[str, Any]]) -> list[tuple]:
 
 def feedback_selections(rows: pd.DataFrame) -> pd.DataFrame:
     """``feedback_selection`` rows (SELECTION_COLUMNS) of canonical feedback rows: one per
-    chosen value of each set field, derived from its ';'-joined text column."""
-    out = []
-    for r in rows.itertuples(index=False):
-        for field_name in FEEDBACK_SET_FIELDS:
-            text = getattr(r, field_name)
-            if isinstance(text, str) and text:
-                out.extend(
-                    (r.country, r.feedback_month, r.member_id, field_name, value)
-                    for value in sorted(set(text.split(";")))
-                )
-    return pd.DataFrame(out, columns=SELECTION_COLUMNS)
+    chosen value of each set field, derived from its ';'-joined text column.
+
+    In the order of ``_selection_records``: by row, then field, then value. Column-wise,
+    since validation derives them for a whole month of the network at once.
+    """
+    keys = ["country", "feedback_month", "member_id"]
+    parts = []
+    for order, field_name in enumerate(FEEDBACK_SET_FIELDS):
+        texts = rows[field_name]
+        chosen = pd.Series(
+            [isinstance(t, str) and t != "" for t in texts], index=texts.index, dtype=bool
+        )
+        if not chosen.any():
+            continue
+        part = rows.loc[chosen, keys].copy()
+        part["value"] = texts[chosen].astype(object).str.split(";")
+        part = part.explode("value")
+        part["field"] = field_name
+        part["_row"] = part.index
+        part["_field"] = order
+        parts.append(part)
+    if not parts:
+        return pd.DataFrame(columns=SELECTION_COLUMNS)
+    out = pd.concat(parts)
+    out = out.drop_duplicates(["_row", "_field", "value"])
+    out = out.sort_values(["_row", "_field", "value"], kind="stable")
+    return out[SELECTION_COLUMNS].reset_index(drop=True)
 
 
 def harmonise_self_assessment(
