@@ -14,6 +14,7 @@ from bsin.core.config import (
     ProgrammeConfig,
 )
 from bsin.core.months import add_months, format_rfc3339, month_window, parse_rfc3339
+from bsin.core.runtime import gc_paused
 from bsin.pipeline.context import (
     FORMS_CONN_ID,
     Context,
@@ -85,128 +86,133 @@ def extract_country(
     forgotten = _forgotten_members(wh)
     # Only the kinds the partner collects: a partner without a self-assessment form costs
     # no API call for it.
-    for kind in partner.form_kinds:
-        form_id = partner.form_id(kind)
-        try:
-            form = get_form(service, form_id, num_retries=num_retries)
-        except FormsApiError as exc:
-            raise PipelineError(f"{country} {kind} form: {exc}") from exc
-        mapping = load_mapping(country, kind)
-        previous = _previous_revision(wh, country, kind, month)
-        try:
-            findings = detect_drift(form, mapping, previous_revision_id=previous)
-        except StructuralDriftError as exc:
-            _hold_back_structural_drift(wh, country, kind, form_id, month, exc)
-        for f in findings:
-            getattr(log, "warning" if f.severity != "info" else "info")(
-                "%s %s form drift (%s): %s", country, kind, f.kind, f.detail
-            )
-            drift_rows.append(
+    # Pages parse, and responses are cut, pseudonymised and re-serialised, into hundreds of
+    # thousands of acyclic containers: the collector would rescan the heap throughout.
+    with gc_paused():
+        for kind in partner.form_kinds:
+            form_id = partner.form_id(kind)
+            try:
+                form = get_form(service, form_id, num_retries=num_retries)
+            except FormsApiError as exc:
+                raise PipelineError(f"{country} {kind} form: {exc}") from exc
+            mapping = load_mapping(country, kind)
+            previous = _previous_revision(wh, country, kind, month)
+            try:
+                findings = detect_drift(form, mapping, previous_revision_id=previous)
+            except StructuralDriftError as exc:
+                _hold_back_structural_drift(wh, country, kind, form_id, month, exc)
+            for f in findings:
+                getattr(log, "warning" if f.severity != "info" else "info")(
+                    "%s %s form drift (%s): %s", country, kind, f.kind, f.detail
+                )
+                drift_rows.append(
+                    {
+                        "country": country,
+                        "form_kind": kind,
+                        "report_month": month,
+                        "kind": f.kind,
+                        "detail": f.detail,
+                        "form_id": form_id,
+                        "revision_id": form.get("revisionId"),
+                        "severity": f.severity,
+                    }
+                )
+            forms.append(
                 {
                     "country": country,
                     "form_kind": kind,
                     "report_month": month,
-                    "kind": f.kind,
-                    "detail": f.detail,
                     "form_id": form_id,
                     "revision_id": form.get("revisionId"),
-                    "severity": f.severity,
+                    "payload": json.dumps(form, ensure_ascii=False, sort_keys=True),
                 }
             )
-        forms.append(
-            {
-                "country": country,
-                "form_kind": kind,
-                "report_month": month,
-                "form_id": form_id,
-                "revision_id": form.get("revisionId"),
-                "payload": json.dumps(form, ensure_ascii=False, sort_keys=True),
-            }
-        )
-        first_start = None
-        if kind == "monthly":
-            start, end = month_window(month, partner.timezone, ctx.programme.grace_days)
-        else:
-            # Self-assessments arrive at joining and at the end, not per month: read what is
-            # new since the latest one landed (inclusive, so an edit at the same instant is
-            # not missed), from three months before the programme on the first run.
-            start, _ = month_window(add_months(ctx.programme.first_month, -3), partner.timezone, 0)
-            first_start = start
-            latest = _latest_landed(wh, form_id)
-            if latest is not None:
-                start = max(start, latest)
-            _, end = month_window(month, partner.timezone, ctx.programme.grace_days)
-        listed: set[str] = set()
-        try:
-            pulled, unusable = cut_window(
-                _collect_ids(
-                    iter_responses(service, form_id, since_utc=start, num_retries=num_retries),
-                    listed,
-                ),
-                start,
-                end,
-            )
-            reconcile_plan.append(
-                _reconcile_listing(
-                    service,
-                    form_id,
-                    kind,
-                    month,
-                    partner,
-                    ctx.programme,
-                    listed_since=start,
-                    listed=listed,
-                    since_all=first_start,
-                    num_retries=num_retries,
+            first_start = None
+            if kind == "monthly":
+                start, end = month_window(month, partner.timezone, ctx.programme.grace_days)
+            else:
+                # Self-assessments arrive at joining and at the end, not per month: read what is
+                # new since the latest one landed (inclusive, so an edit at the same instant is
+                # not missed), from three months before the programme on the first run.
+                start, _ = month_window(
+                    add_months(ctx.programme.first_month, -3), partner.timezone, 0
                 )
-            )
-        except FormsApiError as exc:
-            raise PipelineError(f"{country} {kind} form: {exc}") from exc
-        pulled, summary[f"{kind}_forgotten"] = _drop_forgotten(pulled, forgotten, ctx.key)
-        for response_id, rule, field, reason, value in unusable:
-            log.warning(
-                "%s %s form: response %s quarantined: %s", country, kind, response_id, reason
-            )
-            extract_quarantine.append(
-                {
-                    "country": country,
-                    "form_kind": kind,
-                    "report_month": month,
-                    "response_id": response_id,
-                    "rule": rule,
-                    "field": field,
-                    "reason": reason,
-                    "value": value,
-                    "stage": "extract",
-                }
-            )
-        summary[f"{kind}_responses"] = len(pulled)
-        for r in pulled:
-            responses.append(
-                {
-                    "form_id": form_id,
-                    "response_id": r["responseId"],
-                    "country": country,
-                    "form_kind": kind,
-                    "report_month": month,
-                    "last_submitted_time": _naive_utc(r.get("lastSubmittedTime")),
-                    "create_time": _naive_utc(r.get("createTime")),
-                    "payload": json.dumps(
-                        _strip_email(r, ctx.key), ensure_ascii=False, sort_keys=True
+                first_start = start
+                latest = _latest_landed(wh, form_id)
+                if latest is not None:
+                    start = max(start, latest)
+                _, end = month_window(month, partner.timezone, ctx.programme.grace_days)
+            listed: set[str] = set()
+            try:
+                pulled, unusable = cut_window(
+                    _collect_ids(
+                        iter_responses(service, form_id, since_utc=start, num_retries=num_retries),
+                        listed,
                     ),
-                    "response_key": response_key(r["responseId"]),
-                }
+                    start,
+                    end,
+                )
+                reconcile_plan.append(
+                    _reconcile_listing(
+                        service,
+                        form_id,
+                        kind,
+                        month,
+                        partner,
+                        ctx.programme,
+                        listed_since=start,
+                        listed=listed,
+                        since_all=first_start,
+                        num_retries=num_retries,
+                    )
+                )
+            except FormsApiError as exc:
+                raise PipelineError(f"{country} {kind} form: {exc}") from exc
+            pulled, summary[f"{kind}_forgotten"] = _drop_forgotten(pulled, forgotten, ctx.key)
+            for response_id, rule, field, reason, value in unusable:
+                log.warning(
+                    "%s %s form: response %s quarantined: %s", country, kind, response_id, reason
+                )
+                extract_quarantine.append(
+                    {
+                        "country": country,
+                        "form_kind": kind,
+                        "report_month": month,
+                        "response_id": response_id,
+                        "rule": rule,
+                        "field": field,
+                        "reason": reason,
+                        "value": value,
+                        "stage": "extract",
+                    }
+                )
+            summary[f"{kind}_responses"] = len(pulled)
+            for r in pulled:
+                responses.append(
+                    {
+                        "form_id": form_id,
+                        "response_id": r["responseId"],
+                        "country": country,
+                        "form_kind": kind,
+                        "report_month": month,
+                        "last_submitted_time": _naive_utc(r.get("lastSubmittedTime")),
+                        "create_time": _naive_utc(r.get("createTime")),
+                        "payload": json.dumps(
+                            _strip_email(r, ctx.key), ensure_ascii=False, sort_keys=True
+                        ),
+                        "response_key": response_key(r["responseId"]),
+                    }
+                )
+            log.info(
+                "%s %s form %s revision %s: %d responses submitted %s..%s",
+                country,
+                kind,
+                form_id,
+                form.get("revisionId"),
+                len(pulled),
+                format_rfc3339(start),
+                format_rfc3339(end),
             )
-        log.info(
-            "%s %s form %s revision %s: %d responses submitted %s..%s",
-            country,
-            kind,
-            form_id,
-            form.get("revisionId"),
-            len(pulled),
-            format_rfc3339(start),
-            format_rfc3339(end),
-        )
     with wh.transaction():
         wh.replace("raw_form", {"country": country, "report_month": month}, pd.DataFrame(forms))
         wh.replace(

@@ -4,7 +4,6 @@ schema through the country's mapping; structural drift reaches data staff.
 
 from __future__ import annotations
 
-import gc
 import hashlib
 import importlib
 import json
@@ -13,6 +12,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+from bsin.core.runtime import gc_paused
 from bsin.pipeline.context import (
     SMTP_CONN_ID,
     Context,
@@ -72,17 +72,21 @@ def harmonise_country(
                 summary[kind]["unchanged_since"] = since.isoformat()
                 log.info("%s %s: unchanged since %s, not harmonised again", country, kind, since)
                 continue
-        responses = _landed_responses(wh, country, kind, month)
-        res = fn(
-            responses,
-            form,
-            mapping,
-            country=country,
-            key=ctx.key,
-            tz=partner.timezone,
-            grace_days=ctx.programme.grace_days,
-            report_month=month,
-        )
+        # Parsing and harmonising build hundreds of thousands of acyclic containers: with
+        # the collector on, most of the task's time went to rescanning the heap.
+        with gc_paused():
+            responses = _landed_responses(wh, country, kind, month)
+            res = fn(
+                responses,
+                form,
+                mapping,
+                country=country,
+                key=ctx.key,
+                tz=partner.timezone,
+                grace_days=ctx.programme.grace_days,
+                report_month=month,
+            )
+            del responses
         results[kind] = res
         quarantined = int(res.quarantine["response_id"].nunique()) if len(res.quarantine) else 0
         summary[kind] = {
@@ -219,16 +223,7 @@ def _landed_responses(wh, country: str, kind: str, month: date) -> list[dict]:
         query_text("landed_responses"),
         {"country": country, "kind": kind, "month": month},
     )
-    # Thousands of parses build hundreds of thousands of containers: with Airflow, pandas
-    # and GX loaded, the cyclic GC would rescan that heap over and over (most of the
-    # harmonise task's time at network scale, docs/performance.md). JSON has no cycles.
-    gc_was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        return [json.loads(p) for p in df["payload"]]
-    finally:
-        if gc_was_enabled:
-            gc.enable()
+    return [json.loads(p) for p in df["payload"]]
 
 
 def alert_drift(
