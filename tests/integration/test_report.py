@@ -261,6 +261,41 @@ def test_every_language_renders(mails, language):
     assert set(rendered.images) == set(mails["LV"][1].images)
 
 
+def test_charts_do_not_depend_on_what_was_drawn_before(mails):
+    """Charts keep their fixed part per thread (report_charts._chart): a chart drawn after
+    other countries' and languages' charts has the bytes of one drawn in a fresh thread,
+    and each country's data reaches its own chart."""
+    import threading
+
+    from bsin.reporting import report_charts
+
+    first, second = list(ACTIVE)[:2]
+    ctx_a, ctx_b = mails[first][0], mails[second][0]
+    fresh: dict[str, bytes] = {}
+    # A new thread starts with no kept charts: everything is drawn from scratch.
+    thread = threading.Thread(
+        target=lambda: fresh.update(report_charts.render_charts(ctx_a, Translator("en")))
+    )
+    thread.start()
+    thread.join()
+    report_charts.render_charts(ctx_a, Translator("en"))
+    other = report_charts.render_charts(ctx_b, Translator("en"))
+    for language in LANGUAGES:
+        report_charts.render_charts(ctx_b, Translator(language))
+    again = report_charts.render_charts(ctx_a, Translator("en"))
+    assert list(again) == list(report_charts.CHART_META)
+    assert again == fresh
+    # The two countries' lines and bars differ: the kept figure took the new data.
+    assert all(again[name] != other[name] for name in report_charts.TREND_CHARTS)
+    assert again["comparison"] != other["comparison"]
+    kept = report_charts._charts.cache.values()
+    assert 0 < len(kept) <= report_charts.CHART_CACHE_SIZE
+    # The kept image covers the whole canvas, its last column and row included.
+    for chart in kept:
+        width, height = chart.canvas.get_width_height(physical=True)
+        assert chart.background.get_extents() == (0, 0, width, height)
+
+
 def test_build_message_refuses_wrong_partner(mails):
     _, rendered, _ = mails["LV"]
     with pytest.raises(ValueError, match="report for LV addressed to partner SE"):
