@@ -296,6 +296,34 @@ def test_charts_do_not_depend_on_what_was_drawn_before(mails):
         assert chart.background.get_extents() == (0, 0, width, height)
 
 
+def test_query_rows_are_the_plain_values_of_the_frame(tmp_path):
+    """queries.rows converts column by column; each value is what ``plain`` makes of the
+    frame's cell, as when it converted cell by cell (a whole-number column with a NULL
+    stays float, NaN and NaT become None, timestamps keep their microseconds)."""
+    from bsin.reporting.queries import plain, rows
+    from bsin.warehouse.db import Warehouse
+
+    sql = (
+        "select * from (values"
+        " (1, 1.5, true, 'a', date '2022-01-01', timestamp '2022-01-01 10:00:00.123456',"
+        "  null, 7, 'nan'::double),"
+        " (null, null, null, null, null, null, null, 8, 2.5)"
+        ") t(i, f, b, s, d, ts, empty, whole, nan)"
+    )
+    with Warehouse.from_uri(f"duckdb:///{tmp_path / 'rows.duckdb'}") as wh:
+        frame = wh.query_df(sql)
+        got = rows(wh, sql, {})
+    want = [{k: plain(v) for k, v in r.items()} for r in frame.astype(object).to_dict("records")]
+    assert got == want
+    assert [[type(v).__name__ for v in r.values()] for r in got] == [
+        [type(v).__name__ for v in r.values()] for r in want
+    ]
+    assert got[0]["i"] == 1.0 and isinstance(got[0]["i"], float)
+    assert got[0]["whole"] == 7 and isinstance(got[0]["whole"], int)
+    assert got[0]["nan"] is None and got[1]["ts"] is None and got[1]["s"] is None
+    assert got[0]["ts"].microsecond == 123456
+
+
 def test_build_message_refuses_wrong_partner(mails):
     _, rendered, _ = mails["LV"]
     with pytest.raises(ValueError, match="report for LV addressed to partner SE"):
