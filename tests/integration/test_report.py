@@ -261,6 +261,69 @@ def test_every_language_renders(mails, language):
     assert set(rendered.images) == set(mails["LV"][1].images)
 
 
+def test_charts_do_not_depend_on_what_was_drawn_before(mails):
+    """Charts keep their fixed part per thread (report_charts._chart): a chart drawn after
+    other countries' and languages' charts has the bytes of one drawn in a fresh thread,
+    and each country's data reaches its own chart."""
+    import threading
+
+    from bsin.reporting import report_charts
+
+    first, second = list(ACTIVE)[:2]
+    ctx_a, ctx_b = mails[first][0], mails[second][0]
+    fresh: dict[str, bytes] = {}
+    # A new thread starts with no kept charts: everything is drawn from scratch.
+    thread = threading.Thread(
+        target=lambda: fresh.update(report_charts.render_charts(ctx_a, Translator("en")))
+    )
+    thread.start()
+    thread.join()
+    report_charts.render_charts(ctx_a, Translator("en"))
+    other = report_charts.render_charts(ctx_b, Translator("en"))
+    for language in LANGUAGES:
+        report_charts.render_charts(ctx_b, Translator(language))
+    again = report_charts.render_charts(ctx_a, Translator("en"))
+    assert list(again) == list(report_charts.CHART_META)
+    assert again == fresh
+    # The two countries' lines and bars differ: the kept figure took the new data.
+    assert all(again[name] != other[name] for name in report_charts.TREND_CHARTS)
+    assert again["comparison"] != other["comparison"]
+    kept = report_charts._charts.cache.values()
+    assert 0 < len(kept) <= report_charts.CHART_CACHE_SIZE
+    # The kept image covers the whole canvas, its last column and row included.
+    for chart in kept:
+        width, height = chart.canvas.get_width_height(physical=True)
+        assert chart.background.get_extents() == (0, 0, width, height)
+
+
+def test_query_rows_are_the_plain_values_of_the_frame(tmp_path):
+    """queries.rows converts column by column; each value is what ``plain`` makes of the
+    frame's cell, as when it converted cell by cell (a whole-number column with a NULL
+    stays float, NaN and NaT become None, timestamps keep their microseconds)."""
+    from bsin.reporting.queries import plain, rows
+    from bsin.warehouse.db import Warehouse
+
+    sql = (
+        "select * from (values"
+        " (1, 1.5, true, 'a', date '2022-01-01', timestamp '2022-01-01 10:00:00.123456',"
+        "  null, 7, 'nan'::double),"
+        " (null, null, null, null, null, null, null, 8, 2.5)"
+        ") t(i, f, b, s, d, ts, empty, whole, nan)"
+    )
+    with Warehouse.from_uri(f"duckdb:///{tmp_path / 'rows.duckdb'}") as wh:
+        frame = wh.query_df(sql)
+        got = rows(wh, sql, {})
+    want = [{k: plain(v) for k, v in r.items()} for r in frame.astype(object).to_dict("records")]
+    assert got == want
+    assert [[type(v).__name__ for v in r.values()] for r in got] == [
+        [type(v).__name__ for v in r.values()] for r in want
+    ]
+    assert got[0]["i"] == 1.0 and isinstance(got[0]["i"], float)
+    assert got[0]["whole"] == 7 and isinstance(got[0]["whole"], int)
+    assert got[0]["nan"] is None and got[1]["ts"] is None and got[1]["s"] is None
+    assert got[0]["ts"].microsecond == 123456
+
+
 def test_build_message_refuses_wrong_partner(mails):
     _, rendered, _ = mails["LV"]
     with pytest.raises(ValueError, match="report for LV addressed to partner SE"):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from datetime import UTC, datetime
 
 import pytest
 from hypothesis import given, settings
@@ -100,6 +101,46 @@ def test_no_piece_of_a_csv_cell_starts_a_formula(text):
     """Property: however a spreadsheet splits a cell, no piece starts a formula."""
     for piece in _SPLIT.split(safe_cell(text)):
         assert not piece.lstrip(" ").startswith(_TRIGGERS), (text, safe_cell(text))
+
+
+_TEXT = st.text(alphabet=st.sampled_from(list("ab =+-@;\n\uff1d1")), max_size=8)
+_CELLS = st.one_of(
+    st.none(),
+    _TEXT,
+    st.integers(-5, 5),
+    st.booleans(),
+    st.floats(allow_infinity=False),
+    st.datetimes(min_value=datetime(900, 1, 1), timezones=st.none() | st.just(UTC)),
+    st.dates(),
+)
+#: What one column holds: one kind of value, as a warehouse column, or any mix.
+_COLUMNS = st.sampled_from(
+    [
+        _CELLS,
+        _TEXT,
+        st.none() | _TEXT,
+        st.none() | st.integers(),
+        st.booleans(),
+        st.none() | st.datetimes(min_value=datetime(900, 1, 1)),
+    ]
+)
+
+
+@settings(max_examples=300)
+@given(st.data())
+def test_csv_columns_are_converted_as_cells(data):
+    """to_csv_bytes converts whole columns at once: the text is that of safe_cell, cell by
+    cell, whatever a column holds (text with and without triggers, None, a missing key,
+    numbers, flags, naive and aware timestamps, years before 1000)."""
+    columns = [f"c{i}" for i in range(data.draw(st.integers(1, 4)))]
+    kinds = {col: data.draw(_COLUMNS) for col in columns}
+    rows = data.draw(st.lists(st.fixed_dictionaries({}, optional=kinds), max_size=6))
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\r\n")
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow([safe_cell(row.get(col)) for col in columns])
+    assert to_csv_bytes(columns, rows) == buf.getvalue().encode("utf-8-sig")
 
 
 def test_csv_attack_from_the_issue():

@@ -16,9 +16,16 @@ would put it: the margins fit each chart's axis labels, two lines of month label
 legend in every report language, and a layout engine measured every text of a chart
 twice, which was half the time of a report (docs/performance.md).
 
+Each chart's fixed part (axes, ticks, month labels, axis title, indicator names) is the
+same for every partner of a month and language: a thread keeps the last few charts' figures
+with that part drawn (``_chart``), and a report only restores it and draws its lines, bars,
+value labels and legend over it: the pixels of a full draw in about a third of the time
+(docs/performance.md).
+
 matplotlib is imported lazily: DAG parsing imports ``bsin`` and must stay light. Figures are
-built with the object API (no pyplot), so charts drawn in parallel task threads do not
-share global state. PNG metadata is left out so the same data gives the same bytes.
+built with the object API (no pyplot) and kept per thread, so charts drawn in parallel task
+threads do not share global state. PNG metadata is left out so the same data gives the same
+bytes.
 """
 
 from __future__ import annotations
@@ -26,9 +33,12 @@ from __future__ import annotations
 import io
 import math
 import textwrap
+import threading
+from collections import OrderedDict
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from datetime import date
 
     from bsin.reporting.report_i18n import Translator
@@ -98,22 +108,92 @@ COMPARISON_INDICATORS = (
 
 
 def png_bytes(fig) -> bytes:
-    """``fig`` as a 256-colour PNG at ``DPI``, without metadata (the same data, the same bytes).
-
-    256 colours hold a chart's flat colours and their anti-aliased edges without a visible
-    difference, in a third of the bytes of 32-bit RGBA and in less time to compress.
-    """
+    """``fig`` as a 256-colour PNG at ``DPI``, without metadata (the same data, the same bytes)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from PIL import Image
 
     fig.set_dpi(DPI)
     canvas = FigureCanvasAgg(fig)
     canvas.draw()
+    return _encode(canvas)
+
+
+def _encode(canvas) -> bytes:
+    """What ``canvas`` holds as a 256-colour PNG at ``DPI``, without metadata.
+
+    256 colours hold a chart's flat colours and their anti-aliased edges without a visible
+    difference, in a third of the bytes of 32-bit RGBA and in less time to compress.
+    """
+    from PIL import Image
+
     rgba = Image.frombuffer("RGBA", canvas.get_width_height(), canvas.buffer_rgba())
     image = rgba.convert("RGB").quantize(256, method=Image.Quantize.FASTOCTREE)
     buf = io.BytesIO()
     image.save(buf, format="png", dpi=(DPI, DPI))
     return buf.getvalue()
+
+
+class _Chart:
+    """A chart figure whose fixed part is drawn once and its report's data over it.
+
+    ``foreground`` lists the artists a report changes (lines, bars, value labels, legend),
+    with those drawn after them (the spines), in the order a full draw takes them:
+    matplotlib leaves them out of ``canvas.draw()`` (animated), the image without them is
+    kept, and each report restores it and draws only these. Text is most of a chart's
+    drawing time, and axes, ticks, month labels and indicator names are the same for every
+    partner of a month and language. The pixels are those of a full draw. ``parts`` are
+    the artists the chart's function updates for each report.
+    """
+
+    def __init__(self, fig, foreground: list, parts: tuple) -> None:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+        for artist in foreground:
+            artist.set_animated(True)
+        self.fig, self.foreground, self.parts = fig, foreground, parts
+        self.canvas = FigureCanvasAgg(fig)
+        self.background = None
+
+    def png(self) -> bytes:
+        """The chart as it is now, as PNG bytes."""
+        if self.background is None:
+            from matplotlib.transforms import Bbox
+
+            self.canvas.draw()
+            # The canvas in whole pixels: the figure's box ends a rounding error short of
+            # its last column (799.999...), which copy_from_bbox would leave out.
+            width, height = self.canvas.get_width_height(physical=True)
+            self.background = self.canvas.copy_from_bbox(Bbox.from_bounds(0, 0, width, height))
+        else:
+            self.canvas.restore_region(self.background)
+        renderer = self.canvas.get_renderer()
+        for artist in self.foreground:
+            artist.draw(renderer)
+        return _encode(self.canvas)
+
+
+#: Charts kept per thread (the figure and its drawn fixed part, 3 to 5 MB each): the four
+#: charts of two report languages of a month. Older ones are dropped first.
+CHART_CACHE_SIZE = 8
+_charts = threading.local()
+
+
+def _chart(key: tuple, build: Callable[[], _Chart]) -> _Chart:
+    """The thread's chart for ``key`` (every fixed text and size of it), built when missing.
+
+    Per thread: task threads may draw charts at the same time, and a figure is not safe to
+    draw from two threads.
+    """
+    cache: OrderedDict[tuple, _Chart] | None = getattr(_charts, "cache", None)
+    if cache is None:
+        cache = _charts.cache = OrderedDict()
+    chart = cache.get(key)
+    if chart is None:
+        chart = cache[key] = build()
+        while len(cache) > CHART_CACHE_SIZE:
+            cache.popitem(last=False)
+    else:
+        cache.move_to_end(key)
+    return chart
 
 
 def _figure(name: str, height_px: int):
@@ -138,16 +218,17 @@ def _figure(name: str, height_px: int):
     return fig, ax
 
 
-def _legend(fig, height_px: int, **kwargs) -> None:
+def _legend(fig, height_px: int, handles: list, labels: list[str]):
     """The legend centred under the plot, ``LEGEND_BOTTOM_PX`` above the bottom edge."""
-    fig.legend(
+    return fig.legend(
+        handles,
+        labels,
         loc="lower center",
         bbox_to_anchor=(0.5, LEGEND_BOTTOM_PX / height_px),
         borderaxespad=0,
         ncols=2,
         fontsize=MIN_FONT_PT,
         frameon=False,
-        **kwargs,
     )
 
 
@@ -177,34 +258,51 @@ def trend_chart(ctx: ReportContext, name: str, t: Translator) -> bytes:
     """Line chart of one indicator over the programme so far: country vs network."""
     from bsin.reporting.report_view import country_name
 
-    indicator, axis_key, ylim, yticks, scale = TREND_CHARTS[name]
+    indicator, axis_key, _, _, scale = TREND_CHARTS[name]
     series = ctx.trends.get(indicator, ())
-    fig, ax = _figure(name, TREND_HEIGHT_PX)
-    xs = list(range(len(series)))
-    own = [_nan(p.country.value, scale) for p in series]
-    net = [_nan(p.network.shown, scale) for p in series]
+    ticks, tick_labels = month_ticks([p.month for p in series], t)
+    ylabel = t(axis_key)
+    chart = _chart(
+        (name, len(series), tuple(ticks), tuple(tick_labels), ylabel),
+        lambda: _trend_figure(name, len(series), ticks, tick_labels, ylabel),
+    )
     last = series[-1] if series else None
     own_label, net_label = country_name(ctx, t), t("network")
     if last is not None and last.country.n is not None:
         own_label = t("legend_with_n", name=own_label, n=last.country.n)
     if last is not None and last.network.shown is not None and last.network.n is not None:
         net_label = t("legend_with_n", name=net_label, n=last.network.n)
+    xs = list(range(len(series)))
+    net_line, own_line, legend = chart.parts
+    net_line.set_data(xs, [_nan(p.network.shown, scale) for p in series])
+    own_line.set_data(xs, [_nan(p.country.value, scale) for p in series])
+    net_text, own_text = legend.get_texts()
+    net_text.set_text(net_label)
+    own_text.set_text(own_label)
+    return chart.png()
+
+
+def _trend_figure(
+    name: str, points: int, ticks: list[int], tick_labels: list[str], ylabel: str
+) -> _Chart:
+    """The fixed part of a trend chart (axes, ticks, labels) and its empty lines and legend."""
+    indicator, _, ylim, yticks, _ = TREND_CHARTS[name]
+    fig, ax = _figure(name, TREND_HEIGHT_PX)
     # clip_on=False: a marker on the axis limit is drawn whole.
-    ax.plot(xs, net, color=NETWORK_COLOUR, marker="o", ms=4, lw=1.6, label=net_label, clip_on=False)
-    ax.plot(xs, own, color=COUNTRY_COLOUR, marker="o", ms=5, lw=2.4, label=own_label, clip_on=False)
+    (net,) = ax.plot([], [], color=NETWORK_COLOUR, marker="o", ms=4, lw=1.6, clip_on=False)
+    (own,) = ax.plot([], [], color=COUNTRY_COLOUR, marker="o", ms=5, lw=2.4, clip_on=False)
     ax.set_ylim(*ylim)
     ax.set_yticks(yticks)
-    if indicator == "nps":
-        ax.axhline(0, color="#bbbbbb", lw=0.8)
-    ticks, labels = month_ticks([p.month for p in series], t)
-    ax.set_xticks(ticks, labels)
-    ax.set_xlim(-0.4, max(len(series) - 0.6, 0.6))
+    # Drawn over the lines, as it was added after them.
+    zero = [ax.axhline(0, color="#bbbbbb", lw=0.8)] if indicator == "nps" else []
+    ax.set_xticks(ticks, tick_labels)
+    ax.set_xlim(-0.4, max(points - 0.6, 0.6))
     ax.tick_params(labelsize=MIN_FONT_PT)
-    ax.set_ylabel(t(axis_key), fontsize=MIN_FONT_PT)
+    ax.set_ylabel(ylabel, fontsize=MIN_FONT_PT)
     ax.grid(axis="y", color="#eeeeee")
     ax.spines[["top", "right"]].set_visible(False)
-    _legend(fig, TREND_HEIGHT_PX)
-    return png_bytes(fig)
+    legend = _legend(fig, TREND_HEIGHT_PX, [net, own], ["", ""])
+    return _Chart(fig, [net, own, *zero, *ax.spines.values(), legend], (net, own, legend))
 
 
 def comparison_chart(ctx: ReportContext, t: Translator) -> bytes:
@@ -217,48 +315,64 @@ def comparison_chart(ctx: ReportContext, t: Translator) -> bytes:
 
     lines = {line.key: line for line in ctx.indicators}
     keys = [k for k in COMPARISON_INDICATORS if k in lines]
-    labels = {k: textwrap.wrap(label(k, t), LABEL_WRAP) or [k] for k in keys}
+    names = tuple(tuple(textwrap.wrap(label(k, t), LABEL_WRAP) or [k]) for k in keys)
+    xlabel, network = t("axis_percent_answers"), t("network")
+    chart = _chart(
+        ("comparison", names, xlabel, network),
+        lambda: _comparison_figure(names, xlabel, network),
+    )
+    bars, values, legend = chart.parts
+    n = 0
+    for key in keys:
+        line = lines[key]
+        for value, hidden in (
+            (line.country.value, False),
+            (line.network.shown, line.network.suppressed),
+        ):
+            width = 0 if value is None else value * 100
+            bars[n].set_width(width)
+            values[n].set_x(width + 1.5)
+            values[n].set_text(t("suppressed_marker") if hidden else t.percent(value))
+            n += 1
+    legend.get_texts()[0].set_text(country_name(ctx, t))
+    return chart.png()
+
+
+def _comparison_figure(names: tuple[tuple[str, ...], ...], xlabel: str, network: str) -> _Chart:
+    """The fixed part of the comparison chart (axis, indicator names), its bars and their
+    value labels at zero, and its legend."""
+    from matplotlib.patches import Patch
+
     # Vertical units: one per label line, two bars and a gap per indicator; a unit is
     # about one line of text high (BAR_UNIT_PX), the axis and legend take the rest.
-    units = sum(1.0 * len(labels[k]) + 2.3 for k in keys) or 1.0
+    units = sum(1.0 * len(lines) + 2.3 for lines in names) or 1.0
     height = int(units * BAR_UNIT_PX + BARS_FIXED_PX)
     fig, ax = _figure("comparison", height)
     top = 0.0
-    ys, widths, colours = [], [], []
-    for key in keys:
-        line = lines[key]
-        top += 1.0 * len(labels[key])
+    ys, colours, values = [], [], []
+    for lines in names:
+        top += 1.0 * len(lines)
         # Screen "bottom": the name sits right above its own bars.
-        ax.text(0, top, "\n".join(labels[key]), va="bottom", ha="left", fontsize=MIN_FONT_PT)
-        bars = (
-            (top + 0.5, line.country.value, COUNTRY_COLOUR, False),
-            (top + 1.5, line.network.shown, NETWORK_COLOUR, line.network.suppressed),
-        )
-        for y, value, colour, hidden in bars:
-            width = 0 if value is None else value * 100
+        ax.text(0, top, "\n".join(lines), va="bottom", ha="left", fontsize=MIN_FONT_PT)
+        for y, colour in ((top + 0.5, COUNTRY_COLOUR), (top + 1.5, NETWORK_COLOUR)):
             ys.append(y)
-            widths.append(width)
             colours.append(colour)
-            text = t("suppressed_marker") if hidden else t.percent(value)
-            ax.text(width + 1.5, y, text, va="center", fontsize=MIN_FONT_PT, color="#33434b")
+            values.append(ax.text(1.5, y, "", va="center", fontsize=MIN_FONT_PT, color="#33434b"))
         top += 2.3
     # One call for every bar: each barh call costs about a millisecond of bookkeeping.
-    ax.barh(ys, widths, height=0.8, color=colours)
+    bars = ax.barh(ys, [0] * len(ys), height=0.8, color=colours)
     ax.set_ylim(top - 0.3, -0.6)
     ax.set_xlim(0, 118)
     ax.set_xticks([0, 25, 50, 75, 100])
     ax.set_yticks([])
     ax.tick_params(labelsize=MIN_FONT_PT)
-    ax.set_xlabel(t("axis_percent_answers"), fontsize=MIN_FONT_PT)
+    ax.set_xlabel(xlabel, fontsize=MIN_FONT_PT)
     ax.spines[["top", "right", "left"]].set_visible(False)
-    from matplotlib.patches import Patch
-
-    handles = [
-        Patch(color=COUNTRY_COLOUR, label=country_name(ctx, t)),
-        Patch(color=NETWORK_COLOUR, label=t("network")),
-    ]
-    _legend(fig, height, handles=handles)
-    return png_bytes(fig)
+    handles = [Patch(color=COUNTRY_COLOUR), Patch(color=NETWORK_COLOUR)]
+    legend = _legend(fig, height, handles, ["", network])
+    # A full draw takes the bars (zorder 1) before the axis: they do not overlap it, so
+    # drawing them over the kept axis gives the same pixels.
+    return _Chart(fig, [*bars, *ax.spines.values(), *values, legend], (list(bars), values, legend))
 
 
 def render_charts(ctx: ReportContext, t: Translator) -> dict[str, bytes]:

@@ -57,11 +57,35 @@ def safe_cell(value: object) -> str:
     return text
 
 
+def safe_column(values: Sequence[object]) -> list[str]:
+    """``safe_cell`` of every value of one column.
+
+    A member month's CSV is tens of thousands of cells, nearly all of them whole numbers
+    or text without a trigger character: such a column is converted at once (its text
+    scanned in one search) instead of cell by cell.
+    """
+    kinds = {type(v) for v in values}
+    kinds.discard(type(None))
+    if kinds == {str}:
+        # Joined with a line break, which is no trigger: a hit is a trigger in some cell.
+        if not _ANY_TRIGGER.search("\n".join(v for v in values if v is not None)):
+            return ["" if v is None else v for v in values]
+    elif kinds == {int}:
+        return ["" if v is None else str(v) for v in values]
+    elif kinds == {datetime} and all(
+        v is None or (v.tzinfo is None and v.year >= 1000) for v in values
+    ):
+        # safe_cell's strftime text, four times faster (strftime does not pad years < 1000).
+        return ["" if v is None else v.isoformat(timespec="seconds") + "Z" for v in values]
+    return [safe_cell(v) for v in values]
+
+
 def to_csv_bytes(columns: Sequence[str], rows: Iterable[Mapping[str, object]]) -> bytes:
     """CSV with a header row; UTF-8 with BOM so Excel shows Baltic letters correctly."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\r\n")
     writer.writerow(columns)
-    for row in rows:
-        writer.writerow([safe_cell(row.get(col)) for col in columns])
+    rows = list(rows)
+    cells = [safe_column([row.get(col) for row in rows]) for col in columns]
+    writer.writerows(zip(*cells, strict=True) if cells else ([] for _ in rows))
     return buf.getvalue().encode("utf-8-sig")
