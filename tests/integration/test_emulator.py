@@ -319,7 +319,7 @@ def test_every_file_layout_serves_the_same_responses(tmp_path, layout):
     "layout",
     ["one_per_line", "pretty_printed", "single_line", "empty"],
 )
-def test_every_file_layout_serves_the_same_responses(tmp_path, layout):
+def test_the_line_reader_serves_what_a_whole_file_parse_reads(tmp_path, layout):
     """The streaming line reader and the whole-file parse agree; any layout is served."""
     from bsin_dev.emulator.store import load_response_set
 
