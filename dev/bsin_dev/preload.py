@@ -11,6 +11,8 @@ hands them on copy-on-write. Importing them runs and connects to nothing.
   processes they fork, start from a process that imported them).
 * CeleryExecutor: ``[celery] celery_config_options = bsin_dev.celery_config.CELERY_CONFIG``
   (the worker imports them before it forks its pool).
+* ``bsin_dev.airflow_runner`` (``dag.test``: every task in its one process) imports them
+  before the first run and freezes them out of the garbage collector's sight.
 """
 
 from __future__ import annotations
