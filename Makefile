@@ -4,7 +4,10 @@ SHELL := /bin/bash
 PY ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt pyproject.toml dev/pyproject.toml | cksum | cut -d' ' -f1)
+# The stamp names the pinned files and the install recipe's version (VENV_RECIPE, bumped when
+# the recipe below changes), so either change rebuilds .venv.
+VENV_RECIPE := 2
+STAMP := $(VENV)/.installed-$(shell (cat requirements.txt requirements-dev.txt pyproject.toml dev/pyproject.toml; echo $(VENV_RECIPE)) | cksum | cut -d' ' -f1)
 MONTH ?= 2023-03
 COUNTRY ?=
 PYTEST_ARGS ?=
@@ -17,12 +20,17 @@ export BSIN_PROJECT_ROOT := $(CURDIR)
 help: ## | this list
 	@awk 'BEGIN {FS = ":[^#]*## "} /^[a-z-]+:.*## / { split($$2, d, "[|]"); gsub(/^ +| +$$/, "", d[1]); gsub(/^ +| +$$/, "", d[2]); printf "make %-12s %-34s %s\n", $$1, d[1], d[2] }' $(MAKEFILE_LIST)
 
+# Last, the installed packages are compiled to bytecode, as pip does on install and uv does
+# not: otherwise every process compiles each module it imports, seconds per Airflow or dbt
+# process, and with PYTHONDONTWRITEBYTECODE set (as on CI) it does so every time. Files
+# that are not Python 3 (a package's Python 2 leftovers) are skipped silently.
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml dev/pyproject.toml
 	@command -v $(PY) >/dev/null || { echo "error: $(PY) not found; install Python 3.11 or pass PY=/path/to/python3.11"; exit 1; }
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --disable-pip-version-check uv==0.13.8
 	$(BIN)/uv pip install -q --python $(BIN)/python -r requirements.txt -r requirements-dev.txt
 	$(BIN)/uv pip install -q --python $(BIN)/python --no-deps -e . -e dev
+	$(BIN)/python -c 'import compileall, sysconfig; compileall.compile_dir(sysconfig.get_path("purelib"), quiet=2, workers=0)'
 	rm -f $(VENV)/.installed-*
 	touch $@
 

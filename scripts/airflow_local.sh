@@ -149,22 +149,22 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# Wait until a stand-in answers on its port (Airflow's first task must find it up, also
-# on a busy machine); one that dies (bad data folder, port taken) or stays silent for 60 s
-# stops the start-up with its log.
+# A stand-in is started once it listens on its port: Airflow's tasks call it, and on a busy
+# machine its first second may not be enough. One that dies instead (bad data folder, port
+# taken) stops the start-up with its log. Arguments: pid, port, name, log.
 check_started() {
   local _
-  for _ in $(seq 240); do
+  for _ in $(seq 300); do
     if ! kill -0 "$1" 2>/dev/null; then
-      echo "error: $2 did not start:" >&2
-      tail -n 20 "$3" >&2
+      echo "error: $3 did not start:" >&2
+      tail -n 20 "$4" >&2
       exit 1
     fi
-    port_busy "$4" && return 0
-    sleep 0.25
+    port_busy "$2" && return 0
+    sleep 0.1
   done
-  echo "error: $2 did not answer on port $4 within 60 s:" >&2
-  tail -n 20 "$3" >&2
+  echo "error: $3 not listening on port $2 after 30 s:" >&2
+  tail -n 20 "$4" >&2
   exit 1
 }
 
@@ -175,14 +175,14 @@ if ((start_emulator)); then
   "$PY" -m bsin_dev.emulator --data "$ROOT/include/sample/emulator" --port "$EMULATOR_PORT" \
     >"$LOGS/emulator.log" 2>&1 &
   pids+=($!)
-  check_started $! "the Forms emulator (python -m bsin_dev.emulator)" "$LOGS/emulator.log" "$EMULATOR_PORT"
+  check_started $! "$EMULATOR_PORT" "the Forms emulator (python -m bsin_dev.emulator)" "$LOGS/emulator.log"
 fi
 if ((start_sink)); then
   port_busy "$SMTP_PORT" && { echo "error: port $SMTP_PORT busy; set BSIN_SMTP_PORT" >&2; exit 1; }
   "$PY" -m bsin_dev.smtp_sink --outbox "$ROOT/data/outbox" --port "$SMTP_PORT" \
     >"$LOGS/smtp_sink.log" 2>&1 &
   pids+=($!)
-  check_started $! "the SMTP sink (python -m bsin_dev.smtp_sink)" "$LOGS/smtp_sink.log" "$SMTP_PORT"
+  check_started $! "$SMTP_PORT" "the SMTP sink (python -m bsin_dev.smtp_sink)" "$LOGS/smtp_sink.log"
 fi
 
 cat <<EOF

@@ -22,19 +22,23 @@ def _one_line(exc: BaseException) -> str:
 
 
 def forget(email: str | None, member: str | None, warehouse: str | None) -> int:
-    from bsin_dev.localenv import local_environment, open_local_warehouse
-
-    from bsin import pipeline
     from bsin.warehouse.erasure import forget_member, resolve_member
 
     key = None
     if email:
+        from bsin_dev.localenv import local_environment
+
         from bsin.ingest.pseudonymise import load_key
 
         # The local demo's key when nothing else is configured, as `make demo` uses.
         os.environ.setdefault("BSIN_PSEUDONYM_KEY", local_environment()["BSIN_PSEUDONYM_KEY"])
         key = load_key()
     member_id = resolve_member(email=email, member=member, key=key)
+    # The arguments are good: only now load the pipeline (and with it Airflow, seconds).
+    from bsin_dev.localenv import open_local_warehouse
+
+    from bsin import pipeline
+
     wh = open_local_warehouse(warehouse)
     try:
         wh.migrate()

@@ -11,7 +11,7 @@ once printed the SMTP password; no secret may show up in any log.
 
 The approving side (every report sent once, after approval) runs under the CeleryExecutor
 in test_celery_e2e.py, which also checks the logs at DEBUG; runs without the approval step
-are the ``dag.test`` ones (test_e2e_monthly.py, test_nordic_e2e.py, test_alerts_e2e.py).
+are the ``dag.test`` ones (test_e2e_monthly.py, test_nordic_alerts_e2e.py).
 Each of these DAG runs costs minutes of a 2-core machine, so each case runs once.
 
 PostgreSQL holds the metadata DB (a copy of a migrated template; SQLite locks as soon as
