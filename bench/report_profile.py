@@ -9,9 +9,9 @@ opens the kept warehouse as ``bench/run.py`` does and renders ``--reports`` repo
 after ``--warmup`` untimed ones (imports, Babel's locale data, first-use caches). It prints
 one JSON line: median and mean CPU seconds (``time.process_time``) and wall seconds per
 report. The machine the bench runs on is shared, so CPU time is the figure to compare, and
-old against new code in alternating processes: ``PYTHONPATH=<dir>/plugins`` runs this
-script against another revision's ``bsin`` (a checkout, or ``git archive <rev> plugins
-include | tar -x -C <dir>``). ``--warmup 0 --reports 1`` times a first report, imports
+old against new code in alternating processes: run this script with another worktree's
+venv (``<worktree>/.venv/bin/python -m bench.report_profile``, from that worktree) to time
+that revision's ``bsin``. ``--warmup 0 --reports 1`` times a first report, imports
 included, as an Airflow task process pays it. ``--profile N`` adds cProfile's top N
 functions by cumulative and by own time on stderr; ``--split`` the median CPU seconds of
 the report's parts (``PARTS``; nested parts are inside their callers' figures).

@@ -444,8 +444,10 @@ def test_replace_staging_takes_types_from_the_target(warehouse):
     for _ in range(2):  # replacing keeps one copy
         assert warehouse.replace_staging("raw_response_incoming", df) == 1
     warehouse.execute(
-        "insert into raw_response select form_id, response_id, country, form_kind, "
-        "report_month, last_submitted_time, create_time, payload from raw_response_incoming"
+        "insert into raw_response (form_id, response_id, country, form_kind, report_month, "
+        "last_submitted_time, create_time, payload) select form_id, response_id, country, "
+        "form_kind, report_month, last_submitted_time, create_time, payload "
+        "from raw_response_incoming"
     )
     assert warehouse.query("select last_submitted_time, create_time from raw_response") == [
         (datetime(2023, 2, 1, 10, 0), None)

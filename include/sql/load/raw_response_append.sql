@@ -1,7 +1,9 @@
--- Land incoming responses when none is an edit of a landed one (else
--- load/raw_response_upsert.sql): those already landed in the same version stay as first
--- landed, so a re-run changes nothing. Landed rows to compare with: staging
--- raw_response_landed (queries/landed_for_incoming.sql).
+-- Land incoming responses by (form_id, response_id): a newer lastSubmittedTime lands (its
+-- landed version was removed by load/raw_response_upsert.sql), the same version is left as
+-- first landed (so a re-run changes nothing), and an older one never brings back a version
+-- that a later edit replaced. The landed rows to compare with are in staging
+-- raw_response_landed (queries/landed_for_incoming.sql), not the whole table, so landing
+-- does not grow with the warehouse (docs/performance.md).
 insert into raw_response (form_id, response_id, country, form_kind, report_month,
                           last_submitted_time, create_time, payload, response_key)
 select i.form_id,

@@ -312,8 +312,7 @@ def _land_responses(wh, df) -> int:
     if edited:
         wh.run_sql_file("load/raw_response_history.sql")
         wh.run_sql_file("load/raw_response_upsert.sql")
-    else:
-        wh.run_sql_file("load/raw_response_append.sql")
+    wh.run_sql_file("load/raw_response_append.sql")
     return len(clashes)
 
 
