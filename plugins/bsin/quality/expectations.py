@@ -73,6 +73,25 @@ def _field_expectations(spec: FieldSpec) -> list[Expectation]:
     return out
 
 
+def _row_basics(
+    columns: list[str], dtypes: dict[str, str], required: tuple[str, ...], countries: Iterable[str]
+) -> list[Expectation]:
+    """What every canonical table's suite starts with: its columns and their types, the
+    required values, a configured country and a well-formed member pseudonym."""
+    out = [Expectation("ExpectColumnToExist", {"column": c}) for c in columns]
+    out += _type_expectations(dtypes)
+    out += [Expectation("ExpectColumnValuesToNotBeNull", {"column": c}) for c in required]
+    out += [
+        Expectation(
+            "ExpectColumnValuesToBeInSet", {"column": "country", "value_set": sorted(countries)}
+        ),
+        Expectation(
+            "ExpectColumnValuesToMatchRegex", {"column": "member_id", "regex": MEMBER_ID_REGEX}
+        ),
+    ]
+    return out
+
+
 def _type_expectations(dtypes: dict[str, str]) -> list[Expectation]:
     return [
         Expectation(
@@ -94,17 +113,13 @@ def feedback_expectations(
     earliest = add_months(month, -12)
     if first_month is not None:
         earliest = max(earliest, first_month)
-    out = [Expectation("ExpectColumnToExist", {"column": c}) for c in FEEDBACK_COLUMNS]
-    out += _type_expectations(FEEDBACK_DTYPES)
-    for col in ("country", "feedback_month", "member_id", "response_id", "submitted_at"):
-        out.append(Expectation("ExpectColumnValuesToNotBeNull", {"column": col}))
+    out = _row_basics(
+        FEEDBACK_COLUMNS,
+        FEEDBACK_DTYPES,
+        ("country", "feedback_month", "member_id", "response_id", "submitted_at"),
+        countries,
+    )
     out += [
-        Expectation(
-            "ExpectColumnValuesToBeInSet", {"column": "country", "value_set": sorted(countries)}
-        ),
-        Expectation(
-            "ExpectColumnValuesToMatchRegex", {"column": "member_id", "regex": MEMBER_ID_REGEX}
-        ),
         # A response is about a past month: never later than the report month, never before
         # the programme and at most a year earlier (a mistyped year in a month question).
         Expectation(
@@ -127,17 +142,13 @@ def feedback_expectations(
 
 def self_assessment_expectations(countries: Iterable[str]) -> list[Expectation]:
     """The canonical self-assessment suite."""
-    out = [Expectation("ExpectColumnToExist", {"column": c}) for c in SELF_ASSESSMENT_COLUMNS]
-    out += _type_expectations(SELF_ASSESSMENT_DTYPES)
-    for col in ("country", "member_id", "response_id", "submitted_at"):
-        out.append(Expectation("ExpectColumnValuesToNotBeNull", {"column": col}))
+    out = _row_basics(
+        SELF_ASSESSMENT_COLUMNS,
+        SELF_ASSESSMENT_DTYPES,
+        ("country", "member_id", "response_id", "submitted_at"),
+        countries,
+    )
     out += [
-        Expectation(
-            "ExpectColumnValuesToBeInSet", {"column": "country", "value_set": sorted(countries)}
-        ),
-        Expectation(
-            "ExpectColumnValuesToMatchRegex", {"column": "member_id", "regex": MEMBER_ID_REGEX}
-        ),
         Expectation(
             "ExpectCompoundColumnsToBeUnique", {"column_list": ["country", "wave", "member_id"]}
         ),
