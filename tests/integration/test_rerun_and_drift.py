@@ -209,3 +209,54 @@ def test_unchanged_self_assessments_are_not_harmonised_again_and_a_change_redoes
             {"r": target["responseId"]},
         )[0]
         assert submitted == parse_rfc3339(target["lastSubmittedTime"]).replace(tzinfo=None)
+
+
+def test_validation_reads_the_self_assessments_harmonised_for_the_month(tmp_path):
+    """Self-assessments are validated in the month they are harmonised; after that their
+    rows stand (harmonise_state): a later month's validation neither reads nor rejects them."""
+    from datetime import date
+
+    from bsin import pipeline
+    from bsin.transform.mapping import CAPABILITY_FIELDS
+
+    march, april = date(2023, 3, 1), date(2023, 4, 1)
+    field = CAPABILITY_FIELDS[0]
+    with harness(tmp_path, month=march) as h:
+        country = h.partners.partners[0].country
+
+        def month(m, tamper=False):
+            pipeline.prepare_warehouse(m, h.ctx)
+            pipeline.extract_country(country, m, h.ctx, service=h.service, num_retries=0)
+            pipeline.harmonise_country(country, m, h.ctx)
+            if tamper:  # out of the GX range, as a bad harmonisation would leave it
+                h.wh.execute(
+                    f"update self_assessment set {field} = 99 where response_id = "  # noqa: S608 (a canonical column)
+                    "(select min(response_id) from self_assessment where country = :c)",
+                    {"c": country},
+                )
+            return pipeline.validate_month(m, h.ctx)
+
+        first = month(march, tamper=True)
+        assert first["self_assessment_quarantined"] == 1  # harmonised in March: validated
+        sa_count = h.count("self_assessment", "country = :c", {"c": country})
+        rejected = h.count(
+            "quarantine",
+            "country = :c and form_kind = 'self_assessment' and stage = 'validate'",
+            {"c": country},
+        )
+        assert rejected == 1
+        second = month(april, tamper=True)
+        state = h.wh.query(
+            "select report_month from harmonise_state where country = :c", {"c": country}
+        )
+        assert state == [(march,)]  # nothing new: April did not harmonise them again
+        assert second["self_assessment_quarantined"] == 0  # so it did not validate them
+        assert h.count("self_assessment", "country = :c", {"c": country}) == sa_count
+        assert (
+            h.count(
+                "quarantine",
+                "country = :c and form_kind = 'self_assessment' and stage = 'validate'",
+                {"c": country},
+            )
+            == rejected
+        )
