@@ -359,6 +359,45 @@ def test_upsert_replaces_by_key(warehouse):
     assert all_roster(warehouse)[-1] == ("SE", FEB, 8)
 
 
+def test_result_columns_convert_as_a_whole_when_their_first_value_is_null(warehouse):
+    """Decimals and aware timestamps are converted by column: a leading NULL hides nothing."""
+    sql = (
+        "select k, n, t from (values "
+        "(1, cast(null as numeric(10, 2)), cast(null as timestamptz)), "
+        "(2, cast(2.5 as numeric(10, 2)), cast('2023-02-03 12:00:00+02' as timestamptz)), "
+        "(3, cast(7 as numeric(10, 2)), cast('2023-02-04 00:30:00+00' as timestamptz))"
+        ") as x(k, n, t) order by k"
+    )
+    want = [
+        (1, None, None),
+        (2, 2.5, datetime(2023, 2, 3, 10, 0)),
+        (3, 7.0, datetime(2023, 2, 4, 0, 30)),
+    ]
+    rows = warehouse.query(sql)
+    assert rows == want
+    assert [type(r[1]) for r in rows[1:]] == [float, float]
+    assert all(r[2].tzinfo is None for r in rows[1:])
+    df = warehouse.query_df(sql)
+    assert [tuple(None if pd.isna(v) else v for v in r) for r in df.itertuples(index=False)] == want
+
+
+def test_inserted_columns_are_fitted_to_their_types_whatever_their_first_value(warehouse):
+    """Loads look at a column's classes once; mixed columns are still fitted value by value."""
+    df = pd.DataFrame(
+        {
+            "country": ["SE", "SE", "SE"],
+            "month": [JAN, datetime(2023, 2, 1, 0, 0), date(2023, 3, 1)],  # date <- datetime
+            "active_members": [3, 4.0, 5],  # integer <- float
+        },
+        dtype=object,
+    )
+    warehouse.replace("member_roster", {}, df)
+    assert all_roster(warehouse) == [("SE", JAN, 3), ("SE", FEB, 4), ("SE", date(2023, 3, 1), 5)]
+    bad = df.assign(active_members=[1, 2, 2.5])
+    with pytest.raises(WarehouseError, match=r"member_roster.active_members is an integer column"):
+        warehouse.replace("member_roster", {}, bad)
+
+
 def test_values_round_trip_with_the_same_types(warehouse):
     cest = timezone(timedelta(hours=2))
     df = pd.DataFrame(
@@ -471,4 +510,20 @@ def test_duckdb_connections_bound_their_buffer_pool(tmp_path, monkeypatch):
         assert wh.query("select current_setting('memory_limit')")[0][0] == "953.6 MiB"
     monkeypatch.setenv("BSIN_DUCKDB_MEMORY_LIMIT", "lots")
     with pytest.raises(WarehouseError, match="BSIN_DUCKDB_MEMORY_LIMIT"):
+        Warehouse.from_uri(f"duckdb:///{tmp_path / 'c.duckdb'}").query("select 1")
+
+
+def test_duckdb_connections_checkpoint_less_often_than_the_default(tmp_path, monkeypatch):
+    """Every checkpoint rewrites tables' last row groups: landing a month checkpointed ~10x."""
+    with Warehouse.from_uri(f"duckdb:///{tmp_path / 'a.duckdb'}") as wh:
+        (threshold,) = wh.query("select current_setting('checkpoint_threshold')")[0]
+        (limit,) = wh.query("select current_setting('memory_limit')")[0]
+    # Above DuckDB's 16 MB default, yet well inside the buffer pool that holds what is
+    # not checkpointed yet.
+    assert threshold == "61.0 MiB" and float(threshold.split()[0]) * 4 <= float(limit.split()[0])
+    monkeypatch.setenv("BSIN_DUCKDB_CHECKPOINT_THRESHOLD", "16MB")
+    with Warehouse.from_uri(f"duckdb:///{tmp_path / 'b.duckdb'}") as wh:
+        assert wh.query("select current_setting('checkpoint_threshold')")[0][0] == "15.2 MiB"
+    monkeypatch.setenv("BSIN_DUCKDB_CHECKPOINT_THRESHOLD", "often")
+    with pytest.raises(WarehouseError, match="BSIN_DUCKDB_CHECKPOINT_THRESHOLD='often'"):
         Warehouse.from_uri(f"duckdb:///{tmp_path / 'c.duckdb'}").query("select 1")

@@ -82,6 +82,25 @@ def test_missing_and_broken_files(tmp_path):
         load_programme(broken)
 
 
+def test_a_file_is_validated_once_per_content_and_an_edit_is_always_read(tmp_path):
+    """Tasks load partners.yaml with every mapping: the same bytes give the same model, and
+    an edit of the same size, written at once, is read anew (no modification-time cache)."""
+    path = _write_partners(tmp_path, lambda partners: None)
+    first = load_partners(path)
+    assert load_partners(path) is first
+    text = path.read_text(encoding="utf-8")
+    name = first.partners[0].name
+    renamed = name[:-1] + ("X" if name[-1] != "X" else "Y")  # same length
+    path.write_text(text.replace(name, renamed, 1), encoding="utf-8")
+    assert path.stat().st_size == len(text.encode("utf-8"))
+    assert load_partners(path).partners[0].name == renamed
+    path.write_text(text, encoding="utf-8")
+    assert load_partners(path) is first
+    path.write_bytes(text.encode("utf-8").replace(b"partners:", b"partners: \xff", 1))
+    with pytest.raises(ConfigError, match="not UTF-8 text.*save it as UTF-8"):
+        load_partners(path)
+
+
 def test_programme_months_must_be_first_of_month(tmp_path):
     data = yaml.safe_load((config_dir() / "programme.yaml").read_text(encoding="utf-8"))
     data["first_month"] = "2022-08-15"

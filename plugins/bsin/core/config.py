@@ -6,6 +6,7 @@ readable import error in the Airflow UI instead of a stack trace deep in a task.
 
 from __future__ import annotations
 
+import hashlib
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -235,14 +236,38 @@ def yaml_key_path(loc: tuple[Any, ...], data: Any) -> str:
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
+# Validated models by (model, file content digest). A task loads each mapping, and with it
+# partners.yaml, several times; at 40 countries parsing the YAML again cost about a second
+# a month (docs/performance.md). Keyed by content, not modification time, so an edited file
+# is always read anew; the models are frozen, so sharing one is safe.
+_MODEL_CACHE: dict[tuple[type[BaseModel], bytes], Any] = {}
+_MODEL_CACHE_SIZE = 256
+
+
 def load_yaml_model(path: Path, model: type[BaseModel]) -> Any:
     """Load ``path`` and validate it as ``model``; raise ConfigError naming file, key and fix."""
     try:
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_YAML_LOADER)
+        raw = path.read_bytes()
     except FileNotFoundError:
         raise ConfigError(
             f"{path}: file not found; create it (see docs/configuration.md)"
         ) from None
+    key = (model, hashlib.blake2b(raw, digest_size=16).digest())
+    cached = _MODEL_CACHE.get(key)
+    if cached is not None:
+        return cached
+    loaded = _validate_yaml(path, raw, model)
+    if len(_MODEL_CACHE) >= _MODEL_CACHE_SIZE:
+        _MODEL_CACHE.pop(next(iter(_MODEL_CACHE)))
+    _MODEL_CACHE[key] = loaded
+    return loaded
+
+
+def _validate_yaml(path: Path, raw: bytes, model: type[BaseModel]) -> Any:
+    try:
+        data = yaml.load(raw.decode("utf-8"), Loader=_YAML_LOADER)
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text ({exc}); save it as UTF-8") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from None
     try:

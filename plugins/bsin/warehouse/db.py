@@ -60,6 +60,8 @@ _COERCED_TYPES = frozenset((*_INTEGER_TYPES, "date"))
 # Values _py returns unchanged; checked by exact class first, since loads convert millions
 # of values (text, ids, dates) and _py's checks cost ~5 us each.
 _PLAIN_TYPES = frozenset((str, int, bool, date))
+# Classes of values that neither _py nor _coerce changes.
+_UNCHANGED_CLASSES = frozenset((*_PLAIN_TYPES, type(None)))
 
 
 def _py_fast(value: Any) -> Any:
@@ -116,9 +118,14 @@ def _prepare_frame(
             # One conversion for the column instead of a Timestamp per value.
             values = [None if v is pd.NaT else v for v in series.dt.to_pydatetime()]
         else:
-            values = [_py_fast(v) for v in series.tolist()]
+            values = series.tolist()
+            # Most columns hold only values that pass unchanged: one look at their
+            # classes spares a call per value (loads convert millions of them).
+            if not set(map(type, values)) <= _UNCHANGED_CLASSES:
+                values = [_py_fast(v) for v in values]
         if types and col in types and types[col].lower() in _COERCED_TYPES:
-            values = [_coerce(v, types[col], table, col) for v in values]
+            if set(map(type, values)) - _UNCHANGED_CLASSES:  # floats, datetimes: see _coerce
+                values = [_coerce(v, types[col], table, col) for v in values]
         out[col] = pd.Series(values, dtype=object)
     return out
 

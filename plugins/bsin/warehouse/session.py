@@ -60,6 +60,27 @@ def _from_db(value: Any) -> Any:
     return value
 
 
+def _needs_from_db(column: tuple[Any, ...]) -> bool:
+    # A result column holds one SQL type, so its first value tells for the whole column.
+    first = next((v for v in column if v is not None), None)
+    return isinstance(first, Decimal) or (
+        isinstance(first, datetime) and first.tzinfo is not None
+    )
+
+
+def _rows_from_db(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """``rows`` with ``_from_db`` applied, converting only the columns that need it."""
+    if not rows:
+        return rows
+    columns = list(zip(*rows, strict=True))
+    convert = [i for i, column in enumerate(columns) if _needs_from_db(column)]
+    if not convert:
+        return rows
+    for i in convert:
+        columns[i] = tuple(_from_db(v) for v in columns[i])
+    return list(zip(*columns, strict=True))
+
+
 class SqlSession:
     """A DuckDB file or a PostgreSQL database (optionally one schema of it).
 
@@ -243,7 +264,7 @@ class SqlSession:
     def query(self, sql: str, params: Mapping[str, Any] | None = None) -> list[tuple[Any, ...]]:
         """Rows of a query as tuples (types normalised like :meth:`query_df`)."""
         cur = self._cursor_execute(sql, params)
-        return [tuple(_from_db(v) for v in row) for row in cur.fetchall()]
+        return _rows_from_db(cur.fetchall())
 
     def query_df(self, sql: str, params: Mapping[str, Any] | None = None) -> pd.DataFrame:
         """A query's result as a DataFrame with the same Python types on both backends.
@@ -253,8 +274,7 @@ class SqlSession:
         """
         cur = self._cursor_execute(sql, params)
         columns = [d[0] for d in cur.description]
-        rows = [tuple(_from_db(v) for v in row) for row in cur.fetchall()]
-        return pd.DataFrame.from_records(rows, columns=columns)
+        return pd.DataFrame.from_records(_rows_from_db(cur.fetchall()), columns=columns)
 
     def run_sql_file(self, path: str | Path, params: Mapping[str, Any] | None = None) -> None:
         """Run every statement of a SQL file in order (inside the caller's transaction).
