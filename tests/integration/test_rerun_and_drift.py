@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 
 from bsin.core.config import load_partners
-from bsin.core.months import format_rfc3339, parse_rfc3339
+from bsin.core.months import add_months, format_rfc3339, parse_rfc3339
 from bsin.pipeline import PipelineError
 from tests.support.pipeline_harness import harness
 
@@ -186,11 +186,20 @@ def test_unchanged_self_assessments_are_not_harmonised_again_and_a_change_redoes
         h.ingest("SE")
         first = h.dump()
         assert first["harmonise_state"], "the self-assessment harmonisation is recorded"
-        # Nothing new at the source: the form is skipped, every table stays as it was.
+        # A re-run of the month harmonises them again (its validation runs again too),
+        # with the same result.
+        rerun = h.harmonise("SE")
+        assert rerun["self_assessment"]["responses"] > 0
+        assert "unchanged_since" not in rerun["self_assessment"]
+        assert h.dump() == first
+        # Nothing new at the source by the next month: the form is skipped, its rows stand.
+        sa_tables = ("self_assessment", "self_assessment_need", "harmonise_state")
+        h.month = add_months(h.month, 1)
+        h.extract("SE")
         again = h.harmonise("SE")
         assert again["self_assessment"]["responses"] == 0
-        assert again["self_assessment"]["unchanged_since"] == h.month.isoformat()
-        assert h.dump() == first
+        assert again["self_assessment"]["unchanged_since"] == add_months(h.month, -1).isoformat()
+        assert {t: h.dump()[t] for t in sa_tables} == {t: first[t] for t in sa_tables}
         # An edited self-assessment lands as a newer version: harmonised again, in full.
         responses = h.read_responses("SE", "self_assessment")
         in_window = h.responses_in_window("SE", "self_assessment")
@@ -236,6 +245,10 @@ def test_validation_reads_the_self_assessments_harmonised_for_the_month(tmp_path
                 )
             return pipeline.validate_month(m, h.ctx)
 
+        sa_quarantine = (
+            "select response_id, rule, field from quarantine where country = :c "
+            "and form_kind = 'self_assessment' and stage = 'validate'"
+        )
         first = month(march, tamper=True)
         assert first["self_assessment_quarantined"] == 1  # harmonised in March: validated
         sa_count = h.count("self_assessment", "country = :c", {"c": country})
@@ -245,6 +258,13 @@ def test_validation_reads_the_self_assessments_harmonised_for_the_month(tmp_path
             {"c": country},
         )
         assert rejected == 1
+        why = h.wh.query(sa_quarantine, {"c": country})
+        # Re-running March harmonises and validates March's self-assessments again: the
+        # rejected one is rejected again and keeps its quarantine row, nothing else moves.
+        again = month(march, tamper=True)
+        assert again["self_assessment_quarantined"] == 1
+        assert h.wh.query(sa_quarantine, {"c": country}) == why
+        assert h.count("self_assessment", "country = :c", {"c": country}) == sa_count
         second = month(april, tamper=True)
         state = h.wh.query(
             "select report_month from harmonise_state where country = :c", {"c": country}

@@ -67,7 +67,10 @@ def harmonise_country(
             # what it wrote stands (docs/performance.md).
             fingerprint = _self_assessment_fingerprint(wh, country, form, mapping, ctx, partner)
             since = _harmonised_since(wh, country, kind, fingerprint)
-            if since is not None:
+            # A re-run of the month that harmonised them does it again: that month's
+            # validation runs again too, and it must see the rows it rejected the first
+            # time, or their quarantine rows would be replaced by nothing.
+            if since is not None and since != month:
                 summary[kind] = {"responses": 0, "rows": 0, "quarantined": 0, "notes": 0}
                 summary[kind]["unchanged_since"] = since.isoformat()
                 log.info("%s %s: unchanged since %s, not harmonised again", country, kind, since)
