@@ -296,6 +296,7 @@ def run(args: argparse.Namespace, emit) -> int:
         form_kind = {
             p.form_id(k): k for p in partners.partners for k in ("monthly", "self_assessment")
         }
+
         def task_done() -> None:
             # As an Airflow task process does when it ends: closing a DuckDB connection
             # checkpoints what the task wrote, a cost of the load.

@@ -38,6 +38,9 @@ def test_quick_bench_prints_every_stage_with_sane_figures(tmp_path):
             # 9 lists per 3 s per user (the limiter grants 8): the 11 small pages need 2 windows.
             "--quota-scale",
             "0.05",
+            # Each task on its own connection, as in Airflow (`make bench QUICK=1` in CI
+            # runs the default, one connection).
+            "--task-connections",
         ],
         cwd=ROOT,
         env=env,
@@ -66,6 +69,7 @@ def test_quick_bench_prints_every_stage_with_sane_figures(tmp_path):
     assert expected <= set(by_stage), sorted(expected - set(by_stage))
 
     setup = by_stage["setup"]
+    assert setup["task_connections"] is True
     monthly = setup["network"]["monthly_responses"]
     assert 0 < monthly <= MEMBERS
     floor = by_stage["floor_duckdb_read_json"]

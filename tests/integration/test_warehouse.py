@@ -511,19 +511,3 @@ def test_duckdb_connections_bound_their_buffer_pool(tmp_path, monkeypatch):
     monkeypatch.setenv("BSIN_DUCKDB_MEMORY_LIMIT", "lots")
     with pytest.raises(WarehouseError, match="BSIN_DUCKDB_MEMORY_LIMIT"):
         Warehouse.from_uri(f"duckdb:///{tmp_path / 'c.duckdb'}").query("select 1")
-
-
-def test_duckdb_connections_checkpoint_less_often_than_the_default(tmp_path, monkeypatch):
-    """Every checkpoint rewrites tables' last row groups: landing a month checkpointed ~10x."""
-    with Warehouse.from_uri(f"duckdb:///{tmp_path / 'a.duckdb'}") as wh:
-        (threshold,) = wh.query("select current_setting('checkpoint_threshold')")[0]
-        (limit,) = wh.query("select current_setting('memory_limit')")[0]
-    # Above DuckDB's 16 MB default, yet well inside the buffer pool that holds what is
-    # not checkpointed yet.
-    assert threshold == "61.0 MiB" and float(threshold.split()[0]) * 4 <= float(limit.split()[0])
-    monkeypatch.setenv("BSIN_DUCKDB_CHECKPOINT_THRESHOLD", "16MB")
-    with Warehouse.from_uri(f"duckdb:///{tmp_path / 'b.duckdb'}") as wh:
-        assert wh.query("select current_setting('checkpoint_threshold')")[0][0] == "15.2 MiB"
-    monkeypatch.setenv("BSIN_DUCKDB_CHECKPOINT_THRESHOLD", "often")
-    with pytest.raises(WarehouseError, match="BSIN_DUCKDB_CHECKPOINT_THRESHOLD='often'"):
-        Warehouse.from_uri(f"duckdb:///{tmp_path / 'c.duckdb'}").query("select 1")

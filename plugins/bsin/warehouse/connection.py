@@ -242,9 +242,7 @@ class WarehouseConnection:
     def _connect_duckdb(self) -> Any:
         import duckdb
 
-        # A bad setting fails before the file opens.
-        memory_limit = duckdb_memory_limit()
-        checkpoint_threshold = duckdb_checkpoint_threshold()
+        memory_limit = duckdb_memory_limit()  # a bad setting fails before the file opens
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         hook = self.hook()
@@ -267,13 +265,6 @@ class WarehouseConnection:
         # task within its memory budget (issue 14, docs/performance.md); joins and sorts
         # past it spill to DuckDB's temp directory.
         con.execute(f"set memory_limit = '{memory_limit}'")
-        # DuckDB checkpoints when a commit leaves more than this in its write-ahead log, and
-        # every checkpoint rewrites the partly filled last row group of each table it
-        # touches: with the default 16MB, landing a 40-country month checkpointed about ten
-        # times and each rewrote up to 120,000 raw payloads (docs/performance.md, "Fourth
-        # round"). What is not yet checkpointed stays in the buffer pool, so the threshold
-        # stays well below memory_limit.
-        con.execute(f"set checkpoint_threshold = '{checkpoint_threshold}'")
         return con
 
 
@@ -281,27 +272,17 @@ class WarehouseConnection:
 #: overrides it. The pipeline's imports take ~390 MB of a task's 1 GiB (issue 14, goal 3);
 #: 256 MB ran the benchmark's 40-country network as fast as 384 MB did.
 DUCKDB_MEMORY_LIMIT = "256MB"
-#: Write-ahead log size that triggers a checkpoint; ``BSIN_DUCKDB_CHECKPOINT_THRESHOLD``
-#: overrides it. 64MB: a quarter of the buffer pool (1GB made the marts run out of memory).
-DUCKDB_CHECKPOINT_THRESHOLD = "64MB"
-_SIZE = re.compile(r"^\s*[0-9]+(\.[0-9]+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*$", re.I)
-
-
-def _duckdb_size(variable: str, default: str) -> str:
-    value = os.environ.get(variable) or default
-    if not _SIZE.match(value):
-        raise WarehouseError(f"{variable}={value!r} is not a size: write it like 512MB or 2GB")
-    return value.strip()
+_MEMORY_LIMIT = re.compile(r"^\s*[0-9]+(\.[0-9]+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*$", re.I)
 
 
 def duckdb_memory_limit() -> str:
     """The DuckDB ``memory_limit`` every connection sets (WarehouseError when malformed)."""
-    return _duckdb_size("BSIN_DUCKDB_MEMORY_LIMIT", DUCKDB_MEMORY_LIMIT)
-
-
-def duckdb_checkpoint_threshold() -> str:
-    """The DuckDB ``checkpoint_threshold`` every connection sets (WarehouseError when malformed)."""
-    return _duckdb_size("BSIN_DUCKDB_CHECKPOINT_THRESHOLD", DUCKDB_CHECKPOINT_THRESHOLD)
+    value = os.environ.get("BSIN_DUCKDB_MEMORY_LIMIT") or DUCKDB_MEMORY_LIMIT
+    if not _MEMORY_LIMIT.match(value):
+        raise WarehouseError(
+            f"BSIN_DUCKDB_MEMORY_LIMIT={value!r} is not a size: write it like 512MB or 2GB"
+        )
+    return value.strip()
 
 
 def _duckdb_path(conn: Any, extra: dict[str, Any]) -> str:

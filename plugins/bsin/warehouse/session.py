@@ -63,9 +63,7 @@ def _from_db(value: Any) -> Any:
 def _needs_from_db(column: tuple[Any, ...]) -> bool:
     # A result column holds one SQL type, so its first value tells for the whole column.
     first = next((v for v in column if v is not None), None)
-    return isinstance(first, Decimal) or (
-        isinstance(first, datetime) and first.tzinfo is not None
-    )
+    return isinstance(first, Decimal) or (isinstance(first, datetime) and first.tzinfo is not None)
 
 
 def _rows_from_db(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
