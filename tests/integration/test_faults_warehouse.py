@@ -126,8 +126,8 @@ def test_harmonise_load_is_all_or_nothing(tmp_path, backend, how) -> None:
 
         def failing(table, where, df):
             calls.append(table)
-            # feedback_candidate is already replaced when the quarantine's turn comes (the
-            # self-assessment form is unchanged, so it is not harmonised again).
+            # Every other table is already replaced when the quarantine's turn comes (a re-run
+            # of the month harmonises its self-assessments again).
             if table == "quarantine":
                 _break(h, how)
             return real(table, where, df)
@@ -136,7 +136,13 @@ def test_harmonise_load_is_all_or_nothing(tmp_path, backend, how) -> None:
         with pytest.raises(WarehouseError):
             h.harmonise(COUNTRY)
         del h.wh.replace
-        assert calls == ["feedback_candidate", "quarantine"]
+        assert calls == [
+            "feedback_candidate",
+            "self_assessment",
+            "self_assessment_need",
+            "harmonise_state",
+            "quarantine",
+        ]
         assert h.dump() == before
         summary = h.harmonise(COUNTRY)
         assert summary["monthly"]["rows"] == len(h.responses_in_window(COUNTRY))
@@ -179,3 +185,43 @@ def test_validate_load_is_all_or_nothing(tmp_path) -> None:
     finally:
         h.close()
         wh.close()
+
+
+@pytest.mark.parametrize("backend", ["duckdb", "postgres"])
+def test_validate_loads_nothing_when_the_candidates_change_under_it(
+    tmp_path, backend, monkeypatch
+) -> None:
+    """The validated rows are staged from the candidates in the warehouse: should those
+    change between validation and load (a harmonise task re-run meanwhile), the count
+    check fails the task before anything is loaded, instead of loading other rows."""
+    from bsin.pipeline.context import PipelineError
+    from bsin.quality import validation
+
+    with harness(tmp_path, backend=backend) as h:
+        h.ingest(COUNTRY)
+        with h.wh.transaction():
+            h.wh.execute("delete from feedback_selection")
+            h.wh.execute("delete from feedback")
+        before = h.dump()
+        real = validation.validate_feedback_month
+
+        def meanwhile(*args, **kwargs):
+            outcome = real(*args, **kwargs)
+            h.wh.execute(
+                "delete from feedback_candidate where response_id = "
+                "(select min(response_id) from feedback_candidate)"
+            )
+            return outcome
+
+        monkeypatch.setattr(validation, "validate_feedback_month", meanwhile)
+        with pytest.raises(PipelineError, match=r"candidates changed while validation ran"):
+            h.validate()
+        after = h.dump()
+        assert after["feedback"] == before["feedback"] == []
+        # Everything but the changed candidate is as before: the month's quarantine too.
+        del after["feedback_candidate"], before["feedback_candidate"]
+        assert after == before
+        monkeypatch.undo()
+        h.harmonise(COUNTRY)  # the candidates as harmonise leaves them
+        summary = h.validate()
+        assert summary["loaded"] == len(h.dump()["feedback"]) > 0

@@ -112,9 +112,8 @@ def validate_month(data_interval_start: datetime | date, ctx: Context | None = N
             )
         _record_country_problems(wh, landed, month, problems)
         if failure is None:
-            valid = outcome.valid_df
-            wh.replace_staging("feedback_incoming", valid)
-            wh.replace_staging("feedback_selection_incoming", feedback_selections(valid))
+            _stage_validated_feedback(wh, month, outcome)
+            wh.replace_staging("feedback_selection_incoming", feedback_selections(outcome.valid_df))
             wh.run_sql_file("load/feedback_upsert.sql", {"month": month})
             bad_sa = sa_outcome.quarantine_df
             if len(bad_sa):
@@ -140,6 +139,36 @@ def validate_month(data_interval_start: datetime | date, ctx: Context | None = N
             + f". Quarantine rows are in the warehouse; Data Docs: {docs / 'index.html'}"
         )
     return summary
+
+
+def _stage_validated_feedback(wh, month: date, outcome) -> None:
+    """Stage ``outcome.valid_df`` as ``feedback_incoming``, from the candidates in the warehouse.
+
+    Only what validation decided travels: the quarantined response ids and the countries
+    that load. A count that differs from ``valid_df`` (the candidates changed since they
+    were read) fails the task before anything is loaded.
+    """
+    import pandas as pd
+
+    valid, rejected = outcome.valid_df, outcome.quarantine_df
+    wh.replace_staging(
+        "validation_rejected",
+        rejected[["country", "response_id"]].drop_duplicates()
+        if len(rejected)
+        else pd.DataFrame(columns=["country", "response_id"]),
+    )
+    wh.replace_staging(
+        "validated_country", pd.DataFrame({"country": sorted(set(valid["country"]))})
+    )
+    staged = wh.replace_staging_from_query(
+        "feedback_incoming", query_text("feedback_validated"), {"month": month}
+    )
+    if staged != len(valid):
+        raise PipelineError(
+            f"validation of {month:%Y-%m} passed {len(valid)} feedback rows but {staged} "
+            "candidates match them: the candidates changed while validation ran (a harmonise "
+            "task re-ran?); nothing was loaded, run validate again"
+        )
 
 
 def _record_country_problems(

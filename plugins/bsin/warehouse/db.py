@@ -268,6 +268,22 @@ class Warehouse(SqlSession):
                 raise WarehouseError(f"loading staging table {name} failed: {exc}") from exc
         return len(frame)
 
+    def replace_staging_from_query(
+        self, name: str, sql: str, params: Mapping[str, Any] | None = None
+    ) -> int:
+        """(Re)create the session-private staging table ``name`` as the result of ``sql``.
+
+        Like :meth:`replace_staging`, for rows the warehouse already holds: they stay in
+        it instead of travelling through Python, with the column types of the query.
+        Returns the row count.
+        """
+        _check_ident(name, "staging table")
+        with self.transaction():
+            temp = "temp" if self.backend == "duckdb" else "pg_temp"
+            self.execute(f"drop table if exists {temp}.{name}")
+            self.execute(f"create temporary table {name} as {sql}", params)  # noqa: S608 (identifier checked)
+            return int(self.query(f"select count(*) from {name}")[0][0])  # noqa: S608
+
     def insert(self, table: str, df: pd.DataFrame) -> int:
         """Append ``df``'s rows to ``table`` (columns by name); return the row count."""
         _check_ident(table, "table")
