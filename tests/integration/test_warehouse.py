@@ -202,7 +202,11 @@ def test_the_providers_sql_hook_opens_the_warehouse(warehouse):
 
 
 def test_migrate_is_idempotent(warehouse):
-    files = sorted(p.name for p in (SQL_DIR / "schema").glob("*.sql"))
+    from bsin.warehouse.migrations import schema_files
+
+    files = [p.name for p in schema_files(warehouse.backend)]
+    # A file named NNN_name.duckdb.sql is DuckDB's only; the others apply to both.
+    assert ("017_payload_compression.duckdb.sql" in files) == (warehouse.backend == "duckdb")
     assert warehouse.migrate() == []
     assert warehouse.migrate() == []
     applied = warehouse.query("select filename from schema_migration order by filename")
@@ -511,3 +515,50 @@ def test_duckdb_connections_bound_their_buffer_pool(tmp_path, monkeypatch):
     monkeypatch.setenv("BSIN_DUCKDB_MEMORY_LIMIT", "lots")
     with pytest.raises(WarehouseError, match="BSIN_DUCKDB_MEMORY_LIMIT"):
         Warehouse.from_uri(f"duckdb:///{tmp_path / 'c.duckdb'}").query("select 1")
+
+
+def test_duckdb_raw_payloads_are_zstd_compressed_and_an_upgrade_keeps_every_row(tmp_path):
+    """Migration 017 rebuilds the raw tables with zstd payloads (checkpoints re-analysed
+    DuckDB's default string compression of every payload of the last row group)."""
+    from bsin.warehouse.migrations import schema_files
+
+    before = tmp_path / "schema_before"
+    before.mkdir()
+    for f in schema_files("duckdb"):
+        if f.name < "017":
+            shutil.copy(f, before / f.name)
+    with Warehouse.from_uri(f"duckdb:///{tmp_path / 'old.duckdb'}") as wh:
+        wh.migrate(before)
+        raw = pd.DataFrame(
+            [
+                {
+                    "form_id": "f",
+                    "response_id": f"r{i}",
+                    "country": "SE",
+                    "form_kind": "monthly",
+                    "report_month": JAN,
+                    "last_submitted_time": datetime(2023, 2, 1, 10, i),
+                    "create_time": None,
+                    "payload": json.dumps({"answers": {"q": i}, "text": "å" * i}),
+                    "response_key": i,
+                }
+                for i in range(5)
+            ]
+        )
+        wh.insert("raw_response", raw)
+        wh.insert(
+            "raw_response_history",
+            raw[["form_id", "response_id", "last_submitted_time", "payload"]],
+        )
+        tables = ("raw_response", "raw_response_history")
+        rows = {t: wh.query(f"select * from {t} order by all") for t in tables}  # noqa: S608
+        columns = {t: wh.column_types(t) for t in tables}
+        assert wh.migrate() == ["017_payload_compression.duckdb.sql"]
+        for t in tables:
+            assert wh.query(f"select * from {t} order by all") == rows[t]  # noqa: S608
+            assert wh.column_types(t) == columns[t]
+            (ddl,) = wh.query("select sql from duckdb_tables() where table_name = :t", {"t": t})[0]
+            assert "payload VARCHAR USING COMPRESSION ZSTD NOT NULL" in ddl
+        # The keys still hold: a landed id cannot land twice.
+        with pytest.raises(WarehouseError):
+            wh.insert("raw_response", raw.head(1))

@@ -17,15 +17,33 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+#: Backends a schema file may be limited to, as ``NNN_name.<backend>.sql``: DDL that one
+#: engine has and the other lacks (DuckDB's column compression). Other files apply to both.
+BACKENDS = ("duckdb", "postgres")
+
+
+def file_backend(path: Path) -> str | None:
+    """The backend a schema file is limited to, or None when it applies to both."""
+    parts = path.name.split(".")
+    return parts[-2] if len(parts) >= 3 and parts[-2] in BACKENDS else None
+
+
+def schema_files(backend: str, schema_dir: str | Path | None = None) -> list[Path]:
+    """The schema files that apply to ``backend``, in name (= application) order."""
+    folder = Path(schema_dir) if schema_dir else SQL_DIR / "schema"
+    return [f for f in sorted(folder.glob("*.sql")) if file_backend(f) in (None, backend)]
+
+
 def migrate(wh: Warehouse, schema_dir: str | Path | None = None) -> list[str]:
     """Apply ``include/sql/schema/*.sql`` in name order; return the files applied now.
 
     Every file is idempotent DDL; ``schema_migration`` records each applied file with
     its checksum. A file whose text changed after it was applied is an error: schema
-    changes go into a new, later file.
+    changes go into a new, later file. A file named ``NNN_name.duckdb.sql`` (or
+    ``.postgres.sql``) applies to that backend only.
     """
     folder = Path(schema_dir) if schema_dir else SQL_DIR / "schema"
-    files = sorted(folder.glob("*.sql"))
+    files = schema_files(wh.backend, folder)
     if not files:
         raise WarehouseError(f"no schema files in {folder}")
     applied_now: list[str] = []
