@@ -296,6 +296,53 @@ def test_charts_do_not_depend_on_what_was_drawn_before(mails):
         assert chart.background.get_extents() == (0, 0, width, height)
 
 
+def test_a_legend_too_wide_for_the_chart_stands_in_two_rows_under_the_plot(mails, monkeypatch):
+    """Side by side, a long country name or a large n would push a trend chart's centred
+    legend past both edges of the phone-width image: its entries then stand one above the
+    other, the image grows by a row under the plot, and nothing overlaps the month labels."""
+    from PIL import Image
+
+    from bsin.reporting import report_charts as rc
+    from bsin.reporting import report_view
+
+    ctx = mails["LV"][0]
+    t = Translator("da")
+    width = rc.CHART_WIDTH_PX * rc.DENSITY
+
+    def size(png: bytes) -> tuple[int, int]:
+        return Image.open(io.BytesIO(png)).size
+
+    short = rc.render_charts(ctx, t)
+    for name in rc.TREND_CHARTS:
+        assert size(short[name]) == (width, rc.TREND_HEIGHT_PX * rc.DENSITY), name
+    long_name = "Det Forenede Kongerige Storbritannien og Nordirland"
+    monkeypatch.setattr(report_view, "country_name", lambda ctx, t: long_name)
+    tall = rc.render_charts(ctx, t)
+    # The kept charts of this language, by name: the key ends with the legend's lines.
+    stacked = {
+        k[0]: (k[-1], c)
+        for k, c in rc._charts.cache.items()
+        if k[0] in rc.TREND_CHARTS and k[4] == t(rc.TREND_CHARTS[k[0]][1]) and k[-1] > 1
+    }
+    assert set(stacked) == set(rc.TREND_CHARTS)
+    for name, (lines, chart) in stacked.items():
+        # The network's line, then the long name wrapped in two.
+        assert lines == 3
+        height = rc.TREND_HEIGHT_PX + rc.LEGEND_ROW_PX * (lines - 1)
+        assert size(tall[name]) == (width, height * rc.DENSITY)
+        legend = chart.parts[-1]
+        shown = " ".join(text.get_text().replace("\n", " ") for text in legend.get_texts())
+        assert long_name in shown
+        renderer = chart.canvas.get_renderer()
+        box = legend.get_window_extent(renderer)
+        assert 0 <= box.x0 and box.x1 <= width
+        month_labels = [label for label in chart.fig.axes[0].get_xticklabels() if label.get_text()]
+        assert box.y1 < min(label.get_window_extent(renderer).y0 for label in month_labels)
+    # The short name again: the one-row chart, as before.
+    monkeypatch.undo()
+    assert rc.render_charts(ctx, t) == short
+
+
 def test_query_rows_are_the_plain_values_of_the_frame(tmp_path):
     """queries.rows converts column by column; each value is what ``plain`` makes of the
     frame's cell, as when it converted cell by cell (a whole-number column with a NULL

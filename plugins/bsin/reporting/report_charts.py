@@ -71,6 +71,8 @@ MARGINS_PX: dict[str, tuple[float, float, float, float]] = {
 }
 #: Distance of the legend from the bottom edge, in CSS pixels.
 LEGEND_BOTTOM_PX = 4
+#: What a trend chart grows by, under its plot, when its legend takes two rows (CSS px).
+LEGEND_ROW_PX = 22
 
 #: chart name -> (indicator or None for the bar chart, i18n key of its title)
 CHART_META: dict[str, tuple[str | None, str]] = {
@@ -172,8 +174,9 @@ class _Chart:
 
 
 #: Charts kept per thread (the figure and its drawn fixed part, 3 to 5 MB each): the four
-#: charts of two report languages of a month. Older ones are dropped first.
-CHART_CACHE_SIZE = 8
+#: charts of two report languages of a month, and the trend charts' two-row legend
+#: variants. Older ones are dropped first.
+CHART_CACHE_SIZE = 14
 _charts = threading.local()
 
 
@@ -196,9 +199,9 @@ def _chart(key: tuple, build: Callable[[], _Chart]) -> _Chart:
     return chart
 
 
-def _figure(name: str, height_px: int):
+def _figure(name: str, height_px: int, below_px: float = 0):
     """A figure ``CHART_WIDTH_PX`` x ``height_px`` CSS pixels, its plot area at the chart's
-    ``MARGINS_PX``."""
+    ``MARGINS_PX`` (``below_px`` more at the bottom)."""
     import matplotlib
 
     matplotlib.use("Agg", force=False)
@@ -207,6 +210,7 @@ def _figure(name: str, height_px: int):
     inches = DENSITY / DPI
     fig = Figure(figsize=(CHART_WIDTH_PX * inches, height_px * inches), dpi=DPI)
     left, right, bottom, top = MARGINS_PX[name]
+    bottom += below_px
     ax = fig.add_axes(
         (
             left / CHART_WIDTH_PX,
@@ -218,7 +222,7 @@ def _figure(name: str, height_px: int):
     return fig, ax
 
 
-def _legend(fig, height_px: int, handles: list, labels: list[str]):
+def _legend(fig, height_px: int, handles: list, labels: list[str], ncols: int = 2):
     """The legend centred under the plot, ``LEGEND_BOTTOM_PX`` above the bottom edge."""
     return fig.legend(
         handles,
@@ -226,7 +230,7 @@ def _legend(fig, height_px: int, handles: list, labels: list[str]):
         loc="lower center",
         bbox_to_anchor=(0.5, LEGEND_BOTTOM_PX / height_px),
         borderaxespad=0,
-        ncols=2,
+        ncols=ncols,
         fontsize=MIN_FONT_PT,
         frameon=False,
     )
@@ -262,32 +266,69 @@ def trend_chart(ctx: ReportContext, name: str, t: Translator) -> bytes:
     series = ctx.trends.get(indicator, ())
     ticks, tick_labels = month_ticks([p.month for p in series], t)
     ylabel = t(axis_key)
-    chart = _chart(
-        (name, len(series), tuple(ticks), tuple(tick_labels), ylabel),
-        lambda: _trend_figure(name, len(series), ticks, tick_labels, ylabel),
-    )
     last = series[-1] if series else None
     own_label, net_label = country_name(ctx, t), t("network")
     if last is not None and last.country.n is not None:
         own_label = t("legend_with_n", name=own_label, n=last.country.n)
     if last is not None and last.network.shown is not None and last.network.n is not None:
         net_label = t("legend_with_n", name=net_label, n=last.network.n)
+    # Side by side while the two entries fit the width, else one above the other (wrapped
+    # where long): a long country name or a large n would push a centred legend past both
+    # edges of a phone. The chart grows by a row for every line past the first.
+    key = (name, len(series), tuple(ticks), tuple(tick_labels), ylabel)
+    labels = [net_label, own_label]
+    rows = 1
+    while True:
+        chart = _chart(
+            (*key, rows),
+            lambda rows=rows: _trend_figure(name, len(series), ticks, tick_labels, ylabel, rows),
+        )
+        net_line, own_line, legend = chart.parts
+        for text, label in zip(legend.get_texts(), labels, strict=True):
+            text.set_text(label)
+        if rows > 1 or _legend_fits(chart, legend):
+            break
+        labels = [_wrap_legend_label(label) for label in labels]
+        rows = sum(label.count("\n") + 1 for label in labels)
     xs = list(range(len(series)))
-    net_line, own_line, legend = chart.parts
     net_line.set_data(xs, [_nan(p.network.shown, scale) for p in series])
     own_line.set_data(xs, [_nan(p.country.value, scale) for p in series])
-    net_text, own_text = legend.get_texts()
-    net_text.set_text(net_label)
-    own_text.set_text(own_label)
     return chart.png()
 
 
+def _wrap_legend_label(label: str) -> str:
+    """``label`` in lines of at most ``LABEL_WRAP`` characters, a closing "(n = ...)" whole."""
+    head, sep, tail = label.rpartition(" (")
+    if sep:
+        label = f"{head} ({tail.replace(' ', chr(0xA0))}"
+    return "\n".join(textwrap.wrap(label, LABEL_WRAP, break_long_words=False) or [label])
+
+
+def _legend_fits(chart: _Chart, legend) -> bool:
+    """Whether ``legend``, with its current texts, lies within the chart's width."""
+    width, _ = chart.canvas.get_width_height(physical=True)
+    box = legend.get_window_extent(chart.canvas.get_renderer())
+    return box.x0 >= 0 and box.x1 <= width
+
+
 def _trend_figure(
-    name: str, points: int, ticks: list[int], tick_labels: list[str], ylabel: str
+    name: str,
+    points: int,
+    ticks: list[int],
+    tick_labels: list[str],
+    ylabel: str,
+    legend_rows: int = 1,
 ) -> _Chart:
-    """The fixed part of a trend chart (axes, ticks, labels) and its empty lines and legend."""
+    """The fixed part of a trend chart (axes, ticks, labels) and its empty lines and legend.
+
+    With ``legend_rows`` (text lines) above 1 the legend's entries stand one above the
+    other, and the figure is ``LEGEND_ROW_PX`` taller below the plot for every line past
+    the first; the plot keeps its size.
+    """
     indicator, _, ylim, yticks, _ = TREND_CHARTS[name]
-    fig, ax = _figure(name, TREND_HEIGHT_PX)
+    below = LEGEND_ROW_PX * (legend_rows - 1)
+    height = TREND_HEIGHT_PX + below
+    fig, ax = _figure(name, height, below)
     # clip_on=False: a marker on the axis limit is drawn whole.
     (net,) = ax.plot([], [], color=NETWORK_COLOUR, marker="o", ms=4, lw=1.6, clip_on=False)
     (own,) = ax.plot([], [], color=COUNTRY_COLOUR, marker="o", ms=5, lw=2.4, clip_on=False)
@@ -301,7 +342,7 @@ def _trend_figure(
     ax.set_ylabel(ylabel, fontsize=MIN_FONT_PT)
     ax.grid(axis="y", color="#eeeeee")
     ax.spines[["top", "right"]].set_visible(False)
-    legend = _legend(fig, TREND_HEIGHT_PX, [net, own], ["", ""])
+    legend = _legend(fig, height, [net, own], ["", ""], ncols=1 if legend_rows > 1 else 2)
     return _Chart(fig, [net, own, *zero, *ax.spines.values(), legend], (net, own, legend))
 
 
