@@ -151,11 +151,9 @@ def _stage_validated_feedback(wh, month: date, outcome) -> None:
     import pandas as pd
 
     valid, rejected = outcome.valid_df, outcome.quarantine_df
+    # quarantine_frame always has its columns, rows or not.
     wh.replace_staging(
-        "validation_rejected",
-        rejected[["country", "response_id"]].drop_duplicates()
-        if len(rejected)
-        else pd.DataFrame(columns=["country", "response_id"]),
+        "validation_rejected", rejected[["country", "response_id"]].drop_duplicates()
     )
     wh.replace_staging(
         "validated_country", pd.DataFrame({"country": sorted(set(valid["country"]))})

@@ -258,15 +258,18 @@ class Warehouse(SqlSession):
         if not defs:
             raise WarehouseError(f"replace_staging({name}): the DataFrame has no columns")
         with self.transaction():
-            # Qualified so that a permanent table of the same name is never dropped.
-            temp = "temp" if self.backend == "duckdb" else "pg_temp"
-            self.execute(f"drop table if exists {temp}.{name}")
+            self._drop_staging(name)
             self.execute(f"create temporary table {name} ({defs})")
             try:
                 self._insert_frame(name, frame)
             except Exception as exc:
                 raise WarehouseError(f"loading staging table {name} failed: {exc}") from exc
         return len(frame)
+
+    def _drop_staging(self, name: str) -> None:
+        # Qualified so that a permanent table of the same name is never dropped.
+        temp = "temp" if self.backend == "duckdb" else "pg_temp"
+        self.execute(f"drop table if exists {temp}.{name}")
 
     def replace_staging_from_query(
         self, name: str, sql: str, params: Mapping[str, Any] | None = None
@@ -279,8 +282,7 @@ class Warehouse(SqlSession):
         """
         _check_ident(name, "staging table")
         with self.transaction():
-            temp = "temp" if self.backend == "duckdb" else "pg_temp"
-            self.execute(f"drop table if exists {temp}.{name}")
+            self._drop_staging(name)
             self.execute(f"create temporary table {name} as {sql}", params)  # noqa: S608 (identifier checked)
             return int(self.query(f"select count(*) from {name}")[0][0])  # noqa: S608
 
