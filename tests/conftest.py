@@ -23,6 +23,16 @@ os.environ.setdefault("BSIN_PROJECT_ROOT", str(ROOT))
 os.environ.setdefault("BSIN_PSEUDONYM_KEY", "test-pseudonym-key-0123456789-abcdefgh")
 # Task code must not write into the developer's data/ folder.
 os.environ.setdefault("BSIN_DATA_DIR", str(_AIRFLOW_HOME / "data"))
+# xdist workers inherit the controller's environment, and with it its data folder: each
+# worker gets a folder of its own under it, or two validations at once clear and rebuild
+# the same GX Data Docs site under each other ("Directory not empty").
+os.environ.setdefault("BSIN_SUITE_DATA_DIR", os.environ["BSIN_DATA_DIR"])
+if os.environ.get("PYTEST_XDIST_WORKER") and (
+    os.environ["BSIN_DATA_DIR"] == os.environ["BSIN_SUITE_DATA_DIR"]
+):
+    os.environ["BSIN_DATA_DIR"] = str(
+        Path(os.environ["BSIN_SUITE_DATA_DIR"]) / os.environ["PYTEST_XDIST_WORKER"]
+    )
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 
