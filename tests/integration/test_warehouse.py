@@ -207,6 +207,7 @@ def test_migrate_is_idempotent(warehouse):
     files = [p.name for p in schema_files(warehouse.backend)]
     # A file named NNN_name.duckdb.sql is DuckDB's only; the others apply to both.
     assert ("017_payload_compression.duckdb.sql" in files) == (warehouse.backend == "duckdb")
+    assert ("018_unindexed_keys.duckdb.sql" in files) == (warehouse.backend == "duckdb")
     assert warehouse.migrate() == []
     assert warehouse.migrate() == []
     applied = warehouse.query("select filename from schema_migration order by filename")
@@ -553,12 +554,15 @@ def test_duckdb_raw_payloads_are_zstd_compressed_and_an_upgrade_keeps_every_row(
         tables = ("raw_response", "raw_response_history")
         rows = {t: wh.query(f"select * from {t} order by all") for t in tables}  # noqa: S608
         columns = {t: wh.column_types(t) for t in tables}
-        assert wh.migrate() == ["017_payload_compression.duckdb.sql"]
+        assert wh.migrate() == [
+            "017_payload_compression.duckdb.sql",
+            "018_unindexed_keys.duckdb.sql",
+        ]
         for t in tables:
             assert wh.query(f"select * from {t} order by all") == rows[t]  # noqa: S608
             assert wh.column_types(t) == columns[t]
             (ddl,) = wh.query("select sql from duckdb_tables() where table_name = :t", {"t": t})[0]
             assert "payload VARCHAR USING COMPRESSION ZSTD NOT NULL" in ddl
-        # The keys still hold: a landed id cannot land twice.
+        # The keys still hold (checked by the code since 018): a landed id cannot land twice.
         with pytest.raises(WarehouseError):
             wh.insert("raw_response", raw.head(1))

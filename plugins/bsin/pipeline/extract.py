@@ -313,6 +313,7 @@ def _land_responses(wh, df) -> int:
         wh.run_sql_file("load/raw_response_history.sql")
         wh.run_sql_file("load/raw_response_upsert.sql")
     wh.run_sql_file("load/raw_response_append.sql")
+    wh.check_unique_keys("raw_response", "raw_response_incoming")
     return len(clashes)
 
 

@@ -115,6 +115,8 @@ def validate_month(data_interval_start: datetime | date, ctx: Context | None = N
             _stage_validated_feedback(wh, month, outcome)
             wh.replace_staging("feedback_selection_incoming", feedback_selections(outcome.valid_df))
             wh.run_sql_file("load/feedback_upsert.sql", {"month": month})
+            wh.check_unique_keys("feedback", "feedback_incoming")
+            wh.check_unique_keys("feedback_selection", "feedback_selection_incoming")
             bad_sa = sa_outcome.quarantine_df
             if len(bad_sa):
                 wh.replace_staging("self_assessment_rejected", bad_sa[["country", "response_id"]])

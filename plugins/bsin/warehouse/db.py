@@ -31,6 +31,7 @@ import pandas as pd
 from bsin.warehouse.connection import WarehouseConnection, mask_uri
 from bsin.warehouse.errors import WarehouseError
 from bsin.warehouse.errors import check_ident as _check_ident
+from bsin.warehouse.keys import UNINDEXED_KEYS, duplicate_keys_sql
 from bsin.warehouse.session import SqlSession, _py
 from bsin.warehouse.sql_text import convert_params, split_statements
 
@@ -292,13 +293,63 @@ class Warehouse(SqlSession):
         types = self.column_types(table)
         frame = _prepare_frame(df, table, types)
         self._check_columns(table, list(frame.columns), types)
+        with self.transaction():
+            self._insert_checked(table, frame)
+        return len(frame)
+
+    def _insert_checked(self, table: str, frame: pd.DataFrame) -> None:
+        # Errors of either backend become a WarehouseError naming the table; on DuckDB the
+        # inserted frame itself then scopes the key check (see check_unique_keys).
         try:
             self._insert_frame(table, frame)
         except WarehouseError:
             raise
         except Exception as exc:
             raise WarehouseError(f"insert into {table} failed: {exc}") from exc
-        return len(frame)
+        if self.backend != "duckdb" or table not in UNINDEXED_KEYS or frame.empty:
+            return
+        name = f"_bsin_keys_{id(frame)}"
+        self.conn.register(name, frame)
+        try:
+            self.check_unique_keys(table, name)
+        finally:
+            self.conn.unregister(name)
+
+    def check_unique_keys(self, table: str, touched: str) -> None:
+        """Raise ``WarehouseError`` if a key of ``table`` (``UNINDEXED_KEYS``) is held twice
+        among the rows sharing a key with table ``touched`` (the staging table or frame a
+        write just added from).
+
+        On DuckDB these tables have no index (``bsin.warehouse.keys``): call this inside the
+        write's transaction, so a duplicate rolls the write back as a constraint would.
+        PostgreSQL enforces the same keys with its constraints, so there it does nothing.
+        """
+        if table not in UNINDEXED_KEYS:
+            raise WarehouseError(
+                f"check_unique_keys({table}): not a table of bsin.warehouse.keys.UNINDEXED_KEYS"
+            )
+        if self.backend != "duckdb":
+            return
+        _check_ident(touched, "table")
+        # A staging table is temporary and a frame a registered view: neither is in
+        # information_schema's current catalog, so ask the relation itself.
+        have = {d[0] for d in self.conn.execute(f"select * from {touched} limit 0").description}  # noqa: S608
+        for key in UNINDEXED_KEYS[table]:
+            scope = [c for c in key if c in have]
+            if not scope:
+                raise WarehouseError(
+                    f"check_unique_keys({table}): {touched} has none of the key columns {key}"
+                )
+            dupes = self.query(duplicate_keys_sql(table, key, touched, scope))
+            if dupes:
+                shown = "; ".join(
+                    f"({', '.join(map(repr, row[:-1]))}) {row[-1]} times" for row in dupes
+                )
+                raise WarehouseError(
+                    f"{table} would hold a key twice: ({', '.join(key)}) = {shown}. "
+                    "The write's transaction is rolled back: the table keeps one row per key "
+                    "(on DuckDB the code checks it: bsin.warehouse.keys)"
+                )
 
     def _check_columns(
         self, table: str, cols: Sequence[str], types: Mapping[str, str] | None = None
@@ -363,7 +414,7 @@ class Warehouse(SqlSession):
                     f"delete from {table} where {cond}",  # noqa: S608 (identifiers checked)
                     dict(zip(keys, key, strict=True)),
                 )
-            self._insert_frame(table, frame)
+            self._insert_checked(table, frame)
         return len(frame)
 
 
