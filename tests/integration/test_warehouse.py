@@ -566,3 +566,18 @@ def test_duckdb_raw_payloads_are_zstd_compressed_and_an_upgrade_keeps_every_row(
         # The keys still hold (checked by the code since 018): a landed id cannot land twice.
         with pytest.raises(WarehouseError):
             wh.insert("raw_response", raw.head(1))
+
+
+def test_dbt_gets_the_same_duckdb_buffer_pool_bound(tmp_path, monkeypatch):
+    """dbt opens its own DuckDB instance: its profile carries the bound of every warehouse
+    connection (unbounded, the benchmark's month-10 build peaked near 1 GB)."""
+    from bsin.warehouse.connection import duckdb_memory_limit
+    from bsin.warehouse.dbt_project import profile_output, profiles_yml
+
+    with Warehouse.from_uri(f"duckdb:///{tmp_path / 'a.duckdb'}") as wh:
+        assert profile_output(wh)["settings"]["memory_limit"] == duckdb_memory_limit()
+        monkeypatch.setenv("BSIN_DUCKDB_MEMORY_LIMIT", "1GB")
+        assert "memory_limit: 1GB" in profiles_yml(wh)
+        monkeypatch.setenv("BSIN_DUCKDB_MEMORY_LIMIT", "lots")
+        with pytest.raises(WarehouseError, match="BSIN_DUCKDB_MEMORY_LIMIT"):
+            profile_output(wh)
