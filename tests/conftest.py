@@ -86,6 +86,21 @@ def open_warehouse(backend: str, folder: Path) -> Iterator:
             wh.close()
 
 
+def schema_before(folder: Path, backend: str, first_new: str) -> Path:
+    """``folder/schema_before``: the schema files of ``backend`` whose names sort before
+    ``first_new`` (e.g. ``"018"``), the schema of an older warehouse in an upgrade test."""
+    import shutil
+
+    from bsin.warehouse.migrations import schema_files
+
+    before = folder / "schema_before"
+    before.mkdir()
+    for f in schema_files(backend):
+        if f.name < first_new:
+            shutil.copy(f, before / f.name)
+    return before
+
+
 @pytest.fixture(params=BACKENDS)
 def warehouse(request, tmp_path):
     """A migrated, empty warehouse: a DuckDB file, then a fresh PostgreSQL schema.

@@ -9,7 +9,6 @@ the table as it was.
 
 from __future__ import annotations
 
-import shutil
 from datetime import date, datetime
 
 import pandas as pd
@@ -17,8 +16,7 @@ import pytest
 
 from bsin.warehouse.db import Warehouse, WarehouseError
 from bsin.warehouse.keys import UNINDEXED_KEYS
-from bsin.warehouse.migrations import schema_files
-from tests.conftest import open_warehouse
+from tests.conftest import open_warehouse, schema_before
 
 MARCH = date(2023, 3, 1)
 
@@ -177,11 +175,7 @@ def test_the_check_reads_only_the_touched_keys(tmp_path):
 
 
 def test_upgrade_to_018_keeps_every_row_and_the_checked_keys(tmp_path):
-    before = tmp_path / "schema_before"
-    before.mkdir()
-    for f in schema_files("duckdb"):
-        if f.name < "018":
-            shutil.copy(f, before / f.name)
+    before = schema_before(tmp_path, "duckdb", "018")
     with Warehouse.from_uri(f"duckdb:///{tmp_path / 'old.duckdb'}") as wh:
         wh.migrate(before)
         wh.insert("raw_response", pd.DataFrame([_raw("f1", "A"), _raw("f1", "B")]))

@@ -18,6 +18,7 @@ from bsin.warehouse.db import (
     mask_uri,
     split_statements,
 )
+from tests.conftest import schema_before
 
 ROSTER = ["country", "month", "active_members"]
 
@@ -521,13 +522,7 @@ def test_duckdb_connections_bound_their_buffer_pool(tmp_path, monkeypatch):
 def test_duckdb_raw_payloads_are_zstd_compressed_and_an_upgrade_keeps_every_row(tmp_path):
     """Migration 017 rebuilds the raw tables with zstd payloads (checkpoints re-analysed
     DuckDB's default string compression of every payload of the last row group)."""
-    from bsin.warehouse.migrations import schema_files
-
-    before = tmp_path / "schema_before"
-    before.mkdir()
-    for f in schema_files("duckdb"):
-        if f.name < "017":
-            shutil.copy(f, before / f.name)
+    before = schema_before(tmp_path, "duckdb", "017")
     with Warehouse.from_uri(f"duckdb:///{tmp_path / 'old.duckdb'}") as wh:
         wh.migrate(before)
         raw = pd.DataFrame(
