@@ -69,6 +69,23 @@ def _print_emails(outbox: Path, emails: Sequence[Path]) -> None:
             print(f"    {path.name}: {_subject(path)}")
 
 
+def _print_sent_before(wh, month: date) -> None:
+    # A second `make demo` on the same warehouse sends nothing: say why, instead of a bare 0.
+    sent = [
+        r[0]
+        for r in wh.query(
+            "select country from delivery_log where report_month = :m and status = 'sent' "
+            "order by country",
+            {"m": month},
+        )
+    ]
+    if sent:
+        print(
+            f"  no report sent again: {', '.join(sent)} got the {month:%Y-%m} report in an "
+            "earlier run (delivery_log; each partner-month is sent once, docs/security.md)"
+        )
+
+
 def print_summary(month: date, outbox: Path, emails: Sequence[Path] | None = None) -> None:
     """Print the warehouse location, the run's emails and one line per partner.
 
@@ -84,7 +101,10 @@ def print_summary(month: date, outbox: Path, emails: Sequence[Path] | None = Non
     print()
     print(f"Report month {month:%Y-%m}")
     print(f"  warehouse: {wh}")
-    _print_emails(outbox, sorted(outbox.glob("*.eml")) if emails is None else emails)
+    emails = sorted(outbox.glob("*.eml")) if emails is None else emails
+    _print_emails(outbox, emails)
+    if not split_messages(emails)[0]:
+        _print_sent_before(wh, month)
     _print_where_to_look()
     print("  headline indicators:")
     for r in rows:

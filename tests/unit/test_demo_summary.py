@@ -6,7 +6,7 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
-from bsin_dev.demo_summary import print_backfill_summary, split_messages
+from bsin_dev.demo_summary import print_backfill_summary, print_summary, split_messages
 from bsin_dev.localenv import duckdb_uri
 
 from bsin.core.months import add_months, month_run_id
@@ -52,3 +52,28 @@ def test_backfill_summary_covers_every_month_and_lists_alerts_apart(
     assert alert.name in alerts_part and "validate failed" in alerts_part
     # A backfill summary, not one month's headline indicators.
     assert "headline indicators" not in out
+
+
+def test_a_second_demo_says_why_no_report_was_sent(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Delivery is once per partner-month: a re-run on the same warehouse writes no email,
+    and the summary names the partners an earlier run sent the month's report to."""
+    wh = copy_golden(tmp_path / "wh.duckdb")
+    wh.execute(
+        "insert into delivery_log (country, report_month, status) values"
+        " ('QZ', :m, 'sent'), ('XK', :m, 'sent'), ('YY', :m, 'failed')",
+        {"m": MONTH},
+    )
+    wh.close()
+    monkeypatch.setenv("AIRFLOW_CONN_WAREHOUSE_DEFAULT", duckdb_uri(tmp_path / "wh.duckdb"))
+    outbox = tmp_path / "outbox"
+    outbox.mkdir()
+    print_summary(MONTH, outbox, [])
+    out = capsys.readouterr().out
+    assert "report emails (0)" in out
+    assert f"no report sent again: QZ, XK got the {MONTH:%Y-%m} report in an earlier run" in out
+    # With this run's email, no such line.
+    report = _eml(outbox / "0001_XK_2023-03.eml", "Monthly report", "XK")
+    print_summary(MONTH, outbox, [report])
+    assert "no report sent again" not in capsys.readouterr().out
