@@ -136,7 +136,7 @@ def test_every_write_path_refuses_a_duplicate_key_and_keeps_the_table(tmp_path, 
 
 def test_the_check_reads_only_the_touched_keys(tmp_path):
     """A duplicate elsewhere in the table (written around the check) is not this write's:
-    the check scopes itself to the keys the write touched, so its cost stays the write's."""
+    the check scopes itself to the keys the write touched."""
     with open_warehouse("duckdb", tmp_path) as wh:
         wh.execute(
             "insert into feedback_selection values"

@@ -33,8 +33,10 @@ def duplicate_keys_sql(
     """The rows of ``key`` that ``table`` holds more than once, among those whose
     ``scope_cols`` values appear in table ``scope`` (the rows a write just touched).
 
-    Each result row is the key's values and ``copies``. Scoping keeps the check's cost
-    to the write's own rows: DuckDB pushes the join's key range down to the table scan.
+    Each result row is the key's values and ``copies``. Scoping makes a duplicate this
+    write's own finding and keeps the grouping small; the table's key columns are still
+    scanned, so the cost grows with the table, though far less than the index writes
+    it replaces (docs/performance.md, "Fifth full run").
     Identifiers must already be checked by the caller.
     """
     cols = ", ".join(f"t.{c}" for c in key)
