@@ -227,7 +227,9 @@ def extract_country(
         )
         summary["removed_at_source"] = _reconcile_deleted(wh, reconcile_plan)
         summary["clashes"] = _land_responses(wh, pd.DataFrame(responses, columns=_RAW_COLUMNS))
-    _clear_extract_status(wh, country, month)
+        # In the same transaction: the landing and the end of an earlier failure's status
+        # commit together (one commit, and so one checkpoint check, per extract).
+        _clear_extract_status(wh, country, month)
     summary["drift_findings"] = len(drift_rows)
     summary["unusable_responses"] = len(extract_quarantine)
     return summary
@@ -302,9 +304,8 @@ def _land_responses(wh, df) -> int:
     wh.replace_staging("raw_response_incoming", df)
     # Every comparison below reads only the landed rows sharing a key with an incoming one:
     # reading the whole table's ids for each extract grew the landing with the warehouse.
-    wh.replace_staging(
-        "raw_response_landed", wh.query_df(query_text("landed_for_incoming")), like="raw_response"
-    )
+    # Kept inside the warehouse: the landed rows never travel through pandas.
+    wh.replace_staging_from_query("raw_response_landed", query_text("landed_for_incoming"))
     clashes = quarantine_clashes(wh)
     if len(clashes):
         wh.insert("quarantine", clashes[QUARANTINE_TABLE_COLUMNS])

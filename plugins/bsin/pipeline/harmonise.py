@@ -222,11 +222,11 @@ def _landed_form(wh, country: str, kind: str, month: date) -> dict:
 
 def _landed_responses(wh, country: str, kind: str, month: date) -> list[dict]:
     # Monthly responses of this run's window; self-assessments of all time (they are few).
-    df = wh.query_df(
+    rows = wh.query(
         query_text("landed_responses"),
         {"country": country, "kind": kind, "month": month},
     )
-    return [json.loads(p) for p in df["payload"]]
+    return [json.loads(p) for (p,) in rows]
 
 
 def alert_drift(
