@@ -181,19 +181,21 @@ def reconcile_deleted(
     cover every response that can have landed there); None checks every landed response of
     the form. Each removal is recorded in ``response_removed``.
     """
-    sql = (
-        "select form_id, response_id, country, form_kind, report_month from raw_response"
-        " where form_id = :form_id"
-    )
+    where = " where form_id = :form_id"
     params: dict = {"form_id": form_id}
     if months is not None:
-        sql += " and report_month between :first and :last"
+        where += " and report_month between :first and :last"
         params.update(first=months[0], last=months[1])
-    landed = wh.query_df(sql, params)
     listed = set(listed_ids)
-    gone = landed[~landed["response_id"].isin(listed)] if len(landed) else landed
-    if gone.empty:
+    # Ids first: nearly always every landed id is still listed, and then no row is built.
+    landed_ids = wh.query(f"select response_id from raw_response{where}", params)  # noqa: S608 (constant text)
+    if all(rid in listed for (rid,) in landed_ids):
         return pd.DataFrame(columns=REMOVED_COLUMNS)
+    landed = wh.query_df(
+        f"select form_id, response_id, country, form_kind, report_month from raw_response{where}",  # noqa: S608
+        params,
+    )
+    gone = landed[~landed["response_id"].isin(listed)]
     removed = gone.assign(removed_at=_now(), reason=reason)[REMOVED_COLUMNS]
     with wh.transaction():
         counts = remove_responses(wh, gone)

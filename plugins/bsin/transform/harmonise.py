@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import cached_property
 from typing import Any
 
 import pandas as pd
@@ -57,10 +58,24 @@ class HarmoniseResult:
     """
 
     rows: pd.DataFrame
-    selections: pd.DataFrame
+    # None for feedback: derived from ``rows`` when asked (see ``selections``).
+    given_selections: pd.DataFrame | None
     quarantine: pd.DataFrame
     notes: pd.DataFrame
     response_ids: tuple[str, ...] = ()
+
+    @cached_property
+    def selections(self) -> pd.DataFrame:
+        """The set selections of ``rows``, sorted by every column.
+
+        Feedback selections are derived from the rows' ';'-joined set columns by
+        :func:`feedback_selections`, the rule validation loads them with, and only when
+        asked: the monthly task loads none of its own (validation derives the month's).
+        """
+        if self.given_selections is not None:
+            return self.given_selections
+        sel = feedback_selections(self.rows).astype(SELECTION_DTYPES)
+        return sel.sort_values(SELECTION_COLUMNS, kind="stable").reset_index(drop=True)
 
     @property
     def quarantined_ids(self) -> set[str]:
@@ -193,7 +208,7 @@ def _prepare(
 def _finish(
     parsed: list[ParsedResponse],
     rows: list[dict[str, Any]],
-    selections: list[dict[str, Any]],
+    selections: list[dict[str, Any]] | None,
     *,
     kind: str,
     country: str,
@@ -219,12 +234,14 @@ def _finish(
     rows_df = _frame(rows, columns, dtypes)
     if len(rows_df):
         rows_df = rows_df.sort_values(order, kind="stable").reset_index(drop=True)
-    sel_df = _frame(selections, sel_columns, sel_dtypes)
-    if len(sel_df):
-        sel_df = sel_df.sort_values(sel_columns, kind="stable").reset_index(drop=True)
+    sel_df = None
+    if selections is not None:
+        sel_df = _frame(selections, sel_columns, sel_dtypes)
+        if len(sel_df):
+            sel_df = sel_df.sort_values(sel_columns, kind="stable").reset_index(drop=True)
     result = HarmoniseResult(
         rows=rows_df,
-        selections=sel_df,
+        given_selections=sel_df,
         quarantine=_issue_frame(
             parsed, "issues", country=country, form_kind=kind, report_month=report_month
         ),
@@ -280,7 +297,7 @@ def harmonise_feedback(
     return _finish(
         parsed,
         rows,
-        [dict(zip(SELECTION_COLUMNS, s, strict=True)) for s in _selection_records(rows)],
+        None,
         kind="monthly",
         country=country,
         report_month=report_month,
@@ -291,26 +308,13 @@ def harmonise_feedback(
 FEEDBACK_SET_FIELDS: tuple[str, ...] = ("stakeholder_access", "challenges")
 
 
-def _selection_records(rows: Iterable[Mapping[str, Any]]) -> list[tuple]:
-    """feedback_selections' rows, as tuples, of canonical feedback rows given as dicts."""
-    out = []
-    for r in rows:
-        for field_name in FEEDBACK_SET_FIELDS:
-            text = r[field_name]
-            if isinstance(text, str) and text:
-                out.extend(
-                    (r["country"], r["feedback_month"], r["member_id"], field_name, value)
-                    for value in sorted(set(text.split(";")))
-                )
-    return out
-
-
 def feedback_selections(rows: pd.DataFrame) -> pd.DataFrame:
     """``feedback_selection`` rows (SELECTION_COLUMNS) of canonical feedback rows: one per
     chosen value of each set field, derived from its ';'-joined text column.
 
-    In the order of ``_selection_records``: by row, then field, then value. Column-wise,
-    since validation derives them for a whole month of the network at once.
+    By row, then field (FEEDBACK_SET_FIELDS' order), then value; a value chosen twice in
+    one answer counts once. Column-wise, since validation derives them for a whole month
+    of the network at once.
     """
     keys = ["country", "feedback_month", "member_id"]
     parts = []
