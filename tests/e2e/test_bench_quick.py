@@ -150,7 +150,16 @@ def test_quick_bench_prints_every_stage_with_sane_figures(tmp_path):
     assert goal1["target"] == 0.5 and goal1["met"] == (goal1["figure"] <= 0.5)
     goal3 = by_stage["goal:memory"]
     peaks = goal3["peak_rss_mb_by_stage"]
-    assert set(peaks) == {*DATA_STAGES, "emulator"} and goal3["figure"] == max(peaks.values())
+    assert set(peaks) == {*DATA_STAGES, "emulator"}
+    assert goal3["single_process_peak_mb"] == max(peaks.values())
+    # Judged on each stage's task in a process of its own (as Airflow runs it) and the
+    # emulator: every task ran there, and its peak counts its imports, so it is far above
+    # an empty interpreter's.
+    by_task = goal3["peak_rss_mb_by_task_process"]
+    assert set(by_task) == {"prepare", "extract", "harmonise", "validate", "indicators", "report"}
+    assert all(100 < v < 4096 for v in by_task.values()), by_task
+    assert all(s > 0 for s in goal3["seconds_by_task_process"].values())
+    assert goal3["figure"] == max([*by_task.values(), peaks["emulator"]])
     assert goal3["target"] == 1024 and goal3["met"] == (goal3["figure"] <= 1024)
     goal4 = by_stage["goal:flat_months"]
     # One month: nothing to compare, so neither met nor missed.

@@ -169,6 +169,29 @@ def test_build_marts_twice_gives_identical_tables(built):
     assert all(before[t] for t in MART_TABLES)
 
 
+def test_dbt_lets_go_of_the_duckdb_file_after_a_build(tmp_path):
+    """After a build no DuckDB instance of dbt's holds the warehouse: another process can
+    open it for writing (an Airflow task of another process, ``make forget``)."""
+    import subprocess
+    import sys
+
+    with open_warehouse("duckdb", tmp_path) as wh:
+        wd.load(wh, wd.generated())
+        build_marts(wh)
+        wh.close()
+        probe = (
+            "import duckdb, sys; con = duckdb.connect(sys.argv[1]);"
+            " print(con.execute('select count(*) from indicator_value').fetchone()[0])"
+        )
+        done = subprocess.run(
+            [sys.executable, "-c", probe, wh.path], capture_output=True, text=True, timeout=60
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
+        assert int(done.stdout) > 0
+        # This process's own connection opens again as before.
+        assert wh.query("select count(*) from indicator_value")[0][0] == int(done.stdout)
+
+
 def test_only_months_with_data(warehouse):
     data = wd.Canonical()
     data.roster = {("SE", m): 4 for m in wd.MONTHS}  # roster for five months

@@ -270,7 +270,11 @@ def run_dbt(wh: Warehouse, args: Sequence[str], *, keep_target: Path | None = No
             _retarget(cached[0], cached[1], home)
             cached[1] = home
             extra = [] if keep_target is not None else ["--no-write-json"]
-            res = dbtRunner(manifest=cached[0]).invoke([*args, *common, *extra])
+            try:
+                res = dbtRunner(manifest=cached[0]).invoke([*args, *common, *extra])
+            finally:
+                if wh.backend == "duckdb":
+                    _release_duckdb_environment()
         finally:
             if password:
                 if previous is None:
@@ -284,6 +288,21 @@ def run_dbt(wh: Warehouse, args: Sequence[str], *, keep_target: Path | None = No
         if not res.success:
             raise DbtBuildError(failure_message(args, nodes, res.exception), res)
     return DbtResult(nodes)
+
+
+def _release_duckdb_environment() -> None:
+    """Close the DuckDB instance dbt-duckdb keeps for the process after an invocation.
+
+    dbt-duckdb holds it in a class attribute for the next invocation; until then it kept
+    the warehouse file locked against every other process (a task of another process
+    could not open it) and its buffer pool resident in this one.
+    """
+    from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+
+    env = DuckDBConnectionManager._ENV  # noqa: SLF001 (no public handle on the instance)
+    DuckDBConnectionManager.close_all_connections()
+    if env is not None:
+        env.close()
 
 
 def _node_results(result: Any) -> list[tuple[str, str, int | None, str]]:
