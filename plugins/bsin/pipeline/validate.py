@@ -34,7 +34,6 @@ def validate_month(data_interval_start: datetime | date, ctx: Context | None = N
         validate_feedback_month,
         validate_self_assessment,
     )
-    from bsin.transform.harmonise import feedback_selections
 
     ctx = ctx or Context.load()
     month = report_month(data_interval_start)
@@ -113,7 +112,11 @@ def validate_month(data_interval_start: datetime | date, ctx: Context | None = N
         _record_country_problems(wh, landed, month, problems)
         if failure is None:
             _stage_validated_feedback(wh, month, outcome)
-            wh.replace_staging("feedback_selection_incoming", feedback_selections(outcome.valid_df))
+            # Derived in the warehouse from the staged rows: 185,000 selections a month at
+            # network scale no longer go from pandas to the warehouse.
+            wh.replace_staging_from_query(
+                "feedback_selection_incoming", query_text("feedback_selections_incoming")
+            )
             wh.run_sql_file("load/feedback_upsert.sql", {"month": month})
             wh.check_unique_keys("feedback", "feedback_incoming")
             wh.check_unique_keys("feedback_selection", "feedback_selection_incoming")

@@ -69,8 +69,8 @@ class HarmoniseResult:
         """The set selections of ``rows``, sorted by every column.
 
         Feedback selections are derived from the rows' ';'-joined set columns by
-        :func:`feedback_selections`, the rule validation loads them with, and only when
-        asked: the monthly task loads none of its own (validation derives the month's).
+        :func:`feedback_selections`, and only when asked: the monthly task loads none of
+        its own (validation's load derives the month's in SQL by the same rule).
         """
         if self.given_selections is not None:
             return self.given_selections
@@ -313,8 +313,8 @@ def feedback_selections(rows: pd.DataFrame) -> pd.DataFrame:
     chosen value of each set field, derived from its ';'-joined text column.
 
     By row, then field (FEEDBACK_SET_FIELDS' order), then value; a value chosen twice in
-    one answer counts once. Column-wise, since validation derives them for a whole month
-    of the network at once.
+    one answer counts once. The load derives the month's in the warehouse by the same rule
+    (include/sql/queries/feedback_selections_incoming.sql); a test holds the two equal.
     """
     keys = ["country", "feedback_month", "member_id"]
     parts = []
