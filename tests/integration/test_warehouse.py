@@ -571,6 +571,8 @@ def test_dbt_gets_the_same_duckdb_buffer_pool_bound(tmp_path, monkeypatch):
 
     with Warehouse.from_uri(f"duckdb:///{tmp_path / 'a.duckdb'}") as wh:
         assert profile_output(wh)["settings"]["memory_limit"] == duckdb_memory_limit()
+        # One model at a time: models built side by side would share the one bounded pool.
+        assert profile_output(wh)["threads"] == 1
         monkeypatch.setenv("BSIN_DUCKDB_MEMORY_LIMIT", "1GB")
         assert "memory_limit: 1GB" in profiles_yml(wh)
         monkeypatch.setenv("BSIN_DUCKDB_MEMORY_LIMIT", "lots")

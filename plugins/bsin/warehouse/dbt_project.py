@@ -149,10 +149,13 @@ def profile_output(wh: Warehouse, password_env: str | None = None) -> dict[str, 
         # dbt opens its own DuckDB instance, so it gets the buffer-pool bound of every
         # warehouse connection: without it the month-10 build of the benchmark peaked at
         # 865-984 MB, with it at 576 MB (docs/performance.md).
+        # One model at a time: DuckDB runs each query on every core already, and models
+        # built side by side share the one bounded pool. At four threads a month-10 build
+        # once ran out of it (two marts at once); one thread builds as fast.
         return {
             "type": "duckdb",
             "path": wh.path,
-            "threads": 4,
+            "threads": 1,
             "retries": {"connect_attempts": 7},
             "settings": {"TimeZone": "UTC", "memory_limit": duckdb_memory_limit()},
         }
