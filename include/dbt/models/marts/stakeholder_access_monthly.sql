@@ -10,8 +10,9 @@ with stakeholder_types as (
 ),
 
 reached as (
+    -- stg_access holds a member's type once per month and scope: a row is a member
     select scope_country, month, stakeholder_type,
-           count(distinct country || '/' || member_id)  as members_reached
+           count(*)                                     as members_reached
     from {{ ref('stg_access') }}
     group by scope_country, month, stakeholder_type
 )
