@@ -71,14 +71,9 @@ def _print_emails(outbox: Path, emails: Sequence[Path]) -> None:
 
 def _print_sent_before(wh, month: date) -> None:
     # A second `make demo` on the same warehouse sends nothing: say why, instead of a bare 0.
-    sent = [
-        r[0]
-        for r in wh.query(
-            "select country from delivery_log where report_month = :m and status = 'sent' "
-            "order by country",
-            {"m": month},
-        )
-    ]
+    from bsin.delivery.ledger import delivered_countries
+
+    sent = delivered_countries(wh, month)
     if sent:
         print(
             f"  no report sent again: {', '.join(sent)} got the {month:%Y-%m} report in an "

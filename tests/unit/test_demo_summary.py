@@ -62,7 +62,9 @@ def test_a_second_demo_says_why_no_report_was_sent(
     wh = copy_golden(tmp_path / "wh.duckdb")
     wh.execute(
         "insert into delivery_log (country, report_month, status) values"
-        " ('QZ', :m, 'sent'), ('XK', :m, 'sent'), ('YY', :m, 'failed')",
+        " ('QZ', :m, 'sent'), ('XK', :m, 'sent'), ('YY', :m, 'failed'),"
+        # A failed resend does not undo the first delivery (DELIVERED_STATUSES).
+        " ('ZA', :m, 'resend_failed'), ('ZB', :m, 'partly_sent')",
         {"m": MONTH},
     )
     wh.close()
@@ -72,7 +74,7 @@ def test_a_second_demo_says_why_no_report_was_sent(
     print_summary(MONTH, outbox, [])
     out = capsys.readouterr().out
     assert "report emails (0)" in out
-    assert f"no report sent again: QZ, XK got the {MONTH:%Y-%m} report in an earlier run" in out
+    assert f"no report sent again: QZ, XK, ZA got the {MONTH:%Y-%m} report in an earlier run" in out
     # With this run's email, no such line.
     report = _eml(outbox / "0001_XK_2023-03.eml", "Monthly report", "XK")
     print_summary(MONTH, outbox, [report])

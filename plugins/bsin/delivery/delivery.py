@@ -49,6 +49,7 @@ from email.utils import getaddresses
 from typing import TYPE_CHECKING, Any
 
 from bsin.delivery.ledger import (
+    DELIVERED_STATUSES,
     AttemptOutcome,
     DeliveryStatus,
     accepted_before,
@@ -145,7 +146,7 @@ def _already_sent_or_claimed(
 ) -> bool:
     """True when the report went out before; raise while another process holds the claim."""
     prev_status = previous["status"] if previous else None
-    if prev_status in (DeliveryStatus.SENT, DeliveryStatus.RESEND_FAILED) and not resend:
+    if prev_status in DELIVERED_STATUSES and not resend:
         return True
     if previous and prev_status == DeliveryStatus.SENDING and not resend:
         claimed_at = previous["claimed_at"]

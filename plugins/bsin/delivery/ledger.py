@@ -34,6 +34,11 @@ class DeliveryStatus(StrEnum):
     RESEND_FAILED = "resend_failed"
 
 
+#: ``delivery_log`` statuses of a partner-month whose report went out: a failed resend
+#: does not undo the first delivery. Delivery is once per partner-month from then on.
+DELIVERED_STATUSES = (DeliveryStatus.SENT, DeliveryStatus.RESEND_FAILED)
+
+
 class AttemptOutcome(StrEnum):
     """``delivery_attempt.outcome``: what one SMTP transaction achieved."""
 
@@ -84,6 +89,17 @@ def read_log_row(wh: Warehouse, country: str, month: date) -> dict[str, Any] | N
         return None
     row = df.iloc[0].to_dict()
     return {k: (None if _missing(v) else v) for k, v in row.items()}
+
+
+def delivered_countries(wh: Warehouse, month: date) -> list[str]:
+    """The countries whose ``month`` report went out (``DELIVERED_STATUSES``), sorted."""
+    params: dict[str, Any] = {f"s{i}": s.value for i, s in enumerate(DELIVERED_STATUSES)}
+    rows = wh.query(
+        "select country from delivery_log where report_month = :m"  # noqa: S608 (placeholders)
+        f" and status in ({', '.join(':' + k for k in params)}) order by country",
+        {"m": month, **params},
+    )
+    return [r[0] for r in rows]
 
 
 def claim(
