@@ -35,6 +35,19 @@ def test_month_rerun_three_times_leaves_identical_tables(tmp_path, backend):
             dumps.append(h.dump())
         assert dumps[0]["feedback"], "the month loaded nothing"
         assert dumps[0] == dumps[1] == dumps[2]
+        # The load derives the set selections in SQL: they are exactly those the Python rule
+        # gives for the loaded feedback rows, on either backend.
+        from bsin.transform.harmonise import feedback_selections
+        from bsin.transform.schema import SELECTION_COLUMNS
+
+        loaded = h.wh.query_df("select * from feedback")
+        selected = h.wh.query_df("select * from feedback_selection")
+        assert len(selected) > 0
+
+        def as_rows(frame):
+            return sorted(map(tuple, frame[SELECTION_COLUMNS].astype(str).values))
+
+        assert as_rows(selected) == as_rows(feedback_selections(loaded))
 
 
 def test_every_response_read_is_loaded_or_quarantined(tmp_path):
