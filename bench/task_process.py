@@ -2,7 +2,7 @@
 
 ``python -m bench.task_process TASK MONTH [--country CC] --warehouse URI [--endpoint URL]``
 prints one JSON line: the task, its seconds and the process's peak resident set
-(``VmHWM``, imports included), and the resident set once Airflow's task SDK was imported.
+(``VmHWM``, imports included).
 
 The benchmark (``bench.run``) times every stage inside its own single process, which
 holds every stage's imports, caches and DuckDB buffer pool in turn. In production each
@@ -24,13 +24,6 @@ from bench.measure import process_peak_rss_mb
 
 #: The tasks this module runs: the monthly DAG's task bodies, one per stage.
 TASKS = ("prepare", "extract", "harmonise", "validate", "indicators", "report")
-
-
-def _rss_mb() -> float | None:
-    from bench.measure import _read_kib
-
-    kib = _read_kib("self", "VmRSS")
-    return None if kib is None else kib / 1024
 
 
 def run_task(task: str, month: date, country: str | None, uri: str, endpoint: str | None) -> None:
@@ -80,7 +73,6 @@ def main(argv: list[str] | None = None) -> int:
     # The task runner has Airflow's task SDK loaded before the task's own code.
     import airflow.sdk  # noqa: F401
 
-    after_airflow = _rss_mb()
     started = time.perf_counter()
     run_task(args.task, args.month, args.country, args.warehouse, args.endpoint)
     seconds = time.perf_counter() - started
@@ -93,7 +85,6 @@ def main(argv: list[str] | None = None) -> int:
                 "month": args.month.isoformat(),
                 "seconds": round(seconds, 3),
                 "peak_rss_mb": round(peak, 1) if peak is not None else None,
-                "rss_after_airflow_mb": round(after_airflow, 1) if after_airflow else None,
             }
         ),
         flush=True,
