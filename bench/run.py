@@ -503,14 +503,14 @@ def task_process_peaks(
     ``{task: {"seconds", "peak_rss_mb", ...}}``. The warehouse connection of this process
     is closed first (a DuckDB file has one writing process) and reopens on its next use.
     """
-    from bench.task_process import TASKS
+    from bench.task_process import COUNTRY_TASKS, TASKS
 
     uri = f"duckdb:///{wh.path}"
     wh.close()
     out: dict[str, dict[str, Any]] = {}
     for task in TASKS:
         args = ["bench.task_process", task, month.isoformat(), "--warehouse", uri]
-        if task in ("extract", "harmonise", "report"):
+        if task in COUNTRY_TASKS:
             args += ["--country", country]
         if task == "extract":
             args += ["--endpoint", endpoint]

@@ -24,6 +24,8 @@ from bench.measure import process_peak_rss_mb
 
 #: The tasks this module runs: the monthly DAG's task bodies, one per stage.
 TASKS = ("prepare", "extract", "harmonise", "validate", "indicators", "report")
+#: The tasks that run for one partner (``--country``).
+COUNTRY_TASKS = ("extract", "harmonise", "report")
 
 
 def run_task(task: str, month: date, country: str | None, uri: str, endpoint: str | None) -> None:
@@ -66,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--warehouse", required=True)
     p.add_argument("--endpoint")
     args = p.parse_args(argv)
-    if args.task in ("extract", "harmonise", "report") and not args.country:
+    if args.task in COUNTRY_TASKS and not args.country:
         p.error(f"{args.task} needs --country")
     if args.task == "extract" and not args.endpoint:
         p.error("extract needs --endpoint")
