@@ -190,12 +190,12 @@ def _self_assessment_fingerprint(wh, country, form, mapping, ctx, partner) -> st
     h.update(json.dumps(form, sort_keys=True, ensure_ascii=False).encode())
     h.update(hashlib.sha256(ctx.key).digest())
     h.update(f"{partner.timezone}|{ctx.programme.grace_days}".encode())
-    rows = wh.query(
+    # The keys are digested in the warehouse (one row back, not one per response).
+    [(responses, digest)] = wh.query(
         query_text("self_assessment_response_keys"),
         {"country": country},
     )
-    for form_id, response_id, submitted in rows:
-        h.update(f"{form_id}\x1f{response_id}\x1f{submitted.isoformat()}\x1e".encode())
+    h.update(f"{responses}\x1f{digest}".encode())
     return h.hexdigest()
 
 
