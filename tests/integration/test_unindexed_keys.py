@@ -198,3 +198,46 @@ def test_upgrade_to_018_keeps_every_row_and_the_checked_keys(tmp_path):
         assert "payload VARCHAR USING COMPRESSION ZSTD NOT NULL" in ddl
         with pytest.raises(WarehouseError, match="feedback would hold a key twice"):
             wh.insert("feedback", pd.DataFrame([_feedback("XK", "R1", "m2")]))
+
+
+def test_the_landing_check_finds_duplicates_by_the_integer_response_key(tmp_path):
+    """raw_response's check scopes itself by response_key (bsin.warehouse.keys.KEY_DIGESTS):
+    a duplicate is still found when a landed copy has no key yet, and a staged row without
+    one makes the check fall back to the text key."""
+    from bsin.ingest.reconcile import response_key
+
+    def raw(response_id: str, minute: int = 0, keyed: bool = True) -> dict:
+        row = _raw("f1", response_id, minute)
+        row["response_key"] = response_key(response_id) if keyed else None
+        return row
+
+    def frame(rows: list[dict]) -> pd.DataFrame:
+        # Nullable integers: with a missing key pandas would make the column float and
+        # round the 63-bit keys (the extract's frames always carry every key).
+        keys = pd.array([r["response_key"] for r in rows], dtype="Int64")
+        return pd.DataFrame(rows).assign(response_key=keys)
+
+    with open_warehouse("duckdb", tmp_path) as wh:
+        wh.insert("raw_response", frame([raw("A"), raw("B", keyed=False)]))
+        for staged, digest in (
+            ([raw("A", 5)], "response_key"),  # the landed copy has the same key
+            ([raw("B", 5)], "response_key"),  # the landed copy has none: read anyway
+            ([raw("A", 5, keyed=False)], None),  # no key staged: the text key scopes it
+        ):
+            wh.replace_staging("raw_response_incoming", frame(staged))
+            have = set(frame(staged).columns)
+            key = UNINDEXED_KEYS["raw_response"][0]
+            assert wh._digest("raw_response", key, "raw_response_incoming", have) == digest
+            before = sorted(wh.query("select form_id, response_id from raw_response"))
+            with pytest.raises(WarehouseError, match=r"\('f1', '[AB]'\) 2 times"):
+                with wh.transaction():
+                    wh.execute("insert into raw_response select * from raw_response_incoming")
+                    wh.check_unique_keys("raw_response", "raw_response_incoming")
+            assert sorted(wh.query("select form_id, response_id from raw_response")) == before
+        # A new response passes, by either path.
+        for staged in ([raw("C")], [raw("D", keyed=False)]):
+            wh.replace_staging("raw_response_incoming", frame(staged))
+            with wh.transaction():
+                wh.execute("insert into raw_response select * from raw_response_incoming")
+                wh.check_unique_keys("raw_response", "raw_response_incoming")
+        assert len(wh.query("select * from raw_response")) == 4

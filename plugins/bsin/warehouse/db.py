@@ -31,7 +31,7 @@ import pandas as pd
 from bsin.warehouse.connection import WarehouseConnection, mask_uri
 from bsin.warehouse.errors import WarehouseError
 from bsin.warehouse.errors import check_ident as _check_ident
-from bsin.warehouse.keys import UNINDEXED_KEYS, duplicate_keys_sql
+from bsin.warehouse.keys import KEY_DIGESTS, UNINDEXED_KEYS, duplicate_keys_sql
 from bsin.warehouse.session import SqlSession, _py
 from bsin.warehouse.sql_text import convert_params, split_statements
 
@@ -340,7 +340,11 @@ class Warehouse(SqlSession):
                 raise WarehouseError(
                     f"check_unique_keys({table}): {touched} has none of the key columns {key}"
                 )
-            dupes = self.query(duplicate_keys_sql(table, key, touched, scope))
+            dupes = self.query(
+                duplicate_keys_sql(
+                    table, key, touched, scope, self._digest(table, key, touched, have)
+                )
+            )
             if dupes:
                 shown = "; ".join(
                     f"({', '.join(map(repr, row[:-1]))}) {row[-1]} times" for row in dupes
@@ -350,6 +354,15 @@ class Warehouse(SqlSession):
                     "The write's transaction is rolled back: the table keeps one row per key "
                     "(on DuckDB the code checks it: bsin.warehouse.keys)"
                 )
+
+    def _digest(self, table: str, key: Sequence[str], touched: str, have: set[str]) -> str | None:
+        """The ``KEY_DIGESTS`` column that may scope the check of ``key``, or None: the
+        touched rows (columns ``have``) must carry it, filled."""
+        known_key, column = KEY_DIGESTS.get(table, ((), ""))
+        if tuple(key) != known_key or column not in have:
+            return None
+        missing = self.query(f"select count(*) from {touched} where {column} is null")[0][0]  # noqa: S608
+        return column if not missing else None
 
     def _check_columns(
         self, table: str, cols: Sequence[str], types: Mapping[str, str] | None = None
