@@ -342,3 +342,37 @@ def test_the_line_reader_serves_what_a_whole_file_parse_reads(tmp_path, layout):
     rs = load_response_set(path, "form")
     assert [json.loads(b) for b in rs.bodies] == items
     assert set(rs.by_id) == {r["responseId"] for r in items}
+
+
+def test_the_cache_bound_decides_which_files_are_parsed_again(tmp_path, monkeypatch):
+    """The parsed response files are kept up to ``cache_bytes`` (``--cache-mb``): under a
+    small bound every request to an evicted form parses its file again; a bound that holds
+    the network parses each file once (the benchmark's scale-out relies on it)."""
+    from bsin_dev.emulator import store
+
+    other = "1OtherFormAbcdefghijklmnopqrstuvwxyz012345678"
+    data = write_data(write_data(tmp_path / "data", 50), 50, form_id=other)
+    parsed: list[str] = []
+    real = store.load_response_set
+
+    def counting(path, form_id):
+        parsed.append(form_id)
+        return real(path, form_id)
+
+    monkeypatch.setattr(store, "load_response_set", counting)
+    for cache_bytes, parses in ((1, 6), (store.DEFAULT_CACHE_BYTES, 2)):
+        parsed.clear()
+        ds = store.DataStore(data, cache_bytes)
+        for _ in range(3):
+            assert len(ds.responses(FORM_ID)) == 50 and len(ds.responses(other)) == 50
+        assert len(parsed) == parses, (cache_bytes, parsed)
+
+
+def test_command_line_refuses_a_cache_below_one_megabyte():
+    proc = subprocess.run(
+        [sys.executable, "-m", "bsin_dev.emulator", "--data", str(SAMPLE_DIR), "--cache-mb", "0"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 2 and "--cache-mb must be >= 1" in proc.stderr

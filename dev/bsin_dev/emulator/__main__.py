@@ -12,6 +12,7 @@ import threading
 from bsin.core.paths import SAMPLE_DIR
 from bsin.ingest.quota import GOOGLE_QUOTAS
 from bsin_dev.emulator.server import start_emulator
+from bsin_dev.emulator.store import DEFAULT_CACHE_BYTES
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -40,15 +41,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--page-cap", type=int, help="at most this many responses per page (small pages)"
     )
+    parser.add_argument(
+        "--cache-mb",
+        type=int,
+        default=DEFAULT_CACHE_BYTES // 2**20,
+        help="parsed response files kept in memory, MB (an evicted file is parsed again)",
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="log every request")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(message)s")
     try:
         if args.quota_scale <= 0 or (args.page_cap is not None and args.page_cap < 1):
             raise ValueError("--quota-scale must be > 0 and --page-cap >= 1")
+        if args.cache_mb < 1:
+            raise ValueError("--cache-mb must be >= 1")
         quotas = GOOGLE_QUOTAS.scaled(args.quota_scale) if args.quotas == "google" else None
         handle = start_emulator(
-            args.data, port=args.port, host=args.host, quotas=quotas, page_cap=args.page_cap
+            args.data,
+            port=args.port,
+            host=args.host,
+            quotas=quotas,
+            page_cap=args.page_cap,
+            cache_bytes=args.cache_mb * 2**20,
         )
     except (OSError, ValueError) as exc:
         print(f"error: cannot start the emulator: {exc}", file=sys.stderr)

@@ -31,7 +31,13 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 from bsin.ingest.quota import API_ROUTE, OP_CLASS, Quotas, api_op
 from bsin_dev.emulator.faults import STATUS_NAMES, Fault, FaultPlan
-from bsin_dev.emulator.store import DataError, DataStore, ResponseSet, timestamp_ns
+from bsin_dev.emulator.store import (
+    DEFAULT_CACHE_BYTES,
+    DataError,
+    DataStore,
+    ResponseSet,
+    timestamp_ns,
+)
 
 log = logging.getLogger(__name__)
 
@@ -303,9 +309,13 @@ class EmulatorState:
     """What the request handlers share: data, faults, request log."""
 
     def __init__(
-        self, data_dir: str | Path, quotas: Quotas | None = None, page_cap: int | None = None
+        self,
+        data_dir: str | Path,
+        quotas: Quotas | None = None,
+        page_cap: int | None = None,
+        cache_bytes: int = DEFAULT_CACHE_BYTES,
     ):
-        self.store = DataStore(data_dir)
+        self.store = DataStore(data_dir, cache_bytes)
         self.page_cap = page_cap
         self.faults = FaultPlan()
         self.quota = QuotaMeter(quotas) if quotas else None
@@ -652,14 +662,17 @@ def start_emulator(
     host: str = "127.0.0.1",
     quotas: Quotas | None = None,
     page_cap: int | None = None,
+    cache_bytes: int = DEFAULT_CACHE_BYTES,
 ) -> EmulatorHandle:
     """Serve ``data_dir`` in a background thread; ``port=0`` picks a free port.
 
     ``quotas`` (e.g. ``bsin.ingest.quota.GOOGLE_QUOTAS``, or ``.scaled(0.1)`` in tests) makes it
     answer 429 past Google's per-minute limits; None (default in-process) enforces none.
     ``page_cap`` returns at most that many responses per page, whatever ``pageSize`` asks.
+    ``cache_bytes`` bounds the parsed response files kept in memory (least recently used
+    go first; an evicted file is parsed again on its next request).
     """
-    state = EmulatorState(data_dir, quotas, page_cap)
+    state = EmulatorState(data_dir, quotas, page_cap, cache_bytes)
     server = _Server((host, port), state)
     thread = threading.Thread(
         target=server.serve_forever,

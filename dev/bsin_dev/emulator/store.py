@@ -247,6 +247,12 @@ def build_response_set(
     return ResponseSet([t[0] for t in keyed], bodies, by_id, sum(map(len, bodies)))
 
 
+#: Parsed response files kept in memory by default (``--cache-mb``): enough for the sample
+#: and the benchmark's month-by-month feed. A network's whole history needs more, or every
+#: request to an evicted form parses its file again (docs/performance.md, scale-out).
+DEFAULT_CACHE_BYTES = 256 * 1024 * 1024
+
+
 class DataStore:
     """Thread-safe, change-aware reader of an emulator data directory.
 
@@ -254,7 +260,7 @@ class DataStore:
     benchmark network of a million responses does not have to fit in memory at once.
     """
 
-    def __init__(self, data_dir: str | os.PathLike[str], cache_bytes: int = 256 * 1024 * 1024):
+    def __init__(self, data_dir: str | os.PathLike[str], cache_bytes: int = DEFAULT_CACHE_BYTES):
         self._lock = threading.RLock()
         self._cache_bytes = cache_bytes
         self.set_data_dir(data_dir)
