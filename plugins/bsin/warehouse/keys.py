@@ -29,8 +29,8 @@ UNINDEXED_KEYS: dict[str, tuple[tuple[str, ...], ...]] = {
 
 # table -> (its key, an integer column computed from that key alone): rows sharing the key
 # share the digest, so the check can find them by one integer column instead of the key's
-# text columns. raw_response.response_key is bsin.ingest.reconcile.response_key(response_id);
-# at a million rows this scan took half the time of the text key's under a full buffer pool.
+# text columns. raw_response.response_key is bsin.ingest.reconcile.response_key(response_id),
+# the column the landing already finds landed rows by (docs/performance.md, seventh run).
 KEY_DIGESTS: dict[str, tuple[tuple[str, ...], str]] = {
     "raw_response": (("form_id", "response_id"), "response_key"),
 }
