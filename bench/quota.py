@@ -141,6 +141,8 @@ def run_quota_modes(
     log,
 ) -> None:
     """Both measurements; every result is passed to ``emit`` as one JSON-able record."""
+    from bsin_dev.emulator.store import DEFAULT_CACHE_BYTES
+
     from bench.measure import process_peak_rss_mb
     from bench.served import EmulatorProcess
     from bsin.ingest.quota import GOOGLE_QUOTAS, OP_CLASS, QuotaConfig
@@ -152,7 +154,7 @@ def run_quota_modes(
     # next request: 16.7 of the 19.5 s of a one-worker pull were the emulator's own CPU,
     # and the scale-out measured the emulator. Every file is kept instead.
     files_mb = sum(f.stat().st_size for f in (served / "responses").glob("*.json")) / 2**20
-    cache = ("--cache-mb", str(max(256, math.ceil(files_mb * 1.1))))
+    cache = ("--cache-mb", str(max(DEFAULT_CACHE_BYTES // 2**20, math.ceil(files_mb * 1.1))))
 
     # ---- quota mode: small pages, all countries at once, scaled quotas
     quotas = GOOGLE_QUOTAS.scaled(quota_scale)
