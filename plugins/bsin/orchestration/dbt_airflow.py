@@ -118,6 +118,6 @@ def marts_task_group(group_id: str = "build_marts", **kwargs: Any) -> DbtTaskGro
             # dbt datasets (docs/operations.md).
             emit_datasets=False,
         ),
-        operator_args={"install_deps": False},
+        operator_args={"install_deps": False, "dbt_cmd_flags": list(dbt_project.NO_FILE_LOG)},
         **kwargs,
     )
