@@ -370,8 +370,9 @@ def test_broken_model_is_an_error_naming_the_model(built, tmp_path, monkeypatch)
 
 
 def test_dbt_writes_no_debug_log_beside_a_run(tmp_path, monkeypatch):
-    """dbt's debug-level dbt.log went to a folder deleted after the run and cost a month's
-    build about a sixth of its time: no run writes it, and what dbt prints stays."""
+    """dbt's debug-level dbt.log went to a folder deleted after the run and cost about
+    0.6 s a build: no run writes it. (The failing-build tests above show that the error
+    still names the failing node without it.)"""
     from contextlib import contextmanager
 
     from bsin.warehouse import dbt_project

@@ -88,8 +88,8 @@ STAKEHOLDER_TYPES: tuple[str, ...] = tuple(s for s in STAKEHOLDERS if s != "none
 # The dbt invocations of the pipeline (`build` = run every model and its tests in order).
 BUILD_ARGS: tuple[str, ...] = ("build",)
 # dbt writes a debug-level dbt.log beside every run by default, formatting each of its
-# events for it; the pipeline's runs are in a folder deleted after the run, and a month's
-# build spent about 0.6 s of its 4 s on that file (docs/performance.md, eighth run).
+# events for it; the pipeline's runs are in a folder deleted after the run, and writing
+# that file cost about 0.6 s a build (docs/performance.md, eighth run).
 # What dbt prints (warnings, errors, the failing node) still reaches the task log.
 NO_FILE_LOG: tuple[str, ...] = ("--log-level-file", "none")
 
