@@ -43,7 +43,9 @@ from bsin.ingest.pseudonymise import load_key, member_id, partner_member_id
 from bsin.pipeline import PipelineError
 from bsin.reporting.text import TEXT_LIMIT
 from bsin.transform.harmonise import harmonise_feedback
+from bsin.transform.landed import LandedPayloads
 from bsin.transform.mapping import load_mapping
+from tests.support.fixtures_forms import assert_same_result, landed_text
 from tests.support.pipeline_harness import KEY, PipelineHarness, harness
 
 CORPUS = Path(__file__).resolve().parents[1] / "support" / "hostile"
@@ -551,9 +553,11 @@ def test_anything_the_emulator_serves_is_loaded_or_quarantined(responses) -> Non
     unique = list({r["responseId"]: r for r in responses}.values())
     build_response_set(Path("hypothesis.json"), _SE_FORM["formId"], unique)
     served = json.loads(json.dumps(unique))  # what the client would parse
-    result = harmonise_feedback(
-        served, _SE_FORM, _SE, country="SE", key=KEY, tz="Europe/Stockholm", grace_days=7
-    )
+    args = dict(country="SE", key=KEY, tz="Europe/Stockholm", grace_days=7)
+    result = harmonise_feedback(served, _SE_FORM, _SE, **args)
+    # The pipeline harmonises the landed texts (bsin.transform.landed): same outcome.
+    landed = LandedPayloads([landed_text(r) for r in served])
+    assert_same_result(harmonise_feedback(landed, _SE_FORM, _SE, **args), result)
     ids_in = {r["responseId"] for r in served}
     kept = list(result.rows["response_id"])
     quarantined = set(result.quarantine["response_id"])

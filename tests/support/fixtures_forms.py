@@ -9,6 +9,7 @@ small monthly form so label tests can run in sv, et, lv and lt.
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -16,6 +17,7 @@ from typing import Any
 import pandas as pd
 
 from bsin.transform.harmonise import HarmoniseResult, harmonise_feedback, harmonise_self_assessment
+from bsin.transform.landed import LandedPayloads
 from bsin.transform.mapping import (
     CAPABILITY_FIELDS,
     MONTHLY_QUESTIONS,
@@ -448,18 +450,30 @@ def self_assessment_case() -> Case:
 
 
 def harmonise_case(case: Case, responses: list[dict[str, Any]], **kw: Any) -> HarmoniseResult:
-    """Harmonise ``responses`` of ``case``'s form with the fixtures' key, zone and grace days."""
+    """Harmonise ``responses`` of ``case``'s form with the fixtures' key, zone and grace days.
+
+    Every case is harmonised twice: from the decoded responses, and from their JSON texts as
+    the extract lands them (read by DuckDB, bsin.transform.landed). The two must agree to
+    the last cell, so every harmonisation test holds the pipeline's path too.
+    """
     fn = harmonise_feedback if case.form_kind == "monthly" else harmonise_self_assessment
-    return fn(
-        responses,
-        case.form,
-        case.mapping,
-        country=case.country,
-        key=KEY,
-        tz=TZ,
-        grace_days=GRACE,
-        **kw,
-    )
+    args = dict(country=case.country, key=KEY, tz=TZ, grace_days=GRACE, **kw)
+    result = fn(responses, case.form, case.mapping, **args)
+    landed = LandedPayloads([landed_text(r) for r in responses])
+    assert_same_result(fn(landed, case.form, case.mapping, **args), result)
+    return result
+
+
+def landed_text(response: Any) -> str:
+    """``response`` as the extract lands it (bsin.pipeline.extract)."""
+    return json.dumps(response, ensure_ascii=False, sort_keys=True)
+
+
+def assert_same_result(got: HarmoniseResult, want: HarmoniseResult) -> None:
+    """Two harmonisations gave the same rows, selections, quarantine, notes and ids."""
+    for name in ("rows", "selections", "quarantine", "notes"):
+        pd.testing.assert_frame_equal(getattr(got, name), getattr(want, name), obj=name)
+    assert got.response_ids == want.response_ids
 
 
 def merged_month(per_country: int = 5) -> pd.DataFrame:

@@ -160,6 +160,8 @@ _CODE_DIGEST: bytes | None = None
 # The modules that decide a harmonised row: changed code harmonises again.
 _HARMONISE_MODULES = (
     "bsin.transform.harmonise",
+    "bsin.transform.answers",
+    "bsin.transform.landed",
     "bsin.transform.mapping",
     "bsin.reporting.text",
     "bsin.core.months",
@@ -220,13 +222,16 @@ def _landed_form(wh, country: str, kind: str, month: date) -> dict:
     return json.loads(df.iloc[0, 0])
 
 
-def _landed_responses(wh, country: str, kind: str, month: date) -> list[dict]:
+def _landed_responses(wh, country: str, kind: str, month: date):
+    """The payload texts to harmonise; harmonising decodes them (bsin.transform.landed)."""
+    from bsin.transform.landed import LandedPayloads
+
     # Monthly responses of this run's window; self-assessments of all time (they are few).
     rows = wh.query(
         query_text("landed_responses"),
         {"country": country, "kind": kind, "month": month},
     )
-    return [json.loads(p) for (p,) in rows]
+    return LandedPayloads([p for (p,) in rows])
 
 
 def alert_drift(

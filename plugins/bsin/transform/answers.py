@@ -19,6 +19,7 @@ from bsin.reporting.text import (
     normalise_label,
     truncate,
 )
+from bsin.transform.landed import LandedResponse
 from bsin.transform.mapping import (
     FieldSpec,
     FormMapping,
@@ -72,6 +73,8 @@ class ParseContext:
         }
         # (question id, *answer texts) -> the parsed outcome (_parse_answer).
         self.memo: dict[tuple[str, ...], ParsedResponse] = {}
+        # (question id, decoded Answer) -> the same outcome (parse_landed).
+        self.answer_memo: dict[tuple[str, Any], ParsedResponse] = {}
 
 
 def _is_mapping(value: Any) -> bool:
@@ -183,11 +186,22 @@ def _parse_answer(
     key = (q.question_id, *texts)
     outcome = ctx.memo.get(key)
     if outcome is None:
-        # The outcome depends on the answer texts, the question and the form only.
-        outcome = ParsedResponse("", None, None)
-        _parse_field(texts, q, spec, outcome, ctx)
+        outcome = _answer_outcome(texts, q, spec, ctx)
         if len(ctx.memo) < _MEMO_LIMIT:
             ctx.memo[key] = outcome
+    _merge(parsed, outcome)
+
+
+def _answer_outcome(
+    texts: list[str], q: QuestionMapping, spec: FieldSpec, ctx: ParseContext
+) -> ParsedResponse:
+    # The outcome depends on the answer texts, the question and the form only.
+    outcome = ParsedResponse("", None, None)
+    _parse_field(texts, q, spec, outcome, ctx)
+    return outcome
+
+
+def _merge(parsed: ParsedResponse, outcome: ParsedResponse) -> None:
     if outcome.values:
         parsed.values.update(outcome.values)
     if outcome.selections:
@@ -325,9 +339,8 @@ def _parse_set(
         parsed.values[f"{spec.name}_other"] = other_text
 
 
-def parse_response(
-    response: Mapping[str, Any], index: int, key: bytes | str, ctx: ParseContext
-) -> ParsedResponse:
+def _parse_header(response: Mapping[str, Any], index: int, key: bytes | str) -> ParsedResponse:
+    """The response id, member and submission time of ``response`` (anything with ``get``)."""
     response_id = str(response.get("responseId") or "").strip()
     parsed = ParsedResponse(response_id or f"(no id #{index})", None, None)
     if not response_id:
@@ -367,23 +380,70 @@ def parse_response(
                 str(stamp or ""),
             )
         )
+    return parsed
+
+
+def parse_response(
+    response: Mapping[str, Any], index: int, key: bytes | str, ctx: ParseContext
+) -> ParsedResponse:
+    """Parse one decoded FormResponse: its header, every mapped answer, and a note for each
+    answer to a question the mapping neither maps nor ignores."""
+    parsed = _parse_header(response, index, key)
     specs = ctx.mapping.fields
     answers = _answers(response)
     for q in ctx.mapping.questions:
         _parse_answer(_texts_of(answers.get(q.question_id)), q, specs[q.field], parsed, ctx)
     for question_id in sorted(set(map(str, answers)) - ctx.known_questions):
-        where = (
-            "is in the form but"
-            if question_id in ctx.form_question_ids
-            else "is no longer in the form and"
+        _note_unmapped(parsed, question_id, _answer_texts(response, question_id), ctx)
+    return parsed
+
+
+def _note_unmapped(
+    parsed: ParsedResponse, question_id: str, texts: list[str], ctx: ParseContext
+) -> None:
+    where = (
+        "is in the form but"
+        if question_id in ctx.form_question_ids
+        else "is no longer in the form and"
+    )
+    parsed.notes.append(
+        Issue(
+            "answer_to_unmapped_question",
+            question_id,
+            f"question {question_id} {where} not in {ctx.source}; the answer is ignored "
+            "(map it, or list it under ignored_questions)",
+            "; ".join(texts),
         )
-        parsed.notes.append(
-            Issue(
-                "answer_to_unmapped_question",
-                question_id,
-                f"question {question_id} {where} not in {ctx.source}; the answer is ignored "
-                "(map it, or list it under ignored_questions)",
-                "; ".join(_answer_texts(response, question_id)),
-            )
-        )
+    )
+
+
+def parse_landed(
+    response: LandedResponse, index: int, key: bytes | str, ctx: ParseContext
+) -> ParsedResponse:
+    """Parse a payload decoded by ``bsin.transform.landed.decode`` as :func:`parse_response`
+    parses the same payload decoded by ``json.loads``.
+
+    A decoded answer is frozen and hashable: each distinct answer of a question is parsed
+    once, and responses that repeat it reuse the outcome. Free-text answers are parsed each
+    time, as :func:`_parse_answer` does.
+    """
+    parsed = _parse_header(response, index, key)
+    specs = ctx.mapping.fields
+    memo = ctx.answer_memo
+    answers = response.answers or {}
+    for q in ctx.mapping.questions:
+        answer = answers.get(q.question_id)
+        spec = specs[q.field]
+        if spec.kind == "text":
+            _parse_field(answer.texts() if answer else [], q, spec, parsed, ctx)
+            continue
+        outcome = memo.get((q.question_id, answer))
+        if outcome is None:
+            outcome = _answer_outcome(answer.texts() if answer else [], q, spec, ctx)
+            if len(memo) < _MEMO_LIMIT:
+                memo[(q.question_id, answer)] = outcome
+        _merge(parsed, outcome)
+    for question_id in sorted(set(answers) - ctx.known_questions):
+        answer = answers[question_id]
+        _note_unmapped(parsed, question_id, answer.texts() if answer else [], ctx)
     return parsed

@@ -28,9 +28,11 @@ from bsin.transform.answers import (
     Issue,
     ParseContext,
     ParsedResponse,
+    parse_landed,
     parse_response,
     short_text,
 )
+from bsin.transform.landed import LandedPayloads, LandedResponse, decode
 from bsin.transform.mapping import (
     FormMapping,
 )
@@ -201,8 +203,19 @@ def _prepare(
         )
     source = f"mappings/{country.lower()}_{form_kind}.yaml"
     ctx = ParseContext(form, mapping, source)
+    if isinstance(responses, LandedPayloads):
+        # Landed texts: decoded into the documented shape only (bsin.transform.landed).
+        responses = decode(responses)
     versions = _latest_versions(responses)
-    return versions, [parse_response(r, i, key, ctx) for i, r in enumerate(versions)]
+    return versions, [_parse(r, i, key, ctx) for i, r in enumerate(versions)]
+
+
+def _parse(
+    response: Mapping[str, Any] | LandedResponse, index: int, key: bytes | str, ctx: ParseContext
+) -> ParsedResponse:
+    if isinstance(response, LandedResponse):
+        return parse_landed(response, index, key, ctx)
+    return parse_response(response, index, key, ctx)
 
 
 def _finish(
@@ -269,8 +282,9 @@ def harmonise_feedback(
     """Harmonise monthly feedback responses of one country's form.
 
     ``responses`` are FormResponse dicts (several versions of one response id: the latest
-    ``lastSubmittedTime`` wins), ``form`` the Form dict they answer. ``feedback_month`` is
-    the mapped date question's month when answered, else
+    ``lastSubmittedTime`` wins), or their landed JSON texts as ``LandedPayloads``
+    (bsin.transform.landed; the same outcome). ``form`` is the Form dict they answer.
+    ``feedback_month`` is the mapped date question's month when answered, else
     ``feedback_month_for(lastSubmittedTime, tz, grace_days)``. ``report_month`` fills the
     quarantine's ``report_month`` (default: each response's own feedback month).
     """
