@@ -553,7 +553,7 @@ def test_anything_the_emulator_serves_is_loaded_or_quarantined(responses) -> Non
     unique = list({r["responseId"]: r for r in responses}.values())
     build_response_set(Path("hypothesis.json"), _SE_FORM["formId"], unique)
     served = json.loads(json.dumps(unique))  # what the client would parse
-    args = dict(country="SE", key=KEY, tz="Europe/Stockholm", grace_days=7)
+    args = dict(country=_SE.country, key=KEY, tz="Europe/Stockholm", grace_days=7)
     result = harmonise_feedback(served, _SE_FORM, _SE, **args)
     # The pipeline harmonises the landed texts (bsin.transform.landed): same outcome.
     landed = LandedPayloads([landed_text(r) for r in served])

@@ -73,8 +73,13 @@ class ParseContext:
         }
         # (question id, *answer texts) -> the parsed outcome (_parse_answer).
         self.memo: dict[tuple[str, ...], ParsedResponse] = {}
-        # (question id, decoded Answer) -> the same outcome (parse_landed).
-        self.answer_memo: dict[tuple[str, Any], ParsedResponse] = {}
+        # Per mapped question, in order: its field, whether free text, and its memo of
+        # decoded Answer -> (values, None) when the outcome only sets values, else
+        # (values, outcome) (parse_landed).
+        self.landed_questions: list[tuple[QuestionMapping, FieldSpec, bool, dict]] = [
+            (q, mapping.fields[q.field], mapping.fields[q.field].kind == "text", {})
+            for q in mapping.questions
+        ]
 
 
 def _is_mapping(value: Any) -> bool:
@@ -428,21 +433,27 @@ def parse_landed(
     time, as :func:`_parse_answer` does.
     """
     parsed = _parse_header(response, index, key)
-    specs = ctx.mapping.fields
-    memo = ctx.answer_memo
+    values = parsed.values
     answers = response.answers or {}
-    for q in ctx.mapping.questions:
+    for q, spec, is_text, memo in ctx.landed_questions:
         answer = answers.get(q.question_id)
-        spec = specs[q.field]
-        if spec.kind == "text":
+        if is_text:
             _parse_field(answer.texts() if answer else [], q, spec, parsed, ctx)
             continue
-        outcome = memo.get((q.question_id, answer))
-        if outcome is None:
+        entry = memo.get(answer)
+        if entry is None:
             outcome = _answer_outcome(answer.texts() if answer else [], q, spec, ctx)
+            only_values = not (
+                outcome.selections or outcome.issues or outcome.notes or outcome.month
+            )
+            entry = (outcome.values, None if only_values else outcome)
             if len(memo) < _MEMO_LIMIT:
-                memo[(q.question_id, answer)] = outcome
-        _merge(parsed, outcome)
+                memo[answer] = entry
+        if entry[1] is None:
+            if entry[0]:
+                values.update(entry[0])
+        else:
+            _merge(parsed, entry[1])
     for question_id in sorted(set(answers) - ctx.known_questions):
         answer = answers[question_id]
         _note_unmapped(parsed, question_id, answer.texts() if answer else [], ctx)
