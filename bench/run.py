@@ -461,6 +461,7 @@ def run(args: argparse.Namespace, emit) -> int:
                 scale_since=f"{meta['months'][-1]}T00:00:00+00:00",
                 emit=emit,
                 log=_log,
+                scale_repeats=args.scale_repeats,
             )
         finally:
             shutil.rmtree(quota_dir, ignore_errors=True)
@@ -642,6 +643,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     p.add_argument("--skip-quota", action="store_true", help="leave out quota and scale-out")
     p.add_argument(
+        "--scale-repeats",
+        type=int,
+        help="scale-out: pulls per worker count, the median is reported (default 3; quick 1)",
+    )
+    p.add_argument(
         "--task-connections",
         action="store_true",
         help="close the warehouse connection after every task, as each Airflow task process "
@@ -656,8 +662,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args.parse_repeats = args.parse_repeats or (1 if args.quick else 5)
     args.quota_scale = args.quota_scale or (0.1 if args.quick else 1.0)
     args.page_cap = args.page_cap or (1000 if args.quick else 2500)
+    args.scale_repeats = args.scale_repeats or (1 if args.quick else 3)
     if args.quota_scale <= 0 or args.page_cap < 1 or args.quota_workers < 1:
         p.error("--quota-scale must be > 0, --page-cap and --quota-workers >= 1")
+    if args.scale_repeats < 1:
+        p.error("--scale-repeats must be at least 1")
     for name in ("countries", "members", "months"):
         if getattr(args, name) < 1:
             p.error(f"--{name} must be at least 1")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import statistics
 import subprocess
 import sys
 from pathlib import Path
@@ -41,6 +42,9 @@ def test_quick_bench_prints_every_stage_with_sane_figures(tmp_path):
             # Each task on its own connection, as in Airflow (`make bench QUICK=1` in CI
             # runs the default, one connection).
             "--task-connections",
+            # Two pulls per worker count: the figure is their median.
+            "--scale-repeats",
+            "2",
         ],
         cwd=ROOT,
         env=env,
@@ -138,6 +142,8 @@ def test_quick_bench_prints_every_stage_with_sane_figures(tmp_path):
     assert all(w["quota_errors"] == 0 for w in workers)
     assert [w["workers"] for w in workers] == [1, 2, 4]
     for w in workers:
+        assert len(w["seconds_each"]) == 2
+        assert w["seconds"] == pytest.approx(statistics.median(w["seconds_each"]), abs=0.002)
         assert w["speed_up"] == pytest.approx(workers[0]["seconds"] / w["seconds"], rel=0.01)
     goal6 = by_stage["goal:scale_out"]
     assert goal6["speed_up_4"] == workers[2]["speed_up"] and isinstance(goal6["met"], bool)

@@ -5,8 +5,8 @@ harmonising reads only a few of its members: the id, the member, the two timesta
 the answers' texts. Decoding each whole payload into dicts (``json.loads``) and walking
 them was most of harmonising at network scale (docs/performance.md). msgspec (already a
 dependency of Airflow's task SDK) decodes the payload straight into the typed shape the
-Forms API documents, skipping every member harmonising does not read, in about 40 % of
-the time. The decoded answers are frozen and hashable, so an answer that repeats across a
+Forms API documents, skipping every member harmonising does not read, in about half the
+time. The decoded answers are frozen and hashable, so an answer that repeats across a
 country's responses ("Jah", "4") is parsed once (``bsin.transform.answers.parse_landed``).
 
 Nothing here decides anything. A payload that does not fit the documented shape exactly
