@@ -94,7 +94,9 @@ class HarmoniseResult:
         )
 
 
-def _latest_versions(responses: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+def _latest_versions(
+    responses: Iterable[Mapping[str, Any] | LandedResponse],
+) -> list[Mapping[str, Any] | LandedResponse]:
     """One version per response id: an edited response comes back with a newer lastSubmittedTime."""
     by_id: dict[str, Mapping[str, Any]] = {}
     unnamed: list[Mapping[str, Any]] = []
@@ -190,7 +192,7 @@ def _naive_utc(ts: datetime | None) -> datetime | None:
 
 
 def _prepare(
-    responses: Iterable[Mapping[str, Any]],
+    responses: Iterable[Mapping[str, Any]] | LandedPayloads,
     form: Mapping[str, Any],
     mapping: FormMapping,
     key: bytes | str,
@@ -269,7 +271,7 @@ def _finish(
 
 
 def harmonise_feedback(
-    responses: Iterable[Mapping[str, Any]],
+    responses: Iterable[Mapping[str, Any]] | LandedPayloads,
     form: Mapping[str, Any],
     mapping: FormMapping,
     *,
@@ -356,7 +358,7 @@ def feedback_selections(rows: pd.DataFrame) -> pd.DataFrame:
 
 
 def harmonise_self_assessment(
-    responses: Iterable[Mapping[str, Any]],
+    responses: Iterable[Mapping[str, Any]] | LandedPayloads,
     form: Mapping[str, Any],
     mapping: FormMapping,
     *,
@@ -368,6 +370,7 @@ def harmonise_self_assessment(
 ) -> HarmoniseResult:
     """Harmonise self-assessment responses: one row per member and wave (latest wins).
 
+    ``responses`` as for :func:`harmonise_feedback`: dicts or ``LandedPayloads``.
     ``tz`` and ``grace_days`` give the quarantine's ``report_month`` when none is passed
     (the wave, not the month, identifies a self-assessment).
     """
