@@ -494,15 +494,17 @@ _JSON = st.recursive(
     ),
     max_leaves=6,
 )
-_SE = load_mapping("SE", "monthly")
-_SE_FORM = json.loads(
+# The first configured partner's form, whichever the network's partners are.
+_PARTNER = load_partners().partner(COUNTRIES[0])
+_MAPPING = load_mapping(COUNTRIES[0], "monthly")
+_FORM = json.loads(
     (
         Path(__file__).parents[2]
         / "include/sample/emulator/forms"
-        / f"{load_partners().partner('SE').form_id('monthly')}.json"
+        / f"{_PARTNER.form_id('monthly')}.json"
     ).read_text(encoding="utf-8")
 )
-_LABELS = sorted({label for q in _SE.questions for label in (q.choices or {})}) + [
+_LABELS = sorted({label for q in _MAPPING.questions for label in (q.choices or {})}) + [
     "3",
     "11",
     "",
@@ -518,7 +520,7 @@ def served_response(draw, index: int) -> dict:
         answers = draw(_JSON)
     else:
         answers = {}
-        for q in _SE.questions:
+        for q in _MAPPING.questions:
             shape = draw(st.integers(0, 5))
             if shape == 0:
                 continue
@@ -531,7 +533,7 @@ def served_response(draw, index: int) -> dict:
                     "textAnswers": {"answers": [{"value": v} for v in values]},
                 }
     response = {
-        "formId": _SE_FORM["formId"],
+        "formId": _FORM["formId"],
         "responseId": draw(st.sampled_from([f"r{index}", "r0", "r1"])),
         "lastSubmittedTime": f"2023-03-{draw(st.integers(1, 28)):02d}T10:00:00Z",
         "answers": answers,
@@ -551,13 +553,18 @@ def test_anything_the_emulator_serves_is_loaded_or_quarantined(responses) -> Non
 
     # Keep one version per id, as one emulator file must, and check the emulator takes it.
     unique = list({r["responseId"]: r for r in responses}.values())
-    build_response_set(Path("hypothesis.json"), _SE_FORM["formId"], unique)
+    build_response_set(Path("hypothesis.json"), _FORM["formId"], unique)
     served = json.loads(json.dumps(unique))  # what the client would parse
-    args = dict(country=_SE.country, key=KEY, tz="Europe/Stockholm", grace_days=7)
-    result = harmonise_feedback(served, _SE_FORM, _SE, **args)
+    args = dict(
+        country=_MAPPING.country,
+        key=KEY,
+        tz=_PARTNER.timezone,
+        grace_days=load_programme().grace_days,
+    )
+    result = harmonise_feedback(served, _FORM, _MAPPING, **args)
     # The pipeline harmonises the landed texts (bsin.transform.landed): same outcome.
     landed = LandedPayloads([landed_text(r) for r in served])
-    assert_same_result(harmonise_feedback(landed, _SE_FORM, _SE, **args), result)
+    assert_same_result(harmonise_feedback(landed, _FORM, _MAPPING, **args), result)
     ids_in = {r["responseId"] for r in served}
     kept = list(result.rows["response_id"])
     quarantined = set(result.quarantine["response_id"])
