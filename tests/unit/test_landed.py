@@ -99,3 +99,15 @@ def test_off_shape_payloads_harmonise_the_same_as_decoded_ones() -> None:
     assert_same_result(harmonise_feedback(landed, case.form, case.mapping, **args), want)
     assert set(want.quarantine["response_id"]) == {"odd"}
     assert list(want.notes["field"]) == ["not-mapped"]
+
+
+def test_only_payload_members_are_read_by_get() -> None:
+    [got] = decode([landed_text({"responseId": "r1"})])
+    assert got.get("get") is None and got.get("texts", "absent") == "absent"
+
+
+def test_a_payload_that_is_not_json_is_a_clear_error() -> None:
+    with pytest.raises(
+        ValueError, match=r"landed payload #1 is not JSON .*re-run the country's extract"
+    ):
+        decode([landed_text({"responseId": "r1"}), '{"responseId": "r2",'])

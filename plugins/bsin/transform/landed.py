@@ -60,7 +60,8 @@ class LandedResponse(msgspec.Struct, gc=False):
 
     def get(self, name: str, default: Any = None) -> Any:
         """Member ``name``, as ``dict.get`` on the decoded payload gives it."""
-        return getattr(self, name, default)
+        # Fields only: a method's name (``get``) is not a member of the payload.
+        return getattr(self, name) if name in self.__struct_fields__ else default
 
 
 class LandedPayloads(Sequence[str]):
@@ -86,9 +87,16 @@ def decode(payloads: Sequence[str]) -> list[LandedResponse | dict]:
     """Each payload as a :class:`LandedResponse`, or as its ``json.loads`` where it does not
     fit the documented shape (module docstring); in the order given."""
     out: list[LandedResponse | dict] = []
-    for text in payloads:
+    for index, text in enumerate(payloads):
         try:
             out.append(_DECODER.decode(text))
         except msgspec.MsgspecError:
-            out.append(json.loads(text))
+            try:
+                out.append(json.loads(text))
+            except ValueError as exc:
+                # The extract lands json.dumps output: this payload was changed by hand.
+                raise ValueError(
+                    f"landed payload #{index} is not JSON ({exc}): restore raw_response.payload "
+                    "or re-run the country's extract task, which lands it again"
+                ) from exc
     return out
