@@ -2,9 +2,22 @@
 
 from __future__ import annotations
 
+import hashlib
+from pathlib import Path
 from typing import Any
 
-from airflow.providers.duckdb.hooks.duckdb import DuckDBHook
+from airflow.providers.duckdb.hooks.duckdb import IN_MEMORY_DATABASE, DuckDBHook
+
+#: Rows per DuckDB row group of the warehouse file (DuckDB's default is 122,880). A
+#: checkpoint rewrites the whole partly filled last row group of every table it touches, so
+#: with the default each extract's commit re-compressed up to 120,000 landed payloads; with
+#: 16,384 at most that many (docs/performance.md, "Tenth full run"). Reads were as fast.
+#: DuckDB does not keep the size in the file: it holds for the connections that attach it
+#: so, which every warehouse connection does (dbt's, which writes only the marts, does not).
+ROW_GROUP_SIZE = 16_384
+
+# Names DuckDB gives its own catalogs: a warehouse file stem may not take them.
+_RESERVED_CATALOGS = frozenset({"memory", "system", "temp", "main"})
 
 # DuckDB option -> the connection extra key that sets it (DuckDBHook's names).
 _EXTENSION_POLICY = {
@@ -21,7 +34,8 @@ class WarehouseDuckDBHook(DuckDBHook):
     the default one is missing; a warehouse built from a URI has no id to look up, and a
     warehouse must never fall back to memory. So the object given to ``DbApiHook``'s own
     ``connection=`` argument is the connection, and everything else (memory limit, threads,
-    extensions and settings from the extra) is the provider's.
+    extensions and settings from the extra) is the provider's, except how a file opens
+    (:meth:`get_conn`).
     """
 
     @property
@@ -41,3 +55,47 @@ class WarehouseDuckDBHook(DuckDBHook):
             if self.connection_extra.get(extra_key) is None:
                 config.pop(option, None)
         return config
+
+    def get_conn(self) -> Any:
+        """A connection to the warehouse file, attached with ``ROW_GROUP_SIZE`` rows per group.
+
+        The provider opens a file with ``duckdb.connect(path)``, which cannot set the row
+        group size. So the file is attached, under its stem (the catalog name
+        ``duckdb.connect`` gives it), to a named in-memory instance and made the default.
+        DuckDB shares a named instance between the connections of a process, as it shares
+        a file's: a second connection (the provider's ``get_first``, another task's
+        session) reaches the same attached file instead of a second, conflicting copy. An
+        in-memory warehouse opens as the provider opens it.
+        """
+        import duckdb
+
+        database = self.get_database()
+        if database == IN_MEMORY_DATABASE or database.startswith("md:"):
+            return super().get_conn()
+        alias = Path(database).stem
+        if not alias or alias.lower() in _RESERVED_CATALOGS:
+            raise ValueError(
+                f"the warehouse file {database} is named like a DuckDB catalog ({alias!r}): "
+                "rename it, e.g. warehouse.duckdb"
+            )
+        config = self.get_connect_config()
+        # An in-memory instance would spill to ./.tmp; a file's own default is <file>.tmp.
+        config.setdefault("temp_directory", f"{database}.tmp")
+        # A read-only connection gets an instance of its own: while the process has the
+        # file open for writing DuckDB refuses it, as it refuses duckdb.connect(read_only).
+        mode = "-ro" if self.read_only else ""
+        instance = f":memory:bsin-{hashlib.sha256(database.encode()).hexdigest()[:16]}{mode}"
+        self.log.info("Opening DuckDB database %s", database)
+        conn = duckdb.connect(instance, config=config)
+        try:
+            options = f"row_group_size {ROW_GROUP_SIZE}" + (", read_only" if mode else "")
+            quoted_path = database.replace("'", "''")
+            quoted_alias = alias.replace('"', '""')
+            conn.execute(f"attach if not exists '{quoted_path}' as \"{quoted_alias}\" ({options})")
+            conn.execute(f'use "{quoted_alias}"')
+            self.load_extensions(conn)
+            self.configure_secrets(conn)
+        except Exception:
+            conn.close()
+            raise
+        return conn
