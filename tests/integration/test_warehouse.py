@@ -519,6 +519,75 @@ def test_duckdb_connections_bound_their_buffer_pool(tmp_path, monkeypatch):
         Warehouse.from_uri(f"duckdb:///{tmp_path / 'c.duckdb'}").query("select 1")
 
 
+def _land_rows(wh, rows: int) -> None:
+    wh.migrate()
+    wh.execute(
+        "insert into raw_response select 'f', 'r' || i, 'XA', 'monthly', date '2023-01-01', "
+        "timestamp '2023-02-01 10:00', null, '{\"answers\": {}}', i from range(:n) t(i)",
+        {"n": rows},
+    )
+
+
+def _rows_per_group(path, table: str) -> list[int]:
+    """The rows of each row group of ``table``, read by a plain DuckDB connection."""
+    import duckdb
+
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        return [
+            n
+            for _, n in con.execute(
+                "select row_group_id, sum(count) from pragma_storage_info(?) "
+                "where column_path = '[0]' group by all order by all",
+                [table],
+            ).fetchall()
+        ]
+    finally:
+        con.close()
+
+
+def test_duckdb_warehouse_files_are_written_in_small_row_groups(tmp_path):
+    """A DuckDB checkpoint rewrites a table's partly filled last row group: the warehouse
+    attaches its file with ROW_GROUP_SIZE rows per group, so no commit re-compresses more
+    landed payloads than that (DuckDB's default group holds 122,880)."""
+    from bsin.warehouse.duckdb_hook import ROW_GROUP_SIZE
+
+    path = tmp_path / "rows.duckdb"
+    rows = 2 * ROW_GROUP_SIZE + 100
+    with Warehouse.from_uri(f"duckdb:///{path}") as wh:
+        _land_rows(wh, rows)
+        # Spills go beside the file, as they do for a file DuckDB opens itself.
+        assert wh.query("select current_setting('temp_directory')") == [(f"{path}.tmp",)]
+        # A second connection of the process (the provider hook's) reaches the same file.
+        assert wh.hook.get_first("select count(*) from raw_response")[0] == rows
+    # Closed, the file is free, and a plain DuckDB connection reads what was written.
+    assert _rows_per_group(path, "raw_response") == [ROW_GROUP_SIZE, ROW_GROUP_SIZE, 100]
+
+
+def test_dbt_leaves_the_warehouse_row_groups_as_they_are(tmp_path):
+    """dbt opens the file by path, with DuckDB's large groups; its checkpoint merged every
+    table's small groups (the whole warehouse rewritten each month) until its profile
+    turned DuckDB's vacuum off."""
+    from bsin.warehouse.dbt_project import run_dbt
+    from bsin.warehouse.duckdb_hook import ROW_GROUP_SIZE
+
+    path = tmp_path / "dbt.duckdb"
+    with Warehouse.from_uri(f"duckdb:///{path}") as wh:
+        # Four groups: DuckDB's vacuum merges runs of small groups, not a pair.
+        _land_rows(wh, 3 * ROW_GROUP_SIZE + 100)
+        run_dbt(wh, ["run", "--select", "stg_feedback"])
+        assert wh.query("select count(*) from stg_feedback") == [(0,)]
+    assert _rows_per_group(path, "raw_response") == [ROW_GROUP_SIZE] * 3 + [100]
+
+
+def test_a_duckdb_file_named_like_a_catalog_is_refused_with_the_fix(tmp_path):
+    # DuckDB reserves these catalog names; the file is attached under its stem.
+    for name in ("memory", "temp"):
+        with pytest.raises(WarehouseError, match=r"named like a DuckDB catalog.*rename it"):
+            Warehouse.from_uri(f"duckdb:///{tmp_path / name}.duckdb").query("select 1")
+    assert not (tmp_path / "memory.duckdb").exists()
+
+
 def test_duckdb_raw_payloads_are_zstd_compressed_and_an_upgrade_keeps_every_row(tmp_path):
     """Migration 017 rebuilds the raw tables with zstd payloads (checkpoints re-analysed
     DuckDB's default string compression of every payload of the last row group)."""

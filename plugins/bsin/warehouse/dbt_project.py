@@ -158,12 +158,21 @@ def profile_output(wh: Warehouse, password_env: str | None = None) -> dict[str, 
         # One model at a time: DuckDB runs each query on every core already, and models
         # built side by side share the one bounded pool. At four threads a month-10 build
         # once ran out of it (two marts at once); one thread builds as fast.
+        # No vacuum: dbt opens the file by path, with DuckDB's 122,880-row groups, and a
+        # checkpoint of such a connection merged every table's 16,384-row groups
+        # (duckdb_hook.ROW_GROUP_SIZE) into large ones, rewriting the whole warehouse
+        # each month (docs/performance.md, "Tenth full run"). dbt replaces its tables
+        # whole, so it leaves no deleted rows for a vacuum to reclaim.
         return {
             "type": "duckdb",
             "path": wh.path,
             "threads": 1,
             "retries": {"connect_attempts": 7},
-            "settings": {"TimeZone": "UTC", "memory_limit": duckdb_memory_limit()},
+            "settings": {
+                "TimeZone": "UTC",
+                "memory_limit": duckdb_memory_limit(),
+                "max_vacuum_tasks": 0,
+            },
         }
     kw = wh._pg_kwargs  # noqa: SLF001 (the one parsed form of the connection)
     out: dict[str, Any] = {

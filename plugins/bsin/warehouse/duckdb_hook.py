@@ -92,10 +92,42 @@ class WarehouseDuckDBHook(DuckDBHook):
             quoted_path = database.replace("'", "''")
             quoted_alias = alias.replace('"', '""')
             conn.execute(f"attach if not exists '{quoted_path}' as \"{quoted_alias}\" ({options})")
-            conn.execute(f'use "{quoted_alias}"')
+            attached = AttachedConnection(conn, f'use "{quoted_alias}"')
             self.load_extensions(conn)
             self.configure_secrets(conn)
         except Exception:
             conn.close()
             raise
-        return conn
+        return attached
+
+
+class AttachedConnection:
+    """A DuckDB connection, and every cursor of it, in the attached warehouse's catalog.
+
+    DuckDB's ``cursor()`` is a new connection to the same instance, and ``USE`` holds per
+    connection: the provider's ``get_first``, ``run`` and ``get_df`` would otherwise look
+    for the tables in the instance's empty in-memory catalog. Everything else is the
+    wrapped ``DuckDBPyConnection``'s.
+    """
+
+    __slots__ = ("_conn", "_use")
+
+    def __init__(self, conn: Any, use: str) -> None:
+        conn.execute(use)
+        self._conn = conn
+        self._use = use
+
+    def cursor(self) -> Any:
+        """A new connection to the same instance, in the warehouse's catalog."""
+        cur = self._conn.cursor()
+        cur.execute(self._use)
+        return cur
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._conn, name)
+
+    def __enter__(self) -> AttachedConnection:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._conn.close()
