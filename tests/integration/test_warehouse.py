@@ -580,6 +580,39 @@ def test_dbt_leaves_the_warehouse_row_groups_as_they_are(tmp_path):
     assert _rows_per_group(path, "raw_response") == [ROW_GROUP_SIZE] * 3 + [100]
 
 
+def test_the_warehouse_opens_after_dbt_ran_in_the_same_process_without_letting_go(tmp_path):
+    """Cosmos runs dbt inside the task's process (``dag.test`` runs every task in one), and
+    dbt-duckdb keeps its DuckDB instance on the file for its next run: attaching the file
+    again failed with "Unique file handle conflict" until the connection released it."""
+    from dbt.cli.main import dbtRunner
+
+    from bsin.warehouse import dbt_project
+
+    path = tmp_path / "shared.duckdb"
+    with Warehouse.from_uri(f"duckdb:///{path}") as wh:
+        _land_rows(wh, 10)
+        wh.close()  # as the marts task's own connection does before dbt runs
+        with dbt_project._workdir() as work:  # noqa: SLF001 (dbt as Cosmos invokes it)
+            (work / "profiles.yml").write_text(dbt_project.profiles_yml(wh), encoding="utf-8")
+            result = dbtRunner().invoke(
+                ["run", "--select", "stg_feedback", *dbt_project._cli_args(work)]  # noqa: SLF001
+            )
+        assert result.success
+        # dbt's instance still holds the file here; the next query must open it anyway.
+        assert wh.query("select count(*) from raw_response") == [(10,)]
+        assert wh.query("select count(*) from stg_feedback") == [(0,)]
+
+
+def test_a_duckdb_file_name_with_quotes_and_spaces_opens(tmp_path):
+    # The path and the catalog name go into an ATTACH statement: both are quoted there.
+    path = tmp_path / "partner's files" / 'o\'brien "x".duckdb'
+    with Warehouse.from_uri(f"duckdb:///{path}") as wh:
+        wh.execute("create table probe as select 1 as i")
+        assert wh.query("select current_database(), count(*) from probe") == [('o\'brien "x"', 1)]
+        assert wh.hook.get_first("select count(*) from probe")[0] == 1
+    assert path.exists()
+
+
 def test_a_duckdb_file_named_like_a_catalog_is_refused_with_the_fix(tmp_path):
     # DuckDB reserves these catalog names; the file is attached under its stem.
     for name in ("memory", "temp"):

@@ -257,6 +257,15 @@ class WarehouseConnection:
                 if "lock" not in str(exc).lower() or time.monotonic() > deadline:
                     raise WarehouseError(f"cannot open {self.display}: {exc}") from None
                 time.sleep(0.5)
+            except duckdb.ResourceInUseException as exc:
+                # Another DuckDB instance of this process holds the file (dbt's, or one
+                # closed but not yet collected): release them and try again.
+                if "file handle conflict" not in str(exc).lower() or time.monotonic() > deadline:
+                    raise WarehouseError(f"cannot open {self.display}: {exc}") from None
+                from bsin.warehouse.duckdb_hook import release_instances_of_this_process
+
+                release_instances_of_this_process()
+                time.sleep(0.05)
             except (duckdb.Error, ValueError) as exc:
                 raise WarehouseError(f"cannot open {self.display}: {exc}") from None
         con.execute("set TimeZone = 'UTC'")

@@ -292,7 +292,9 @@ def run_dbt(wh: Warehouse, args: Sequence[str], *, keep_target: Path | None = No
                 res = dbtRunner(manifest=cached[0]).invoke([*args, *common, *extra])
             finally:
                 if wh.backend == "duckdb":
-                    _release_duckdb_environment()
+                    from bsin.warehouse.duckdb_hook import release_dbt_instance
+
+                    release_dbt_instance()
         finally:
             if password:
                 if previous is None:
@@ -306,23 +308,6 @@ def run_dbt(wh: Warehouse, args: Sequence[str], *, keep_target: Path | None = No
         if not res.success:
             raise DbtBuildError(failure_message(args, nodes, res.exception), res)
     return DbtResult(nodes)
-
-
-def _release_duckdb_environment() -> None:
-    """Close the DuckDB instance dbt-duckdb keeps for the process after an invocation.
-
-    dbt-duckdb holds it in a class attribute for the next invocation; until then it kept
-    the warehouse file locked against every other process (a task of another process
-    could not open it) and its buffer pool resident in this one.
-    """
-    from dbt.adapters.duckdb.connections import DuckDBConnectionManager
-
-    # No public handle on the instance; getattr so that a dbt-duckdb without the attribute
-    # still builds (tests/integration/test_marts.py then shows the file locked again).
-    env = getattr(DuckDBConnectionManager, "_ENV", None)
-    DuckDBConnectionManager.close_all_connections()
-    if env is not None:
-        env.close()
 
 
 def _node_results(result: Any) -> list[tuple[str, str, int | None, str]]:

@@ -3,7 +3,9 @@ the warehouse file with small row groups."""
 
 from __future__ import annotations
 
+import gc
 import hashlib
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -134,3 +136,36 @@ class AttachedConnection:
 
     def __exit__(self, *exc: object) -> None:
         self._conn.close()
+
+
+def release_dbt_instance() -> None:
+    """Close the DuckDB instance dbt-duckdb keeps for the process after an invocation.
+
+    dbt-duckdb holds it in a class attribute for the next invocation; until then it kept
+    the warehouse file locked against every other process (a task of another process
+    could not open it), its buffer pool resident in this one, and the file attached, so
+    that this process's own warehouse connection could not attach it. A no-op where dbt
+    was never imported.
+    """
+    module = sys.modules.get("dbt.adapters.duckdb.connections")
+    if module is None:
+        return
+    manager = module.DuckDBConnectionManager
+    # No public handle on the instance; getattr so that a dbt-duckdb without the attribute
+    # still builds (tests/integration/test_marts.py then shows the file locked again).
+    env = getattr(manager, "_ENV", None)
+    manager.close_all_connections()
+    if env is not None:
+        env.close()
+
+
+def release_instances_of_this_process() -> None:
+    """Let go of other DuckDB instances of this process that may hold the warehouse file.
+
+    Cosmos runs dbt inside the task's process (and ``dag.test`` every task in one), and
+    a closed DuckDB instance detaches its files only when its last Python reference is
+    collected; until then attaching the file again fails with "Unique file handle
+    conflict".
+    """
+    release_dbt_instance()
+    gc.collect()
