@@ -60,3 +60,30 @@ def test_a_failed_harmonise_does_not_fail_the_other_countries_validation(tmp_pat
         assert summary["loaded"] > 0
         loaded = {r[0] for r in h.wh.query("select distinct country from feedback")}
         assert loaded == {"SE", "EE", "LT"}
+
+
+@pytest.mark.parametrize(
+    "backend", ["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def test_a_landed_payload_changed_by_hand_is_named_with_the_fix_that_works(tmp_path, backend):
+    """A raw_response payload that is no longer JSON stops the country's harmonise with the
+    response's id and a fix; following the fix harmonises the country again."""
+    with harness(tmp_path, backend=backend) as h:
+        country = h.partners.countries[0]
+        h.prepare()
+        h.extract(country)
+        wanted = h.harmonise(country)["monthly"]
+        [(response_id,)] = h.wh.query(
+            "select min(response_id) from raw_response where country = :c and form_kind = 'monthly'",
+            {"c": country},
+        )
+        h.wh.execute(
+            "update raw_response set payload = '{\"responseId\": ' where response_id = :r",
+            {"r": response_id},
+        )
+        with pytest.raises(ValueError, match=rf"response {response_id}\) is not JSON.*delete"):
+            h.harmonise(country)
+        # The fix the message gives: delete the row, re-run the extract.
+        h.wh.execute("delete from raw_response where response_id = :r", {"r": response_id})
+        h.extract(country)
+        assert h.harmonise(country)["monthly"] == wanted

@@ -111,3 +111,9 @@ def test_a_payload_that_is_not_json_is_a_clear_error() -> None:
         ValueError, match=r"landed payload #1 is not JSON .*re-run the country's extract"
     ):
         decode([landed_text({"responseId": "r1"}), '{"responseId": "r2",'])
+    # As the pipeline reads them, the payloads carry their ids: the error names the row.
+    landed = LandedPayloads([landed_text({"responseId": "r1"}), "{"], ids=["r1", "r2"])
+    with pytest.raises(
+        ValueError, match=r"#1 \(response r2\) is not JSON.*delete its raw_response row"
+    ):
+        decode(landed)

@@ -1,5 +1,6 @@
 -- Landed responses to harmonise: the month's monthly ones; self-assessments of all time.
-select payload
+-- The id only names a payload that cannot be read (bsin.transform.landed.decode).
+select response_id, payload
 from raw_response
 where country = :country
   and form_kind = :kind

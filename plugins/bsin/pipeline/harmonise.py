@@ -231,7 +231,7 @@ def _landed_responses(wh, country: str, kind: str, month: date):
         query_text("landed_responses"),
         {"country": country, "kind": kind, "month": month},
     )
-    return LandedPayloads([p for (p,) in rows])
+    return LandedPayloads([p for _, p in rows], ids=[i for i, _ in rows])
 
 
 def alert_drift(

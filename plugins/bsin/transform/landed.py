@@ -65,10 +65,12 @@ class LandedResponse(msgspec.Struct, gc=False):
 
 
 class LandedPayloads(Sequence[str]):
-    """The landed payload texts of one country, form kind and month, in landing order."""
+    """The landed payload texts of one country, form kind and month, in landing order;
+    ``ids`` (their response ids) name a payload that cannot be read."""
 
-    def __init__(self, texts: Sequence[str]) -> None:
+    def __init__(self, texts: Sequence[str], ids: Sequence[str] | None = None) -> None:
         self.texts = list(texts)
+        self.ids = list(ids) if ids is not None else None
 
     def __len__(self) -> int:
         return len(self.texts)
@@ -87,6 +89,7 @@ def decode(payloads: Sequence[str]) -> list[LandedResponse | dict]:
     """Each payload as a :class:`LandedResponse`, or as its ``json.loads`` where it does not
     fit the documented shape (module docstring); in the order given."""
     out: list[LandedResponse | dict] = []
+    ids = getattr(payloads, "ids", None)
     for index, text in enumerate(payloads):
         try:
             out.append(_DECODER.decode(text))
@@ -94,9 +97,12 @@ def decode(payloads: Sequence[str]) -> list[LandedResponse | dict]:
             try:
                 out.append(json.loads(text))
             except ValueError as exc:
-                # The extract lands json.dumps output: this payload was changed by hand.
+                # The extract lands json.dumps output: this payload was changed by hand. A
+                # re-run extract keeps a landed version as it is, so the row must go first.
+                which = f"#{index}" + (f" (response {ids[index]})" if ids else "")
                 raise ValueError(
-                    f"landed payload #{index} is not JSON ({exc}): restore raw_response.payload "
-                    "or re-run the country's extract task, which lands it again"
+                    f"landed payload {which} is not JSON ({exc}): delete its raw_response row "
+                    "(or restore the payload from raw_response_history), then re-run the "
+                    "country's extract task, which lands the response from the API again"
                 ) from exc
     return out
