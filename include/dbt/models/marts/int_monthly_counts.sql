@@ -27,19 +27,50 @@ with feedback_counts as (
     group by scope_country, month
 ),
 
-access_counts as (
+access_members as (
+    -- one row per member who answered the stakeholder question in the month, under the
+    -- member's own country, with a 0/1 flag per type: the counts below are then sums of
+    -- integers, not distinct counts of text keys (docs/performance.md, eleventh run)
     select
-        scope_country,
+        country,
         month,
-        count(distinct country || '/' || member_id)      as access_n,
+        member_id,
         {%- for type in var('stakeholder_types') %}
-        count(distinct case when stakeholder_type = '{{ type }}'
-                            then country || '/' || member_id end)   as access_{{ type }},
+        max(case when stakeholder_type = '{{ type }}' then 1 else 0 end)  as reached_{{ type }},
         {%- endfor %}
-        count(distinct case when stakeholder_type <> 'none'
-                            then country || '/' || member_id end)   as access_any
+        max(case when stakeholder_type <> 'none' then 1 else 0 end)      as reached_any
     from {{ ref('stg_access') }}
-    group by scope_country, month
+    where scope_country = country
+    group by country, month, member_id
+),
+
+country_access as (
+    select
+        country                                          as scope_country,
+        month,
+        count(*)                                         as access_n,
+        {%- for type in var('stakeholder_types') %}
+        sum(reached_{{ type }})                           as access_{{ type }},
+        {%- endfor %}
+        sum(reached_any)                                 as access_any
+    from access_members
+    group by country, month
+),
+
+access_counts as (
+    select * from country_access
+    union all
+    -- a member belongs to one country, so the network's counts are the countries' sums
+    select
+        'NETWORK'                                        as scope_country,
+        month,
+        sum(access_n)                                    as access_n,
+        {%- for type in var('stakeholder_types') %}
+        sum(access_{{ type }})                            as access_{{ type }},
+        {%- endfor %}
+        sum(access_any)                                  as access_any
+    from country_access
+    group by month
 ),
 
 roster as (
