@@ -130,6 +130,7 @@ def harmonise_country(
     if sa is None and "self_assessment" in summary:
         scope["form_kind"] = "monthly"
     with wh.transaction():
+        wh.run_sql_file("load/feedback_candidate_moved.sql", {"country": country, "month": month})
         wh.replace(
             "feedback_candidate",
             {"country": country, "report_month": month},

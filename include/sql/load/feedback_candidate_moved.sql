@@ -1,0 +1,35 @@
+-- A member may edit a response after its month's window closed: the new version lands
+-- with a later lastSubmittedTime, in the report month whose window holds it, and its
+-- landed row moves there (load/raw_response_upsert.sql). The candidate the earlier
+-- month's harmonisation made from the old version would then share (country,
+-- response_id) with the new one: it goes, and the response is harmonised, validated and
+-- loaded with the month it now belongs to (load/feedback_upsert.sql removes its feedback
+-- row of the earlier month). Params :country, :month; run before the month's candidates
+-- are written.
+delete from feedback_candidate
+ where country = :country
+   and report_month <> :month
+   and response_id in (
+       select r.response_id
+         from raw_response as r
+        where r.country = :country
+          and r.form_kind = 'monthly'
+          and r.report_month = :month
+   );
+
+-- Its quarantine rows of those months' harmonisation and validation go too: a re-run of
+-- the earlier month would no longer see the response (its window does not hold the new
+-- version), so it would drop them as well. The latest version's own findings are
+-- recorded by this month's run.
+delete from quarantine
+ where country = :country
+   and form_kind = 'monthly'
+   and report_month <> :month
+   and stage in ('harmonise', 'validate')
+   and response_id in (
+       select r.response_id
+         from raw_response as r
+        where r.country = :country
+          and r.form_kind = 'monthly'
+          and r.report_month = :month
+   );
