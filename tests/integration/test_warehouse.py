@@ -385,6 +385,22 @@ def test_result_columns_convert_as_a_whole_when_their_first_value_is_null(wareho
     assert all(r[2].tzinfo is None for r in rows[1:])
     df = warehouse.query_df(sql)
     assert [tuple(None if pd.isna(v) else v for v in r) for r in df.itertuples(index=False)] == want
+    # Each column's first value comes in another row, and one column holds nulls only.
+    staggered = (
+        "select k, n, t, z from (values "
+        "(1, cast(null as numeric(10, 2)), cast(null as timestamptz), cast(null as numeric)), "
+        "(2, cast(null as numeric(10, 2)), cast('2023-02-03 12:00:00+02' as timestamptz), "
+        "cast(null as numeric)), "
+        "(3, cast(7 as numeric(10, 2)), cast(null as timestamptz), cast(null as numeric))"
+        ") as x(k, n, t, z) order by k"
+    )
+    rows = warehouse.query(staggered)
+    assert rows == [
+        (1, None, None, None),
+        (2, None, datetime(2023, 2, 3, 10, 0), None),
+        (3, 7.0, None, None),
+    ]
+    assert type(rows[2][1]) is float  # Decimal("7.00") would compare equal
 
 
 def test_inserted_columns_are_fitted_to_their_types_whatever_their_first_value(warehouse):
