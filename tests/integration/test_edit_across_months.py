@@ -91,6 +91,12 @@ def test_a_response_edited_into_the_next_window_moves_there_once(tmp_path, backe
         assert _months_of(h, "feedback", "feedback_month", fixed) == [candidate_month]
         assert not h.count("quarantine", "response_id = :r", {"r": fixed})
 
+        # A re-run of the new month changes nothing.
+        moved = h.dump()
+        h.ingest(country)
+        h.validate()
+        assert h.dump() == moved
+
         # Clearing the earlier month's run does not bring the old version back.
         h.month = first
         h.harmonise(country)
