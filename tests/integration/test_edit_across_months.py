@@ -3,9 +3,13 @@
 The new version's ``lastSubmittedTime`` falls in the next report month's window, so that
 month's extract lands it and its landed row moves there. Harmonising that month used to
 fail the country's task ("feedback_candidate would hold a key twice"): the earlier month's
-candidate of the same response was still there. Now the response belongs to the month
-its latest version landed in, once, on both backends, and re-running the earlier month
-does not bring the old version back.
+candidate of the same response was still there. Now the response belongs to the report
+month its latest version landed in, once, on both backends, and re-running either month
+changes nothing.
+
+Three partners: the first configured one, a configured one whose form asks which month
+the feedback is about (the response then keeps that month; only its report month moves),
+and an invented one (tests/support/nordic_network.py: a Norwegian form).
 """
 
 from __future__ import annotations
@@ -15,13 +19,15 @@ from datetime import timedelta
 import pytest
 
 from bsin.core.months import add_months, format_rfc3339, month_window
+from bsin.transform.mapping import load_mapping
 from tests.conftest import BACKENDS
+from tests.support.nordic_network import NEW_PARTNERS, build_nordic_network
 from tests.support.pipeline_harness import harness
+
+PARTNERS = ["first configured", "asks the month", "invented"]
 
 
 def _satisfaction_qid(country: str) -> str:
-    from bsin.transform.mapping import load_mapping
-
     return load_mapping(country, "monthly").by_field["satisfaction"].question_id
 
 
@@ -39,19 +45,41 @@ def _months_of(h, table: str, month_col: str, rid: str) -> list:
     ]
 
 
+def _partner(h, which: str) -> str:
+    if which == "invented":
+        return NEW_PARTNERS[0]["country"]
+    if which == "first configured":
+        return h.partners.countries[0]
+    asking = [
+        c for c in h.partners.countries if "feedback_month" in load_mapping(c, "monthly").by_field
+    ]
+    if not asking:
+        pytest.skip("no configured form asks which month the feedback is about")
+    return asking[0]
+
+
+@pytest.mark.parametrize("which", PARTNERS)
 @pytest.mark.parametrize("backend", BACKENDS)
-def test_a_response_edited_into_the_next_window_moves_there_once(tmp_path, backend) -> None:
-    with harness(tmp_path, backend=backend) as h:
-        country = h.partners.countries[0]
+def test_a_response_edited_into_the_next_window_moves_there_once(
+    tmp_path, monkeypatch, backend, which
+) -> None:
+    kwargs = {}
+    if which == "invented":
+        from bsin.core.config import load_partners
+
+        cfg, _ = build_nordic_network(tmp_path, monkeypatch)  # its data in tmp_path/emulator
+        monkeypatch.setenv("BSIN_CONFIG_DIR", str(cfg))
+        kwargs["partners"] = load_partners(cfg / "partners.yaml")
+    with harness(tmp_path, backend=backend, **kwargs) as h:
+        country = _partner(h, which)
         first = h.month
         rid, fixed = (r["responseId"] for r in h.responses_in_window(country)[:2])
         # ``fixed``'s first version is quarantined; its edit corrects the answer.
         responses = h.read_responses(country)
         broken = next(r for r in responses if r["responseId"] == fixed)
         original = dict(broken["answers"])
-        broken["answers"][_satisfaction_qid(country)] = _text_answer(
-            _satisfaction_qid(country), "not on the scale"
-        )
+        qid = _satisfaction_qid(country)
+        broken["answers"][qid] = _text_answer(qid, "not on the scale")
         h.write_responses(country, responses)
         h.ingest(country)
         h.validate()
@@ -60,36 +88,43 @@ def test_a_response_edited_into_the_next_window_moves_there_once(tmp_path, backe
         loaded_first = h.count("feedback", "feedback_month = :m", {"m": first})
         assert _months_of(h, "feedback", "feedback_month", rid) == [first]
 
-        # The member edits the response three days into the next month's window.
+        # Both members edit at the end of the next month's window: each edit is its
+        # member's latest submission there.
         nxt = add_months(first, 1)
-        start, _ = month_window(nxt, h.partners.partner(country).timezone, h.programme.grace_days)
+        tz = h.partners.partner(country).timezone
+        _, end = month_window(nxt, tz, h.programme.grace_days)
         responses = h.read_responses(country)
         for r in responses:
             if r["responseId"] in (rid, fixed):
-                r["lastSubmittedTime"] = format_rfc3339(start + timedelta(days=3))
+                r["lastSubmittedTime"] = format_rfc3339(end - timedelta(seconds=1))
             if r["responseId"] == fixed:
                 r["answers"] = original
         h.write_responses(country, responses)
 
         h.month = nxt
         h.ingest(country)  # failed here before: the key (country, response_id) twice
-        assert _months_of(h, "raw_response", "report_month", rid) == [nxt]
+        for r in (rid, fixed):
+            assert _months_of(h, "raw_response", "report_month", r) == [nxt]
+            assert _months_of(h, "feedback_candidate", "report_month", r) == [nxt]
         assert h.count("raw_response_history", "response_id = :r", {"r": rid}) == 1
-        assert _months_of(h, "feedback_candidate", "report_month", rid) == [nxt]
         summary = h.validate()
         assert summary["loaded"] == summary["candidates"]
-        [(candidate_month,)] = h.wh.query(
-            "select feedback_month from feedback_candidate where response_id = :r", {"r": rid}
-        )
-        # Once, under the month its latest version gives; gone from the earlier month.
-        assert _months_of(h, "feedback", "feedback_month", rid) == [candidate_month]
-        # (A form with a month question keeps the month its answer names.)
-        left_first = loaded_first - (candidate_month != first)
-        assert h.count("feedback", "feedback_month = :m", {"m": first}) == left_first
-        assert not h.count("quarantine", "response_id = :r", {"r": rid})
-        # The corrected one is loaded in the new month and no longer counted as quarantined.
-        assert _months_of(h, "feedback", "feedback_month", fixed) == [candidate_month]
-        assert not h.count("quarantine", "response_id = :r", {"r": fixed})
+        months = {
+            r: h.wh.query(
+                "select feedback_month from feedback_candidate where response_id = :r", {"r": r}
+            )[0][0]
+            for r in (rid, fixed)
+        }
+        if which == "asks the month":
+            assert months == {rid: first, fixed: first}  # the answer names the month
+        else:
+            assert months == {rid: nxt, fixed: nxt}  # the month of the new submission
+        # Each once, under that month; neither counted as quarantined any more.
+        for r in (rid, fixed):
+            assert _months_of(h, "feedback", "feedback_month", r) == [months[r]]
+            assert not h.count("quarantine", "response_id = :r", {"r": r})
+        in_first = loaded_first - (months[rid] != first) + (months[fixed] == first)
+        assert h.count("feedback", "feedback_month = :m", {"m": first}) == in_first
 
         # A re-run of the new month changes nothing.
         moved = h.dump()
@@ -97,11 +132,12 @@ def test_a_response_edited_into_the_next_window_moves_there_once(tmp_path, backe
         h.validate()
         assert h.dump() == moved
 
-        # Clearing the earlier month's run does not bring the old version back.
+        # Clearing the earlier month's run does not bring the old versions back.
         h.month = first
         h.harmonise(country)
         h.validate()
-        assert _months_of(h, "feedback_candidate", "report_month", rid) == [nxt]
-        assert _months_of(h, "feedback", "feedback_month", rid) == [candidate_month]
-        assert h.count("feedback", "feedback_month = :m", {"m": first}) == left_first
-        assert not h.count("quarantine", "response_id = :r", {"r": fixed})
+        for r in (rid, fixed):
+            assert _months_of(h, "feedback_candidate", "report_month", r) == [nxt]
+            assert _months_of(h, "feedback", "feedback_month", r) == [months[r]]
+            assert not h.count("quarantine", "response_id = :r", {"r": r})
+        assert h.count("feedback", "feedback_month = :m", {"m": first}) == in_first

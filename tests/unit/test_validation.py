@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 
 from bsin.core.config import PartnersConfig, ValidationLimits, load_partners
+from bsin.core.months import add_months
 from bsin.quality.expectations import feedback_expectations, self_assessment_expectations
 from bsin.quality.validation import (
     ValidationFailed,
@@ -176,6 +177,43 @@ def test_prior_quarantine_counts_and_response_rate_sanity() -> None:
     assert problems["LV"][0][0] == "quarantined"
     assert "LV: 5 of 9 responses quarantined" in problems["LV"][0][1]
     assert set(outcome.valid_df["country"]) == set(df["country"]) - {"SE", "LV"}
+
+
+@pytest.mark.slow
+def test_late_answers_about_an_earlier_month_load_but_do_not_count_for_this_month() -> None:
+    """A form that asks the month brings late answers about last month in this window."""
+    df = merged_month(per_country=4)
+    country = sorted(set(df["country"]))[0]
+    late = df.index[df["country"] == country][:2]
+    df.loc[late, "feedback_month"] = add_months(MONTH, -1)
+    # Three members: four rows, two of them about last month.
+    three = PartnersConfig.model_validate(
+        {
+            "partners": [
+                p.model_dump() | ({"active_members": 3} if p.country == country else {})
+                for p in PARTNERS.partners
+            ]
+        }
+    )
+    for frame in (df, df.assign(feedback_month=pd.to_datetime(df["feedback_month"]))):
+        outcome = validate_feedback_month(frame, three, MONTH, countries=sorted(set(df["country"])))
+        assert outcome.summary["country_problems"] == {}
+        assert (outcome.valid_df["country"] == country).sum() == 4  # the late rows load
+        counts = outcome.summary["countries"][country]
+        assert (counts["answered_for_month"], counts["response_rate"]) == (2, round(2 / 3, 4))
+    # The month's own two answers still meet the roster check: one member listed.
+    one = PartnersConfig.model_validate(
+        {
+            "partners": [
+                p.model_dump() | ({"active_members": 1} if p.country == country else {})
+                for p in PARTNERS.partners
+            ]
+        }
+    )
+    outcome = validate_feedback_month(df, one, MONTH, countries=sorted(set(df["country"])))
+    [(status, message)] = outcome.summary["country_problems"][country]
+    assert status == "roster"
+    assert message.startswith(f"{country}: 2 members answered but partners.yaml lists 1 ")
 
 
 @pytest.mark.slow

@@ -79,8 +79,15 @@ def _batch_checks(
     countries: Iterable[str],
     limits: ValidationLimits,
     prior_quarantined: dict[str, int],
+    answered: dict[str, int],
 ) -> tuple[dict[str, list[tuple[str, str]]], dict[str, dict[str, Any]]]:
-    """Per-country batch checks: ``{country: [(status, message), ...]}`` and the counts."""
+    """Per-country batch checks: ``{country: [(status, message), ...]}`` and the counts.
+
+    ``answered``: per country, the valid rows about ``month`` itself. A form that asks
+    which month the feedback is about brings late answers about an earlier month in this
+    month's window (and an edit can move a response here): they are loaded, but they are
+    not this month's answers, so the response rate and the roster check leave them out.
+    """
     problems: dict[str, list[tuple[str, str]]] = {}
     per_country: dict[str, dict[str, Any]] = {}
     bad_ids = (
@@ -103,12 +110,14 @@ def _batch_checks(
         responses = candidates + earlier
         loaded = candidates - quarantined
         share = (quarantined + earlier) / responses if responses else 0.0
-        rate = loaded / members if members else None
+        answered_month = int(answered.get(country, 0))
+        rate = answered_month / members if members else None
         per_country[country] = {
             "members": members,
             "candidates": candidates,
             "quarantined": quarantined + earlier,
             "loaded": loaded,
+            "answered_for_month": answered_month,
             "quarantined_share": round(share, 4),
             "response_rate": None if rate is None else round(rate, 4),
         }
@@ -144,7 +153,7 @@ def _batch_checks(
             failures.append(
                 (
                     "roster",
-                    f"{country}: {loaded} members answered but partners.yaml lists {members} active "
+                    f"{country}: {answered_month} members answered but partners.yaml lists {members} active "
                     f"members for {month:%Y-%m}; update active_members(_by_month)",
                 )
             )
@@ -207,8 +216,16 @@ def validate_feedback_month(
     valid = frame.loc[keep, [c for c in FEEDBACK_COLUMNS if c in frame.columns]].reset_index(
         drop=True
     )
+    about_month = pd.to_datetime(valid["feedback_month"]) == pd.Timestamp(month)
     problems, per_country = _batch_checks(
-        frame, quarantine, partners, month, expected, limits, prior_quarantined or {}
+        frame,
+        quarantine,
+        partners,
+        month,
+        expected,
+        limits,
+        prior_quarantined or {},
+        valid.loc[about_month, "country"].value_counts().to_dict(),
     )
     # A country with a batch problem is held back alone: its rows are not loaded, every
     # other country's are (issue 9: countries are independent).
