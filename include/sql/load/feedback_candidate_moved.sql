@@ -6,12 +6,19 @@
 -- loaded with the month it now belongs to (load/feedback_upsert.sql removes its feedback
 -- row of the earlier month). Params :country, :month; run before the month's candidates
 -- are written.
+--
+-- Only an edited response can move, and landing an edit keeps the earlier version in
+-- raw_response_history (load/raw_response_history.sql): the responses to look at are
+-- found there, usually none, not among the month's thousands of landed ones.
 delete from feedback_candidate
  where country = :country
    and report_month <> :month
    and response_id in (
        select r.response_id
-         from raw_response as r
+         from raw_response_history as h
+         join raw_response as r
+           on r.form_id = h.form_id
+          and r.response_id = h.response_id
         where r.country = :country
           and r.form_kind = 'monthly'
           and r.report_month = :month
@@ -28,7 +35,10 @@ delete from quarantine
    and stage in ('harmonise', 'validate')
    and response_id in (
        select r.response_id
-         from raw_response as r
+         from raw_response_history as h
+         join raw_response as r
+           on r.form_id = h.form_id
+          and r.response_id = h.response_id
         where r.country = :country
           and r.form_kind = 'monthly'
           and r.report_month = :month
