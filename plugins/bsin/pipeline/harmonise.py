@@ -41,7 +41,7 @@ def harmonise_country(
     wh = ctx.warehouse
     lineage.declare(
         wh,
-        reads=["raw_form", "raw_response"],
+        reads=["raw_form", "raw_response", "raw_response_history"],
         writes=[
             "feedback_candidate",
             "self_assessment",
