@@ -155,28 +155,37 @@ def test_country_problems_hold_back_only_that_country() -> None:
 @pytest.mark.slow
 def test_prior_quarantine_counts_and_response_rate_sanity() -> None:
     df = merged_month(per_country=4)
-    tiny = PartnersConfig.model_validate(
+    small, earlier = sorted(set(df["country"]))[:2]
+    outcome = validate_feedback_month(
+        df,
+        _with_members(small, 2),
+        MONTH,
+        countries=sorted(set(df["country"])),
+        prior_quarantined={earlier: 5},
+    )
+    problems = outcome.summary["country_problems"]
+    assert problems[small] == [
+        (
+            "roster",
+            f"{small}: 4 members answered but partners.yaml lists 2 active members for 2023-03; "
+            "update active_members(_by_month)",
+        )
+    ]
+    assert problems[earlier][0][0] == "quarantined"
+    assert f"{earlier}: 5 of 9 responses quarantined" in problems[earlier][0][1]
+    assert set(outcome.valid_df["country"]) == set(df["country"]) - {small, earlier}
+
+
+def _with_members(country: str, members: int) -> PartnersConfig:
+    """The configured partners, with ``members`` active members for ``country``."""
+    return PartnersConfig.model_validate(
         {
             "partners": [
-                p.model_dump() | ({"active_members": 2} if p.country == "SE" else {})
+                p.model_dump() | ({"active_members": members} if p.country == country else {})
                 for p in PARTNERS.partners
             ]
         }
     )
-    outcome = validate_feedback_month(
-        df, tiny, MONTH, countries=sorted(set(df["country"])), prior_quarantined={"LV": 5}
-    )
-    problems = outcome.summary["country_problems"]
-    assert problems["SE"] == [
-        (
-            "roster",
-            "SE: 4 members answered but partners.yaml lists 2 active members for 2023-03; "
-            "update active_members(_by_month)",
-        )
-    ]
-    assert problems["LV"][0][0] == "quarantined"
-    assert "LV: 5 of 9 responses quarantined" in problems["LV"][0][1]
-    assert set(outcome.valid_df["country"]) == set(df["country"]) - {"SE", "LV"}
 
 
 @pytest.mark.slow
@@ -187,29 +196,15 @@ def test_late_answers_about_an_earlier_month_load_but_do_not_count_for_this_mont
     late = df.index[df["country"] == country][:2]
     df.loc[late, "feedback_month"] = add_months(MONTH, -1)
     # Three members: four rows, two of them about last month.
-    three = PartnersConfig.model_validate(
-        {
-            "partners": [
-                p.model_dump() | ({"active_members": 3} if p.country == country else {})
-                for p in PARTNERS.partners
-            ]
-        }
-    )
+    three = _with_members(country, 3)
     for frame in (df, df.assign(feedback_month=pd.to_datetime(df["feedback_month"]))):
         outcome = validate_feedback_month(frame, three, MONTH, countries=sorted(set(df["country"])))
         assert outcome.summary["country_problems"] == {}
         assert (outcome.valid_df["country"] == country).sum() == 4  # the late rows load
         counts = outcome.summary["countries"][country]
         assert (counts["answered_for_month"], counts["response_rate"]) == (2, round(2 / 3, 4))
-    # The month's own two answers still meet the roster check: one member listed.
-    one = PartnersConfig.model_validate(
-        {
-            "partners": [
-                p.model_dump() | ({"active_members": 1} if p.country == country else {})
-                for p in PARTNERS.partners
-            ]
-        }
-    )
+    # The month's own two answers against one listed member are still a roster problem.
+    one = _with_members(country, 1)
     outcome = validate_feedback_month(df, one, MONTH, countries=sorted(set(df["country"])))
     [(status, message)] = outcome.summary["country_problems"][country]
     assert status == "roster"
