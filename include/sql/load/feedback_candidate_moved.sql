@@ -4,25 +4,13 @@
 -- month's harmonisation made from the old version would then share (country,
 -- response_id) with the new one: it goes, and the response is harmonised, validated and
 -- loaded with the month it now belongs to (load/feedback_upsert.sql removes its feedback
--- row of the earlier month). Params :country, :month; run before the month's candidates
--- are written.
---
--- Only an edited response can move, and landing an edit keeps the earlier version in
--- raw_response_history (load/raw_response_history.sql): the responses to look at are
--- found there, usually none, not among the month's thousands of landed ones.
+-- row of the earlier month). Params :country, :month; staging response_moved holds the
+-- moved response ids (queries/moved_responses.sql). Run before the month's candidates are
+-- written.
 delete from feedback_candidate
  where country = :country
    and report_month <> :month
-   and response_id in (
-       select r.response_id
-         from raw_response_history as h
-         join raw_response as r
-           on r.form_id = h.form_id
-          and r.response_id = h.response_id
-        where r.country = :country
-          and r.form_kind = 'monthly'
-          and r.report_month = :month
-   );
+   and response_id in (select m.response_id from response_moved as m);
 
 -- Its quarantine rows of those months' harmonisation and validation go too: a re-run of
 -- the earlier month would no longer see the response (its window does not hold the new
@@ -33,13 +21,4 @@ delete from quarantine
    and form_kind = 'monthly'
    and report_month <> :month
    and stage in ('harmonise', 'validate')
-   and response_id in (
-       select r.response_id
-         from raw_response_history as h
-         join raw_response as r
-           on r.form_id = h.form_id
-          and r.response_id = h.response_id
-        where r.country = :country
-          and r.form_kind = 'monthly'
-          and r.report_month = :month
-   );
+   and response_id in (select m.response_id from response_moved as m);

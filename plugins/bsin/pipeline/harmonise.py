@@ -130,7 +130,10 @@ def harmonise_country(
     if sa is None and "self_assessment" in summary:
         scope["form_kind"] = "monthly"
     with wh.transaction():
-        wh.run_sql_file("load/feedback_candidate_moved.sql", {"country": country, "month": month})
+        # A response an edit moved into this month leaves the earlier month's rows.
+        params = {"country": country, "month": month}
+        if wh.replace_staging_from_query("response_moved", query_text("moved_responses"), params):
+            wh.run_sql_file("load/feedback_candidate_moved.sql", params)
         wh.replace(
             "feedback_candidate",
             {"country": country, "report_month": month},
