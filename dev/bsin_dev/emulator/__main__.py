@@ -74,10 +74,12 @@ def main(argv: list[str] | None = None) -> int:
             handle.stop()
             print(f"error: --faults: {exc}", file=sys.stderr)
             return 2
+    done = threading.Event()
+    # Before the URL is out: a parent that reads it may stop the emulator at once, and a
+    # SIGTERM before this line killed it with -15 instead of a clean stop.
+    signal.signal(signal.SIGTERM, lambda *_: done.set())
     # Printed on stdout (and flushed) so a parent process can read the URL when port=0.
     print(handle.url, flush=True)
-    done = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: done.set())
     try:
         done.wait()
     except KeyboardInterrupt:
