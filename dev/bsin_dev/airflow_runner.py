@@ -198,8 +198,8 @@ def run_month(month: date, *, deliver: bool = True, resend: bool = False) -> str
     return str(dag_run.state)
 
 
-def task_states(month: date) -> dict[str, str]:
-    """``{task_id[map_label]: state}`` of the run for ``month``, from the metadata DB."""
+def _task_instances(month: date) -> dict[str, tuple[str, int]]:
+    """``{task_id[map_label]: (state, try_number)}`` of the run for ``month``."""
     from airflow.models.dagrun import DagRun
     from airflow.utils.session import create_session
 
@@ -213,8 +213,21 @@ def task_states(month: date) -> dict[str, str]:
         out = {}
         for ti in run.get_task_instances(session=session):
             label = f"[{ti.rendered_map_index or ti.map_index}]" if ti.map_index >= 0 else ""
-            out[f"{ti.task_id}{label}"] = str(ti.state)
+            out[f"{ti.task_id}{label}"] = (str(ti.state), ti.try_number)
         return out
+
+
+def task_states(month: date) -> dict[str, str]:
+    """``{task_id[map_label]: state}`` of the run for ``month``, from the metadata DB."""
+    return {task: state for task, (state, _) in _task_instances(month).items()}
+
+
+def retried_tasks(month: date) -> dict[str, int]:
+    """``{task_id[map_label]: try_number}`` of the run's tasks that needed more than one try.
+
+    A retry hides a failure from the run's state; the end-to-end tests expect none.
+    """
+    return {task: tries for task, (_, tries) in _task_instances(month).items() if tries > 1}
 
 
 def run_info(month: date) -> dict[str, Any]:
@@ -262,7 +275,7 @@ def main(argv: list[str] | None = None) -> int:
     """``python -m bsin_dev.airflow_runner --month YYYY-MM [--month ...] [--no-deliver]``.
 
     Runs the months in the order given, in one process, and prints one result line per run
-    (state, task states, warehouse digest). Exit 0 when every run succeeded.
+    (state, task states, the tasks that needed a retry, warehouse digest). Exit 0 when every run succeeded.
     """
     import argparse
 
@@ -282,6 +295,7 @@ def main(argv: list[str] | None = None) -> int:
             "month": text,
             "state": state,
             "tasks": task_states(month),
+            "retried": retried_tasks(month),
             "run": run_info(month),
             "digest": warehouse_digest(),
         }

@@ -37,3 +37,22 @@ def migrated_airflow_home(tmp_path_factory) -> Callable[[Path], Path]:
         return home
 
     return make
+
+
+
+@pytest.fixture(scope="session")
+def runner_command() -> list[str]:
+    """``bsin_dev.airflow_runner`` (every task in one process, as ``make demo`` runs them)
+    with Python's cyclic garbage collector off; append ``--month`` arguments.
+
+    An object an earlier task left for the collector then stays until a later task meets
+    it, every time instead of by chance: a dbt task failed on such a leftover warehouse
+    instance in one of three demos and passed on its retry (docs/warehouse.md). The tests
+    read the runner's ``retried`` and expect no retry at all.
+    """
+    return [
+        sys.executable,
+        "-c",
+        "import gc, runpy; gc.disable();"
+        " runpy.run_module('bsin_dev.airflow_runner', run_name='__main__', alter_sys=True)",
+    ]

@@ -23,7 +23,6 @@ import json
 import os
 import re
 import subprocess
-import sys
 from datetime import date, datetime, timedelta
 from email import policy
 from zoneinfo import ZoneInfo
@@ -59,7 +58,7 @@ BROKEN = _broken_country()
 
 
 @pytest.fixture(scope="module")
-def network_run(tmp_path_factory, migrated_airflow_home):
+def network_run(tmp_path_factory, migrated_airflow_home, runner_command):
     tmp = tmp_path_factory.mktemp("nordic")
     mp = pytest.MonkeyPatch()
     cfg, data = build_nordic_network(tmp, mp)
@@ -89,7 +88,7 @@ def network_run(tmp_path_factory, migrated_airflow_home):
     }
     try:
         proc = subprocess.run(
-            [sys.executable, "-m", "bsin_dev.airflow_runner", "--month", f"{MONTH:%Y-%m}"],
+            [*runner_command, "--month", f"{MONTH:%Y-%m}"],
             env=env,
             capture_output=True,
             text=True,

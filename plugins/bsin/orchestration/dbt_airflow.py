@@ -77,6 +77,20 @@ def _task_id(node: Any) -> str:
     return str(node.name)
 
 
+def release_warehouse_instances(context: Any) -> None:
+    """Before a dbt task: let go of the DuckDB instances earlier tasks of this process left.
+
+    Cosmos runs dbt inside the task's process, and where one process runs several tasks
+    (``dag.test``, ``make demo``) an earlier task's warehouse connection, closed but not
+    yet collected, still has the file attached: dbt-duckdb then failed with "Unique file
+    handle conflict" and the task needed its retry (docs/warehouse.md). A no-op cost on
+    PostgreSQL and in a fresh worker process.
+    """
+    from bsin.warehouse.duckdb_hook import release_instances_of_this_process
+
+    release_instances_of_this_process()
+
+
 def marts_task_group(group_id: str = "build_marts", **kwargs: Any) -> DbtTaskGroup:
     """The Cosmos task group running every dbt model (with its tests) as one Airflow task.
 
@@ -118,6 +132,10 @@ def marts_task_group(group_id: str = "build_marts", **kwargs: Any) -> DbtTaskGro
             # dbt datasets (docs/operations.md).
             emit_datasets=False,
         ),
-        operator_args={"install_deps": False, "dbt_cmd_flags": list(dbt_project.NO_FILE_LOG)},
+        operator_args={
+            "install_deps": False,
+            "dbt_cmd_flags": list(dbt_project.NO_FILE_LOG),
+            "pre_execute": release_warehouse_instances,
+        },
         **kwargs,
     )
