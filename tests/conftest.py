@@ -101,6 +101,14 @@ def schema_before(folder: Path, backend: str, first_new: str) -> Path:
     return before
 
 
+def schema_from(backend: str, first_new: str) -> list[str]:
+    """The names of ``backend``'s schema files from ``first_new`` on: what an upgrade of a
+    warehouse made with :func:`schema_before` applies (later files included)."""
+    from bsin.warehouse.migrations import schema_files
+
+    return [f.name for f in schema_files(backend) if f.name >= first_new]
+
+
 @pytest.fixture(params=BACKENDS)
 def warehouse(request, tmp_path):
     """A migrated, empty warehouse: a DuckDB file, then a fresh PostgreSQL schema.

@@ -39,7 +39,6 @@ def migrated_airflow_home(tmp_path_factory) -> Callable[[Path], Path]:
     return make
 
 
-
 @pytest.fixture(scope="session")
 def runner_command() -> list[str]:
     """``bsin_dev.airflow_runner`` (every task in one process, as ``make demo`` runs them)

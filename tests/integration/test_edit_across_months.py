@@ -141,3 +141,139 @@ def test_a_response_edited_into_the_next_window_moves_there_once(
             assert _months_of(h, "feedback", "feedback_month", r) == [months[r]]
             assert not h.count("quarantine", "response_id = :r", {"r": r})
         assert h.count("feedback", "feedback_month = :m", {"m": first}) == in_first
+
+
+@pytest.mark.parametrize("which", PARTNERS)
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_members_earlier_answer_counts_again_when_their_later_one_moves_out(
+    tmp_path, monkeypatch, backend, which
+) -> None:
+    """A member answers twice in a month (the later answer counts, the earlier one is
+    quarantined as a duplicate), then edits the later one in the next month's window.
+
+    The earlier answer is then the member's only one about the month it was given in: it
+    counts there again, without waiting for someone to re-run that month. Where the form
+    asks the month, the edited answer still names it and still wins.
+    """
+    kwargs = {}
+    if which == "invented":
+        from bsin.core.config import load_partners
+
+        cfg, _ = build_nordic_network(tmp_path, monkeypatch)
+        monkeypatch.setenv("BSIN_CONFIG_DIR", str(cfg))
+        kwargs["partners"] = load_partners(cfg / "partners.yaml")
+    with harness(tmp_path, backend=backend, **kwargs) as h:
+        country = _partner(h, which)
+        first = h.month
+        tz = h.partners.partner(country).timezone
+        start, _ = month_window(first, tz, h.programme.grace_days)
+        later = max(h.responses_in_window(country), key=lambda r: r["lastSubmittedTime"])
+        rid = later["responseId"]
+        earlier = {
+            **later,
+            "responseId": f"{rid}x",
+            "createTime": format_rfc3339(start + timedelta(seconds=1)),
+            "lastSubmittedTime": format_rfc3339(start + timedelta(seconds=1)),
+        }
+        h.write_responses(country, [*h.read_responses(country), earlier])
+        early = earlier["responseId"]
+        h.ingest(country)
+        h.validate()
+        assert _months_of(h, "feedback", "feedback_month", rid) == [first]
+        assert not h.count("feedback", "response_id = :r", {"r": early})
+        [(rule, stage)] = h.wh.query(
+            "select rule, stage from quarantine where response_id = :r", {"r": early}
+        )
+        assert (rule, stage) == ("duplicate_submission", "harmonise")
+        loaded_first = h.count("feedback", "feedback_month = :m", {"m": first})
+        [(member,)] = h.wh.query(
+            "select member_id from feedback where response_id = :r", {"r": rid}
+        )
+        selections = (
+            "select field, value from feedback_selection"
+            " where feedback_month = :m and member_id = :who order by 1, 2"
+        )
+        chosen = h.wh.query(selections, {"m": first, "who": member})
+        assert chosen
+
+        nxt = add_months(first, 1)
+        _, end = month_window(nxt, tz, h.programme.grace_days)
+        responses = h.read_responses(country)
+        for r in responses:
+            if r["responseId"] == rid:
+                r["lastSubmittedTime"] = format_rfc3339(end - timedelta(seconds=1))
+        h.write_responses(country, responses)
+        h.month = nxt
+        h.ingest(country)
+        summary = h.validate()
+
+        if which == "asks the month":
+            # The edit still answers about the first month and is the later submission.
+            assert _months_of(h, "feedback", "feedback_month", rid) == [first]
+            assert not h.count("feedback", "response_id = :r", {"r": early})
+            [(rule, reason)] = h.wh.query(
+                "select rule, reason from quarantine where response_id = :r", {"r": early}
+            )
+            assert rule == "duplicate_submission" and rid in reason, reason
+            assert h.count("feedback", "feedback_month = :m", {"m": first}) == loaded_first
+        else:
+            assert _months_of(h, "feedback", "feedback_month", rid) == [nxt]
+            # Counted again in the first month, and no longer called a duplicate.
+            assert _months_of(h, "feedback", "feedback_month", early) == [first]
+            assert _months_of(h, "feedback_candidate", "report_month", early) == [first]
+            assert not h.count("quarantine", "response_id = :r", {"r": early})
+            assert h.count("feedback", "feedback_month = :m", {"m": first}) == loaded_first
+        # The member's choices in the first month stand: the same answers, from whichever
+        # response now counts there (the copy has the same answers).
+        assert h.wh.query(selections, {"m": first, "who": member}) == chosen
+        # The first month was harmonised and validated again within this month's run.
+        assert summary["revalidated"] == [first.isoformat()]
+        assert not h.count("month_revalidation")
+
+        # Re-running either month changes nothing: the cascade did what a re-run does.
+        after = h.dump()
+        h.ingest(country)
+        h.validate()
+        assert h.dump() == after
+        h.month = first
+        h.harmonise(country)
+        h.validate()
+        assert h.dump() == after
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_re_running_a_month_keeps_the_choices_of_a_later_answer_about_it(tmp_path, backend) -> None:
+    """A form that asks the month: a member answers about a month in its own window, then
+    again about the same month in the next window. The later answer counts (the earlier
+    one is quarantined as superseded). Re-running the earlier month used to delete the
+    later answer's choices (``feedback_selection``) while its feedback row stayed."""
+    with harness(tmp_path, backend=backend) as h:
+        country = _partner(h, "asks the month")
+        first, nxt = h.month, add_months(h.month, 1)
+        tz = h.partners.partner(country).timezone
+        start, _ = month_window(nxt, tz, h.programme.grace_days)
+        answer = h.responses_in_window(country)[0]
+        again = {
+            **answer,
+            "responseId": f"{answer['responseId']}x",
+            "createTime": format_rfc3339(start + timedelta(seconds=1)),
+            "lastSubmittedTime": format_rfc3339(start + timedelta(seconds=1)),
+        }
+        h.write_responses(country, [*h.read_responses(country), again])
+        h.ingest(country)
+        h.validate()
+        h.month = nxt
+        h.ingest(country)
+        h.validate()
+        assert _months_of(h, "feedback", "feedback_month", again["responseId"]) == [first]
+        [(stage,)] = h.wh.query(
+            "select stage from quarantine where response_id = :r", {"r": answer["responseId"]}
+        )
+        assert stage == "supersede"
+        loaded = h.dump()
+        assert loaded["feedback_selection"]
+
+        h.month = first
+        h.harmonise(country)
+        h.validate()
+        assert h.dump() == loaded

@@ -16,7 +16,7 @@ import pytest
 
 from bsin.warehouse.db import Warehouse, WarehouseError
 from bsin.warehouse.keys import UNINDEXED_KEYS
-from tests.conftest import open_warehouse, schema_before
+from tests.conftest import open_warehouse, schema_before, schema_from
 
 MARCH = date(2023, 3, 1)
 
@@ -190,7 +190,9 @@ def test_upgrade_to_018_keeps_every_row_and_the_checked_keys(tmp_path):
         )
         rows = {t: wh.query(f"select * from {t} order by all") for t in UNINDEXED_KEYS}  # noqa: S608
         types = {t: wh.column_types(t) for t in UNINDEXED_KEYS}
-        assert wh.migrate() == ["018_unindexed_keys.duckdb.sql"]
+        applied = wh.migrate()
+        assert applied[0] == "018_unindexed_keys.duckdb.sql"
+        assert applied == schema_from("duckdb", "018")
         for t in UNINDEXED_KEYS:
             assert wh.query(f"select * from {t} order by all") == rows[t], t  # noqa: S608
             assert wh.column_types(t) == types[t], t

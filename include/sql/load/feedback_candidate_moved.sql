@@ -7,6 +7,32 @@
 -- row of the earlier month). Params :country, :month; staging response_moved holds the
 -- moved response ids (queries/moved_responses.sql). Run before the month's candidates are
 -- written.
+--
+-- The earlier month's harmonisation no longer holds (the moved response may have been the
+-- member's later answer there, and their earlier one counts again): it is requested again
+-- (month_revalidation) before its rows of the moved responses go.
+insert into month_revalidation (country, report_month, requested_in, harmonised)
+select distinct cast(:country as text), e.report_month, cast(:month as date), false
+  from (select c.report_month
+          from feedback_candidate as c
+         where c.country = :country
+           and c.report_month <> :month
+           and c.response_id in (select m.response_id from response_moved as m)
+        union
+        select q.report_month
+          from quarantine as q
+         where q.country = :country
+           and q.form_kind = 'monthly'
+           and q.report_month <> :month
+           and q.stage in ('harmonise', 'validate')
+           and q.response_id in (select m.response_id from response_moved as m)) as e
+ where not exists (
+       select 1
+         from month_revalidation as v
+        where v.country = :country
+          and v.report_month = e.report_month
+ );
+
 delete from feedback_candidate
  where country = :country
    and report_month <> :month

@@ -13,7 +13,8 @@ delete from feedback
    and c.response_id = feedback.response_id;
 
 -- 2. Another response of the same member for the same month, loaded by another run, loses
---    to the later submission. The loser is quarantined, never silently dropped.
+--    to the later submission. The loser is quarantined, never silently dropped, and once:
+--    whichever run found it first keeps the row (a re-run of an earlier month finds it again).
 insert into quarantine (country, form_kind, report_month, response_id, rule, field, reason,
                         value, stage)
 select f.country,
@@ -37,7 +38,6 @@ select f.country,
          from quarantine as q
         where q.country = f.country
           and q.form_kind = 'monthly'
-          and q.report_month = :month
           and q.response_id = f.response_id
           and q.rule = 'duplicate_submission'
           and q.field = 'member'
@@ -73,7 +73,6 @@ select i.country,
          from quarantine as q
         where q.country = i.country
           and q.form_kind = 'monthly'
-          and q.report_month = :month
           and q.response_id = i.response_id
           and q.rule = 'duplicate_submission'
           and q.field = 'member'
@@ -109,7 +108,10 @@ select i.country,
           and f.member_id = i.member_id
  );
 
--- 4. Selections follow their feedback rows.
+-- 4. Selections follow their feedback rows: those of a row gone go, and those of a row
+--    an incoming response now holds are replaced. An incoming response that lost to a
+--    later one loaded before (step 3) leaves that row's selections alone: a re-run of an
+--    earlier month removed them when the later answer came from a later run.
 delete from feedback_selection
  where not exists (
        select 1
@@ -121,6 +123,11 @@ delete from feedback_selection
     or exists (
        select 1
          from feedback_incoming as i
+         join feedback as f
+           on f.country = i.country
+          and f.feedback_month = i.feedback_month
+          and f.member_id = i.member_id
+          and f.response_id = i.response_id
         where i.country = feedback_selection.country
           and i.feedback_month = feedback_selection.feedback_month
           and i.member_id = feedback_selection.member_id

@@ -29,27 +29,51 @@ log = logging.getLogger(__name__)
 def harmonise_country(
     country: str, data_interval_start: datetime | date, ctx: Context | None = None
 ) -> dict:
-    """Map the country's landed responses to canonical candidate rows and quarantine."""
-    import pandas as pd
+    """Map the country's landed responses to canonical candidate rows and quarantine.
 
-    from bsin.transform.harmonise import harmonise_feedback, harmonise_self_assessment
-    from bsin.transform.mapping import load_mapping
-
+    An earlier month that this run changed (an edit moved one of its responses here) is
+    harmonised again too, as its own re-run would be; the validate task then validates it
+    again (``month_revalidation``).
+    """
     ctx = ctx or Context.load()
     month = report_month(data_interval_start)
-    partner = ctx.partners.partner(country)
     wh = ctx.warehouse
     lineage.declare(
         wh,
-        reads=["raw_form", "raw_response", "raw_response_history"],
+        reads=["raw_form", "raw_response", "raw_response_history", "month_revalidation"],
         writes=[
             "feedback_candidate",
             "self_assessment",
             "self_assessment_need",
             "quarantine",
             "harmonise_state",
+            "month_revalidation",
         ],
     )
+    summary = _harmonise(country, month, ctx)
+    params = {"country": country, "month": month}
+    again = [r[0] for r in wh.query(query_text("months_to_harmonise_again"), params)]
+    for earlier in again:
+        log.info("%s: an edit moved a response out of %s; harmonising it again", country, earlier)
+        _harmonise(country, earlier, ctx)
+        wh.execute(
+            "update month_revalidation set harmonised = true"
+            " where country = :country and report_month = :earlier",
+            {"country": country, "earlier": earlier},
+        )
+    summary["harmonised_again"] = [m.isoformat() for m in again]
+    return summary
+
+
+def _harmonise(country: str, month: date, ctx: Context) -> dict:
+    """Harmonise ``country``'s landed responses of report ``month``; write what it gives."""
+    import pandas as pd
+
+    from bsin.transform.harmonise import harmonise_feedback, harmonise_self_assessment
+    from bsin.transform.mapping import load_mapping
+
+    partner = ctx.partners.partner(country)
+    wh = ctx.warehouse
     summary: dict[str, Any] = {"country": country, "month": month.isoformat()}
     results = {}
     fingerprint = None

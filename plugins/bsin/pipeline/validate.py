@@ -19,11 +19,15 @@ from bsin.warehouse.sql_text import query_text
 log = logging.getLogger(__name__)
 
 
-def validate_month(data_interval_start: datetime | date, ctx: Context | None = None) -> dict:
+def validate_month(
+    data_interval_start: datetime | date, ctx: Context | None = None, *, earlier: bool = True
+) -> dict:
     """Run the GX suites over the merged month; load valid rows, quarantine the rest.
 
     A batch-level failure (a country with members but no answers, too much quarantined)
-    records the quarantine, loads nothing of the month and fails the task.
+    records the quarantine, loads nothing of the month and fails the task. After the
+    month loads, the earlier months its harmonise tasks harmonised again are validated
+    again (``month_revalidation``; ``earlier=False`` leaves them).
     """
     import pandas as pd
 
@@ -41,7 +45,13 @@ def validate_month(data_interval_start: datetime | date, ctx: Context | None = N
     lineage.declare(
         wh,
         reads=["raw_form", "feedback_candidate", "self_assessment", "member_roster"],
-        writes=["feedback", "feedback_selection", "self_assessment", "quarantine"],
+        writes=[
+            "feedback",
+            "feedback_selection",
+            "self_assessment",
+            "quarantine",
+            "month_revalidation",
+        ],
     )
     landed = sorted(wh.query_df(query_text("countries_landed"), {"month": month})["country"])
     if not landed:
@@ -143,7 +153,33 @@ def validate_month(data_interval_start: datetime | date, ctx: Context | None = N
             + "; ".join(map(str, failure.failures))
             + f". Quarantine rows are in the warehouse; Data Docs: {docs / 'index.html'}"
         )
+    if earlier:
+        summary["revalidated"], summary["revalidation_failed"] = _validate_earlier(wh, month, ctx)
     return summary
+
+
+def _validate_earlier(wh, month: date, ctx: Context) -> tuple[list[str], dict[str, str]]:
+    """Validate again the earlier months harmonised again in this run; clear their requests.
+
+    After this month's load: its upsert removes the feedback rows of the responses that
+    moved here, so that an earlier month's other answers compete only with what stays
+    there. An earlier month that fails keeps its request, is logged, and does not fail
+    this month: its own re-run shows the failure in full.
+    """
+    done, failed = [], {}
+    for (earlier,) in wh.query(query_text("months_to_validate_again"), {"month": month}):
+        try:
+            validate_month(earlier, ctx, earlier=False)
+        except PipelineError as exc:
+            log.warning("validating %s again failed; it stays requested: %s", earlier, exc)
+            failed[earlier.isoformat()] = str(exc)
+            continue
+        wh.execute(
+            "delete from month_revalidation where report_month = :earlier and harmonised",
+            {"earlier": earlier},
+        )
+        done.append(earlier.isoformat())
+    return done, failed
 
 
 def _stage_validated_feedback(wh, month: date, outcome) -> None:
