@@ -5,7 +5,9 @@ month's extract lands it and its landed row moves there. Harmonising that month 
 fail the country's task ("feedback_candidate would hold a key twice"): the earlier month's
 candidate of the same response was still there. Now the response belongs to the report
 month its latest version landed in, once, on both backends, and re-running either month
-changes nothing.
+changes nothing. The earlier month is harmonised and validated again in the same run
+(``month_revalidation``): a member's earlier answer there, quarantined as the duplicate of
+the response that moved away, counts again.
 
 Three partners: the first configured one, a configured one whose form asks which month
 the feedback is about (the response then keeps that month; only its report month moves),
@@ -165,20 +167,9 @@ def test_a_members_earlier_answer_counts_again_when_their_later_one_moves_out(
     with harness(tmp_path, backend=backend, **kwargs) as h:
         country = _partner(h, which)
         first = h.month
-        tz = h.partners.partner(country).timezone
-        start, _ = month_window(first, tz, h.programme.grace_days)
-        later = max(h.responses_in_window(country), key=lambda r: r["lastSubmittedTime"])
-        rid = later["responseId"]
-        earlier = {
-            **later,
-            "responseId": f"{rid}x",
-            "createTime": format_rfc3339(start + timedelta(seconds=1)),
-            "lastSubmittedTime": format_rfc3339(start + timedelta(seconds=1)),
-        }
-        h.write_responses(country, [*h.read_responses(country), earlier])
-        early = earlier["responseId"]
-        h.ingest(country)
-        h.validate()
+        early, rid = _member_answers_twice_then_edits_into_the_next_month(h, country)
+        nxt = h.month
+        # Before the next month's run: the later answer counted, the earlier was a duplicate.
         assert _months_of(h, "feedback", "feedback_month", rid) == [first]
         assert not h.count("feedback", "response_id = :r", {"r": early})
         [(rule, stage)] = h.wh.query(
@@ -196,14 +187,6 @@ def test_a_members_earlier_answer_counts_again_when_their_later_one_moves_out(
         chosen = h.wh.query(selections, {"m": first, "who": member})
         assert chosen
 
-        nxt = add_months(first, 1)
-        _, end = month_window(nxt, tz, h.programme.grace_days)
-        responses = h.read_responses(country)
-        for r in responses:
-            if r["responseId"] == rid:
-                r["lastSubmittedTime"] = format_rfc3339(end - timedelta(seconds=1))
-        h.write_responses(country, responses)
-        h.month = nxt
         h.ingest(country)
         summary = h.validate()
 
@@ -277,3 +260,102 @@ def test_re_running_a_month_keeps_the_choices_of_a_later_answer_about_it(tmp_pat
         h.harmonise(country)
         h.validate()
         assert h.dump() == loaded
+
+
+def _member_answers_twice_then_edits_into_the_next_month(h, country: str) -> tuple[str, str]:
+    """A member of ``country`` answers the run month twice (both loaded and validated), then
+    edits the later answer in the next month's window; ``h.month`` is then the next month,
+    not yet run. Returns the earlier and the later response ids."""
+    first = h.month
+    tz = h.partners.partner(country).timezone
+    start, _ = month_window(first, tz, h.programme.grace_days)
+    later = max(h.responses_in_window(country), key=lambda r: r["lastSubmittedTime"])
+    early = {**later, "responseId": f"{later['responseId']}x"}
+    early["createTime"] = early["lastSubmittedTime"] = format_rfc3339(start + timedelta(seconds=1))
+    h.write_responses(country, [*h.read_responses(country), early])
+    h.ingest(country)
+    h.validate()
+    nxt = add_months(first, 1)
+    _, end = month_window(nxt, tz, h.programme.grace_days)
+    responses = h.read_responses(country)
+    for r in responses:
+        if r["responseId"] == later["responseId"]:
+            r["lastSubmittedTime"] = format_rfc3339(end - timedelta(seconds=1))
+    h.write_responses(country, responses)
+    h.month = nxt
+    return early["responseId"], later["responseId"]
+
+
+def test_an_earlier_month_that_fails_validation_again_stays_requested(
+    tmp_path, monkeypatch
+) -> None:
+    """The cascade's earlier month fails its validation (a fault injected into that call
+    only): the run's own month still loads, the request stays, and the next validation
+    of any month does it."""
+    from bsin.pipeline import validate as validate_task
+    from bsin.pipeline.context import PipelineError
+
+    with harness(tmp_path, backend="duckdb") as h:
+        first = h.month
+        country = _partner(h, "first configured")
+        early, later = _member_answers_twice_then_edits_into_the_next_month(h, country)
+        h.ingest(country)
+        real = validate_task.validate_month
+
+        def failing(month, ctx=None, *, earlier=True):
+            if not earlier:
+                raise PipelineError(f"validation of {month:%Y-%m} failed (injected)")
+            return real(month, ctx, earlier=earlier)
+
+        monkeypatch.setattr(validate_task, "validate_month", failing)
+        summary = h.validate()
+        assert summary["revalidated"] == []
+        assert list(summary["revalidation_failed"]) == [first.isoformat()]
+        assert _months_of(h, "feedback", "feedback_month", later) == [h.month]
+        assert not h.count("feedback", "response_id = :r", {"r": early})
+        assert h.wh.query("select report_month, harmonised from month_revalidation") == [
+            (first, True)
+        ]
+
+        monkeypatch.undo()
+        summary = h.validate()
+        assert summary["revalidated"] == [first.isoformat()]
+        assert _months_of(h, "feedback", "feedback_month", early) == [first]
+        assert not h.count("month_revalidation")
+
+
+def test_an_earlier_month_whose_harmonisation_fails_is_done_by_the_retry(
+    tmp_path, monkeypatch
+) -> None:
+    """The country's task fails while harmonising the earlier month again (a fault injected
+    into that call only): the request stays, not yet harmonised, so validation leaves that
+    month alone; the task's retry harmonises it and the next validation validates it."""
+    from bsin.pipeline import harmonise as harmonise_task
+
+    with harness(tmp_path, backend="duckdb") as h:
+        first = h.month
+        country = _partner(h, "first configured")
+        early, _ = _member_answers_twice_then_edits_into_the_next_month(h, country)
+        h.prepare()
+        h.extract(country)
+        real = harmonise_task._harmonise  # noqa: SLF001
+
+        def failing(c, month, ctx):
+            if month == first:
+                raise RuntimeError("injected")
+            return real(c, month, ctx)
+
+        monkeypatch.setattr(harmonise_task, "_harmonise", failing)
+        with pytest.raises(RuntimeError, match="injected"):
+            h.harmonise(country)
+        assert h.wh.query("select report_month, harmonised from month_revalidation") == [
+            (first, False)
+        ]
+        assert h.validate()["revalidated"] == []
+        assert not h.count("feedback", "response_id = :r", {"r": early})
+
+        monkeypatch.undo()
+        assert h.harmonise(country)["harmonised_again"] == [first.isoformat()]
+        assert h.validate()["revalidated"] == [first.isoformat()]
+        assert _months_of(h, "feedback", "feedback_month", early) == [first]
+        assert not h.count("month_revalidation")
