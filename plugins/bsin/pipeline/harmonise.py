@@ -56,11 +56,7 @@ def harmonise_country(
     for earlier in again:
         log.info("%s: an edit moved a response out of %s; harmonising it again", country, earlier)
         _harmonise(country, earlier, ctx)
-        wh.execute(
-            "update month_revalidation set harmonised = true"
-            " where country = :country and report_month = :earlier",
-            {"country": country, "earlier": earlier},
-        )
+        wh.run_sql_file("load/month_harmonised_again.sql", {**params, "earlier": earlier})
     summary["harmonised_again"] = [m.isoformat() for m in again]
     return summary
 

@@ -174,10 +174,7 @@ def _validate_earlier(wh, month: date, ctx: Context) -> tuple[list[str], dict[st
             log.warning("validating %s again failed; it stays requested: %s", earlier, exc)
             failed[earlier.isoformat()] = str(exc)
             continue
-        wh.execute(
-            "delete from month_revalidation where report_month = :earlier and harmonised",
-            {"earlier": earlier},
-        )
+        wh.run_sql_file("load/month_validated_again.sql", {"earlier": earlier})
         done.append(earlier.isoformat())
     return done, failed
 
