@@ -359,3 +359,48 @@ def test_an_earlier_month_whose_harmonisation_fails_is_done_by_the_retry(
         assert h.validate()["revalidated"] == [first.isoformat()]
         assert _months_of(h, "feedback", "feedback_month", early) == [first]
         assert not h.count("month_revalidation")
+
+
+@pytest.mark.parametrize("which", ["first configured", "invented"])
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_members_earlier_answer_counts_again_when_their_later_one_is_deleted_at_source(
+    tmp_path, monkeypatch, backend, which
+) -> None:
+    """The same member answers a month twice; in the next month the partner deletes the
+    later answer in Google Forms. The next run's reconciliation removes it everywhere, and
+    the earlier answer, quarantined as its duplicate until then, counts again."""
+    kwargs = {}
+    if which == "invented":
+        from bsin.core.config import load_partners
+
+        cfg, _ = build_nordic_network(tmp_path, monkeypatch)
+        monkeypatch.setenv("BSIN_CONFIG_DIR", str(cfg))
+        kwargs["partners"] = load_partners(cfg / "partners.yaml")
+    with harness(tmp_path, backend=backend, **kwargs) as h:
+        country = _partner(h, which)
+        first = h.month
+        early, later = _member_answers_twice_then_edits_into_the_next_month(h, country)
+        loaded_first = h.count("feedback", "feedback_month = :m", {"m": first})
+        # Not edited after all: deleted at the source.
+        h.write_responses(
+            country, [r for r in h.read_responses(country) if r["responseId"] != later]
+        )
+        h.ingest(country)
+        summary = h.validate()
+        assert h.count("response_removed", "response_id = :r", {"r": later}) == 1
+        assert not h.count("feedback", "response_id = :r", {"r": later})
+        assert _months_of(h, "feedback", "feedback_month", early) == [first]
+        assert not h.count("quarantine", "response_id = :r", {"r": early})
+        assert h.count("feedback", "feedback_month = :m", {"m": first}) == loaded_first
+        assert summary["revalidated"] == [first.isoformat()]
+        assert not h.count("month_revalidation")
+
+        # Re-running either month changes nothing.
+        after = h.dump()
+        h.ingest(country)
+        h.validate()
+        assert h.dump() == after
+        h.month = first
+        h.harmonise(country)
+        h.validate()
+        assert h.dump() == after
