@@ -404,3 +404,44 @@ def test_a_members_earlier_answer_counts_again_when_their_later_one_is_deleted_a
         h.harmonise(country)
         h.validate()
         assert h.dump() == after
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_late_answer_deleted_at_source_gives_the_month_back_its_earlier_answer(
+    tmp_path, backend
+) -> None:
+    """A form that asks the month: a member's later answer about a month, given in the next
+    month's window, wins over their earlier one (quarantined as superseded). The month
+    after, the partner deletes the later answer in Google Forms: the earlier answer counts
+    again for the month it is about, and is no longer quarantined."""
+    with harness(tmp_path, backend=backend) as h:
+        country = _partner(h, "asks the month")
+        first, nxt = h.month, add_months(h.month, 1)
+        tz = h.partners.partner(country).timezone
+        start, _ = month_window(nxt, tz, h.programme.grace_days)
+        answer = h.responses_in_window(country)[0]
+        late = {**answer, "responseId": f"{answer['responseId']}x"}
+        late["createTime"] = late["lastSubmittedTime"] = format_rfc3339(
+            start + timedelta(seconds=1)
+        )
+        h.write_responses(country, [*h.read_responses(country), late])
+        h.ingest(country)
+        h.validate()
+        loaded_first = h.count("feedback", "feedback_month = :m", {"m": first})
+        h.month = nxt
+        h.ingest(country)
+        h.validate()
+        assert _months_of(h, "feedback", "feedback_month", late["responseId"]) == [first]
+        assert not h.count("feedback", "response_id = :r", {"r": answer["responseId"]})
+
+        h.write_responses(
+            country, [r for r in h.read_responses(country) if r["responseId"] != late["responseId"]]
+        )
+        h.month = add_months(nxt, 1)
+        h.ingest(country)
+        h.validate()
+        assert not h.count("feedback", "response_id = :r", {"r": late["responseId"]})
+        assert _months_of(h, "feedback", "feedback_month", answer["responseId"]) == [first]
+        assert not h.count("quarantine", "response_id = :r", {"r": answer["responseId"]})
+        assert h.count("feedback", "feedback_month = :m", {"m": first}) == loaded_first
+        assert not h.count("month_revalidation")

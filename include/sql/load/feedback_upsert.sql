@@ -108,6 +108,21 @@ select i.country,
           and f.member_id = i.member_id
  );
 
+-- An incoming response that now holds its member's row is no longer superseded: the
+-- later answer it had lost to left (deleted at the source, or moved by an edit).
+delete from quarantine
+ using feedback_incoming as i
+ where quarantine.stage = 'supersede'
+   and quarantine.form_kind = 'monthly'
+   and quarantine.country = i.country
+   and quarantine.response_id = i.response_id
+   and exists (
+       select 1
+         from feedback as f
+        where f.country = i.country
+          and f.response_id = i.response_id
+ );
+
 -- 4. Selections follow their feedback rows: those of a row gone go, and those of a row
 --    an incoming response now holds are replaced. An incoming response that lost to a
 --    later one loaded before (step 3) leaves that row's selections alone: a re-run of an

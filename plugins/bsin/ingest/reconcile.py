@@ -52,19 +52,6 @@ def _now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
-def _request_earlier_months(wh: Warehouse, gone: pd.DataFrame, *, run_month: date) -> None:
-    """Request the earlier report months that lost monthly responses to be harmonised and
-    validated again (``month_revalidation``): a member's other answer, quarantined as the
-    duplicate of the one deleted, counts there now. The run's own month is harmonised anyway.
-    """
-    earlier = gone.loc[gone["report_month"] != run_month, ["country", "report_month"]]
-    for country, month in sorted(set(earlier.itertuples(index=False, name=None))):
-        wh.run_sql_file(
-            "load/month_revalidation_request.sql",
-            {"country": country, "earlier": month, "month": run_month},
-        )
-
-
 def remove_responses(wh: Warehouse, gone: pd.DataFrame) -> dict[str, int]:
     """Delete the responses in ``gone`` (GONE_COLUMNS) from every table; rows per table.
 
@@ -211,10 +198,13 @@ def reconcile_deleted(
     gone = landed[~landed["response_id"].isin(listed)]
     removed = gone.assign(removed_at=_now(), reason=reason)[REMOVED_COLUMNS]
     with wh.transaction():
+        if months is not None:
+            # Before the rows go: the earlier months they leave are harmonised and
+            # validated again in this run (docs/data-quality.md).
+            wh.replace_staging("response_gone", gone[GONE_COLUMNS].drop_duplicates())
+            wh.run_sql_file("load/month_revalidation_gone.sql", {"month": months[1]})
         counts = remove_responses(wh, gone)
         wh.insert("response_removed", removed)
-        if months is not None:
-            _request_earlier_months(wh, gone, run_month=months[1])
     for r in removed.itertuples():
         log.warning(
             "%s %s response %s (%s) removed: %s",
