@@ -21,6 +21,7 @@ from datetime import timedelta
 import pytest
 
 from bsin.core.months import add_months, format_rfc3339, month_window
+from bsin.core.paths import data_dir
 from bsin.transform.mapping import load_mapping
 from tests.conftest import BACKENDS
 from tests.support.nordic_network import NEW_PARTNERS, build_nordic_network
@@ -164,6 +165,7 @@ def test_a_members_earlier_answer_counts_again_when_their_later_one_moves_out(
         cfg, _ = build_nordic_network(tmp_path, monkeypatch)
         monkeypatch.setenv("BSIN_CONFIG_DIR", str(cfg))
         kwargs["partners"] = load_partners(cfg / "partners.yaml")
+    monkeypatch.setenv("BSIN_DATA_DIR", str(tmp_path / "data"))
     with harness(tmp_path, backend=backend, **kwargs) as h:
         country = _partner(h, which)
         first = h.month
@@ -209,8 +211,13 @@ def test_a_members_earlier_answer_counts_again_when_their_later_one_moves_out(
         # The member's choices in the first month stand: the same answers, from whichever
         # response now counts there (the copy has the same answers).
         assert h.wh.query(selections, {"m": first, "who": member}) == chosen
-        # The first month was harmonised and validated again within this month's run.
+        # The first month was harmonised and validated again within this month's run; the
+        # Data Docs data staff open are still this month's, the first month's beside them.
         assert summary["revalidated"] == [first.isoformat()]
+        docs = data_dir() / "gx" / "data_docs"
+        assert f"{nxt:%Y-%m}" in (docs / "index.html").read_text(encoding="utf-8")
+        earlier_docs = docs / "revalidated" / f"{first:%Y-%m}" / "index.html"
+        assert f"{first:%Y-%m}" in earlier_docs.read_text(encoding="utf-8")
         assert not h.count("month_revalidation")
 
         # Re-running either month changes nothing: the cascade did what a re-run does.

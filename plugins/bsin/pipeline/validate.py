@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 from datetime import date, datetime
+from pathlib import Path
 
 from bsin.pipeline.context import (
     Context,
@@ -20,14 +21,19 @@ log = logging.getLogger(__name__)
 
 
 def validate_month(
-    data_interval_start: datetime | date, ctx: Context | None = None, *, earlier: bool = True
+    data_interval_start: datetime | date,
+    ctx: Context | None = None,
+    *,
+    earlier: bool = True,
+    docs: Path | None = None,
 ) -> dict:
     """Run the GX suites over the merged month; load valid rows, quarantine the rest.
 
     A batch-level failure (a country with members but no answers, too much quarantined)
     records the quarantine, loads nothing of the month and fails the task. After the
     month loads, the earlier months its harmonise tasks harmonised again are validated
-    again (``month_revalidation``; ``earlier=False`` leaves them).
+    again (``month_revalidation``; ``earlier=False`` leaves them), their Data Docs in a
+    folder of their own under the month's (``docs``, default ``data/gx/data_docs``).
     """
     import pandas as pd
 
@@ -76,7 +82,7 @@ def validate_month(
     for country in sorted(unharmonised):
         log.warning("%s: responses landed but not harmonised for %s; left out", country, month)
     expected = [c for c in landed if c not in unharmonised]
-    docs = data_dir() / "gx" / "data_docs"
+    docs = docs or data_dir() / "gx" / "data_docs"
     # Both suites in one site: built once below, its index lists the month's two validations.
     site = DataDocsSite(docs, month, expected)
     failure: ValidationFailed | None = None
@@ -154,22 +160,29 @@ def validate_month(
             + f". Quarantine rows are in the warehouse; Data Docs: {docs / 'index.html'}"
         )
     if earlier:
-        summary["revalidated"], summary["revalidation_failed"] = _validate_earlier(wh, month, ctx)
+        summary["revalidated"], summary["revalidation_failed"] = _validate_earlier(
+            wh, month, ctx, docs
+        )
     return summary
 
 
-def _validate_earlier(wh, month: date, ctx: Context) -> tuple[list[str], dict[str, str]]:
+def _validate_earlier(
+    wh, month: date, ctx: Context, docs: Path
+) -> tuple[list[str], dict[str, str]]:
     """Validate again the earlier months harmonised again in this run; clear their requests.
 
     After this month's load: its upsert removes the feedback rows of the responses that
     moved here, so that an earlier month's other answers compete only with what stays
     there. An earlier month that fails keeps its request, is logged, and does not fail
-    this month: its own re-run shows the failure in full.
+    this month: its own re-run shows the failure in full. Its Data Docs go to
+    ``docs/revalidated/YYYY-MM``: the month's own site stays the one data staff open.
     """
     done, failed = [], {}
     for (earlier,) in wh.query(query_text("months_to_validate_again"), {"month": month}):
         try:
-            validate_month(earlier, ctx, earlier=False)
+            validate_month(
+                earlier, ctx, earlier=False, docs=docs / "revalidated" / f"{earlier:%Y-%m}"
+            )
         except PipelineError as exc:
             log.warning("validating %s again failed; it stays requested: %s", earlier, exc)
             failed[earlier.isoformat()] = str(exc)
