@@ -309,10 +309,10 @@ def test_an_earlier_month_that_fails_validation_again_stays_requested(
         h.ingest(country)
         real = validate_task.validate_month
 
-        def failing(month, ctx=None, *, earlier=True):
-            if not earlier:
+        def failing(month, ctx=None, **kwargs):
+            if not kwargs.get("earlier", True):
                 raise PipelineError(f"validation of {month:%Y-%m} failed (injected)")
-            return real(month, ctx, earlier=earlier)
+            return real(month, ctx, **kwargs)
 
         monkeypatch.setattr(validate_task, "validate_month", failing)
         summary = h.validate()
