@@ -451,3 +451,63 @@ def test_a_late_answer_deleted_at_source_gives_the_month_back_its_earlier_answer
         assert not h.count("quarantine", "response_id = :r", {"r": answer["responseId"]})
         assert h.count("feedback", "feedback_month = :m", {"m": first}) == loaded_first
         assert not h.count("month_revalidation")
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_an_edit_naming_another_month_gives_the_month_it_named_its_earlier_answer_back(
+    tmp_path, backend
+) -> None:
+    """A form that asks the month: a member's later answer about a month, given in the next
+    month's window, wins over their earlier one (quarantined as superseded). The month
+    after, the member edits the later answer to be about the next month instead. The earlier
+    answer is then the member's only one about its month: it counts there again, though it
+    was landed in neither month the edited response moved between."""
+    with harness(tmp_path, backend=backend) as h:
+        country = _partner(h, "asks the month")
+        first, nxt, third = h.month, add_months(h.month, 1), add_months(h.month, 2)
+        tz = h.partners.partner(country).timezone
+        qid = load_mapping(country, "monthly").by_field["feedback_month"].question_id
+        start, _ = month_window(nxt, tz, h.programme.grace_days)
+        answer = h.responses_in_window(country)[0]
+        late = {**answer, "responseId": f"{answer['responseId']}x"}
+        late["createTime"] = late["lastSubmittedTime"] = format_rfc3339(
+            start + timedelta(seconds=1)
+        )
+        late["answers"] = {**answer["answers"], qid: _text_answer(qid, first.isoformat())}
+        h.write_responses(country, [*h.read_responses(country), late])
+        h.ingest(country)
+        h.validate()
+        loaded_first = h.count("feedback", "feedback_month = :m", {"m": first})
+        h.month = nxt
+        h.ingest(country)
+        h.validate()
+        assert _months_of(h, "feedback", "feedback_month", late["responseId"]) == [first]
+        assert not h.count("feedback", "response_id = :r", {"r": answer["responseId"]})
+
+        # Edited in the third month's window: now about the next month.
+        _, end = month_window(third, tz, h.programme.grace_days)
+        responses = h.read_responses(country)
+        for r in responses:
+            if r["responseId"] == late["responseId"]:
+                r["lastSubmittedTime"] = format_rfc3339(end - timedelta(seconds=1))
+                r["answers"] = {**r["answers"], qid: _text_answer(qid, nxt.isoformat())}
+        h.write_responses(country, responses)
+        h.month = third
+        h.ingest(country)
+        summary = h.validate()
+
+        assert _months_of(h, "feedback", "feedback_month", late["responseId"]) == [nxt]
+        assert _months_of(h, "feedback_candidate", "report_month", late["responseId"]) == [third]
+        assert _months_of(h, "feedback", "feedback_month", answer["responseId"]) == [first]
+        assert not h.count("quarantine", "response_id = :r", {"r": answer["responseId"]})
+        assert h.count("feedback", "feedback_month = :m", {"m": first}) == loaded_first
+        assert first.isoformat() in summary["revalidated"]
+        assert not h.count("month_revalidation")
+
+        # Re-running any of the three months changes nothing.
+        after = h.dump()
+        _rerunning_either_month_changes_nothing(h, country, first)
+        h.month = nxt
+        h.harmonise(country)
+        h.validate()
+        assert h.dump() == after

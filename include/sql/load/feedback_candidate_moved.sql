@@ -10,13 +10,29 @@
 --
 -- The earlier month's harmonisation no longer holds (the moved response may have been the
 -- member's later answer there, and their earlier one counts again): it is requested again
--- (month_revalidation) before its rows of the moved responses go.
+-- (month_revalidation) before its rows of the moved responses go. So are the report months
+-- of the member's other answers about the month the old version named: where the form
+-- asks the month, an edit may name another one, and an answer about the old month landed
+-- in a third report month counts again (load/month_revalidation_gone.sql does the same
+-- for deletions).
 insert into month_revalidation (country, report_month, requested_in, harmonised)
 select distinct cast(:country as text), e.report_month, cast(:month as date), false
   from (select c.report_month
           from feedback_candidate as c
          where c.country = :country
            and c.report_month <> :month
+           and c.response_id in (select m.response_id from response_moved as m)
+        union
+        select o.report_month
+          from feedback_candidate as c
+          join feedback_candidate as o
+            on o.country = c.country
+           and o.feedback_month = c.feedback_month
+           and o.member_id = c.member_id
+           and o.response_id <> c.response_id
+         where c.country = :country
+           and c.report_month <> :month
+           and o.report_month <> :month
            and c.response_id in (select m.response_id from response_moved as m)
         union
         select q.report_month
