@@ -273,11 +273,12 @@ def _naive_utc(text: str | None) -> datetime | None:
 
 
 def _previous_revision(wh, country: str, kind: str, month: date) -> str | None:
-    df = wh.query_df(
+    # Rows, not a DataFrame: one value, and a frame's construction cost more than the query.
+    rows = wh.query(
         query_text("previous_form_revision"),
         {"country": country, "kind": kind, "month": month},
     )
-    return None if df.empty else df.iloc[0, 0]
+    return rows[0][0] if rows else None
 
 
 def _latest_landed(wh, form_id: str) -> datetime | None:
