@@ -235,15 +235,15 @@ def _harmonised_since(wh, country: str, kind: str, fingerprint: str) -> date | N
 
 
 def _landed_form(wh, country: str, kind: str, month: date) -> dict:
-    df = wh.query_df(
+    rows = wh.query(
         query_text("landed_form"),
         {"country": country, "kind": kind, "month": month},
     )
-    if df.empty:
+    if not rows:
         raise PipelineError(
             f"{country} {kind}: no form landed for {month:%Y-%m}; run the country's extract task first"
         )
-    return json.loads(df.iloc[0, 0])
+    return json.loads(rows[0][0])
 
 
 def _landed_responses(wh, country: str, kind: str, month: date):
