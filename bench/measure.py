@@ -10,11 +10,17 @@ Peak memory is the resident-set high-water mark of this process (``VmHWM``), res
 start of every measured segment through ``/proc/self/clear_refs`` so that each stage gets
 its own peak, not the peak of everything before it. Where that file is not writable (not
 Linux) the process-wide ``ru_maxrss`` is used and the peaks are cumulative.
+
+Python's cyclic garbage collector runs when allocations call for it, in whatever stage is
+running; a full (generation 2) collection rescans the whole process, which in the bench
+holds every stage's leftovers. Its seconds are charged to the stage they fell in (and are
+inside that stage's seconds), so a stage slowed by a collection shows it.
 """
 
 from __future__ import annotations
 
 import functools
+import gc
 import resource
 import sys
 import time
@@ -106,6 +112,9 @@ class StageAccounts:
         self.rows: dict[str, int] = defaultdict(int)
         self.calls: dict[str, int] = defaultdict(int)
         self.peak_mb: dict[str, float] = defaultdict(float)
+        self.gc_seconds: dict[str, float] = defaultdict(float)
+        self.gc_full_collections: dict[str, int] = defaultdict(int)
+        self._gc_started: float | None = None
         self._stage: str | None = None
         self._write_depth = 0
         self._frame_depth = 0
@@ -155,8 +164,10 @@ class StageAccounts:
             self.peak_mb["load"] = max(self.peak_mb["load"], seg[0])
 
     def instrument(self, warehouse_cls: type) -> None:
-        """Wrap the warehouse's write entry points (undo with :meth:`restore`)."""
+        """Wrap the warehouse's write entry points and start charging garbage collections
+        to stages (undo both with :meth:`restore`)."""
         accounts = self
+        gc.callbacks.append(self._on_gc)
         original_tx = warehouse_cls.transaction
 
         @contextmanager
@@ -186,8 +197,30 @@ class StageAccounts:
             self._patched.append((warehouse_cls, name, original))
             setattr(warehouse_cls, name, wrapper)
 
+    def _charged_stage(self) -> str | None:
+        # A write inside a split stage is timed as load (``_write``), so is what falls in it.
+        if self._stage in LOAD_SPLIT_STAGES and self._write_depth:
+            return "load"
+        return self._stage
+
+    def _on_gc(self, phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            self._gc_started = time.perf_counter()
+            return
+        if self._gc_started is None:
+            return
+        elapsed, self._gc_started = time.perf_counter() - self._gc_started, None
+        stage = self._charged_stage()
+        if stage is None:
+            return
+        self.gc_seconds[stage] += elapsed
+        if info.get("generation") == 2:
+            self.gc_full_collections[stage] += 1
+
     def restore(self) -> None:
         """Undo :meth:`instrument`."""
+        if self._on_gc in gc.callbacks:
+            gc.callbacks.remove(self._on_gc)
         while self._patched:
             owner, name, original = self._patched.pop()
             setattr(owner, name, original)

@@ -376,6 +376,9 @@ def run(args: argparse.Namespace, emit) -> int:
         extra: dict[str, Any] = {
             "calls": acct.calls[name],
             "seconds_by_month": [m[name] for m in by_month],
+            # Inside ``seconds``: Python's cyclic collector in this (shared) process.
+            "gc_seconds": round(acct.gc_seconds[name], 3),
+            "gc_full_collections": acct.gc_full_collections[name],
         }
         if name == "report":
             per = acct.seconds[name] / max(1, acct.calls[name])

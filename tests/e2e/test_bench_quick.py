@@ -86,6 +86,9 @@ def test_quick_bench_prints_every_stage_with_sane_figures(tmp_path):
         assert rec["rows_per_s"] == pytest.approx(rec["rows"] / rec["seconds"], rel=0.01)
         assert 0 < rec["peak_rss_mb"] < 4096, rec
         assert rec["ratio_to_floor"] == pytest.approx(rec["seconds"] / floor["seconds"], rel=0.02)
+        # Garbage collections are charged inside the stage they fell in.
+        assert 0 <= rec["gc_seconds"] <= rec["seconds"], rec
+        assert isinstance(rec["gc_full_collections"], int) and rec["gc_full_collections"] >= 0
     # The pull reads both forms in full (one month; self-assessments are all re-read).
     assert by_stage["pull"]["rows"] == monthly + MEMBERS
 
