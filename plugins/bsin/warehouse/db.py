@@ -13,7 +13,7 @@ Usage::
     with Warehouse.from_conn_id("warehouse_default") as wh:
         wh.migrate()
         with wh.transaction():
-            wh.replace("feedback", {"country": "SE", "feedback_month": month}, df)
+            wh.replace("feedback", {"country": country, "feedback_month": month}, df)
         wh.query_df("select * from indicators_monthly where month = :m", {"m": month})
 """
 
