@@ -309,7 +309,7 @@ class Warehouse(SqlSession):
     def _insert_checked(self, table: str, frame: pd.DataFrame) -> None:
         # Errors of either backend become a WarehouseError naming the table. On DuckDB a
         # keyed table's insert and its key check read the frame through one registration,
-        # and the frame's own columns scope the check (about 5 ms a country task less than
+        # and the frame's own columns scope the check (about 6 ms a country task less than
         # registering it twice and asking the view for its columns, docs/performance.md).
         checked = self.backend == "duckdb" and table in UNINDEXED_KEYS and not frame.empty
         try:
