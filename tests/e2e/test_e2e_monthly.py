@@ -1,12 +1,18 @@
 """End to end through Airflow: one month of the network against the Forms API emulator,
 a DuckDB warehouse and a real SMTP server, checked against an independent computation
-from the generated sample files (not from the pipeline's own tables)."""
+from the generated sample files (not from the pipeline's own tables).
+
+Between the month's runs and the next month's, a member edits their answer after the
+month's window closed: the next month's run, task process by task process, moves the
+answer there and counts the member's earlier answer in the month again (issue 14).
+"""
 
 from __future__ import annotations
 
 import email
 import json
 import os
+import shutil
 import subprocess
 import tempfile
 import threading
@@ -22,10 +28,11 @@ from bsin_dev.emulator import start_emulator
 from bsin_dev.localenv import duckdb_uri, local_environment
 from bsin_dev.smtp_sink import start_sink
 
-from bsin.core.config import load_partners
-from bsin.core.months import month_run_id
+from bsin.core.config import load_partners, load_programme
+from bsin.core.months import format_rfc3339, month_run_id, month_window
 from bsin.core.paths import SAMPLE_DIR, config_dir
 from bsin.reporting.report_i18n import Translator
+from bsin.transform.mapping import load_mapping
 from bsin.warehouse.dbt_project import DBT_PROJECT_DIR
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -103,11 +110,106 @@ def run_months(cmd: list[str], env: dict[str, str], sink, timeout: float) -> dic
     return {"results": results, "sent": sent, "output": tail}
 
 
+def _edited_country() -> str:
+    """The first partner whose monthly form leaves the feedback month to the submission
+    time: there an edit in the next month's window moves the answer to that month (where
+    the form asks the month, the answer keeps it: tests/integration/test_edit_across_months.py)."""
+    for country in load_partners().countries:
+        if "feedback_month" not in load_mapping(country, "monthly").by_field:
+            return country
+    raise AssertionError("every sample form asks the feedback month: no answer can move")
+
+
+def _responses_file(data: Path, country: str) -> Path:
+    return data / "responses" / f"{load_partners().partner(country).forms.monthly}.json"
+
+
+def _window(month: date, country: str) -> tuple[datetime, datetime]:
+    tz = load_partners().partner(country).timezone
+    return month_window(month, tz, load_programme().grace_days)
+
+
+def _answer_twice(data: Path, country: str) -> dict:
+    """A member of ``country`` gets a second, earlier answer in MONTH: a copy of their answer
+    with its own id, at the window's first second. The pipeline counts the later answer and
+    quarantines the earlier one as its duplicate; the member's indicators stay the ones the
+    sample files give (the later answer is theirs)."""
+    path = _responses_file(data, country)
+    responses = json.loads(path.read_text(encoding="utf-8"))
+    start, end = _window(MONTH, country)
+
+    def submitted(r: dict) -> datetime:
+        return datetime.fromisoformat(r["lastSubmittedTime"].replace("Z", "+00:00"))
+
+    later = max((r for r in responses if start <= submitted(r) < end), key=submitted)
+    early = {**later, "responseId": later["responseId"] + "early"}
+    early["createTime"] = early["lastSubmittedTime"] = format_rfc3339(start + timedelta(seconds=1))
+    path.write_text(json.dumps([*responses, early]), encoding="utf-8")
+    return {"country": country, "early": early["responseId"], "later": later["responseId"]}
+
+
+def _edit_into_next_month(data: Path, edit: dict) -> None:
+    """The member edits their later answer a day before NEXT's window closes: another
+    satisfaction, and Google's ``lastSubmittedTime`` moves to the edit."""
+    country = edit["country"]
+    path = _responses_file(data, country)
+    qid = load_mapping(country, "monthly").by_field["satisfaction"].question_id
+    _, end = _window(NEXT, country)
+    responses = json.loads(path.read_text(encoding="utf-8"))
+    (later,) = [r for r in responses if r["responseId"] == edit["later"]]
+    old = int(later["answers"][qid]["textAnswers"]["answers"][0]["value"])
+    edit["satisfaction"] = 1 if old != 1 else 2
+    later["answers"][qid] = {
+        "questionId": qid,
+        "textAnswers": {"answers": [{"value": str(edit["satisfaction"])}]},
+    }
+    later["lastSubmittedTime"] = format_rfc3339(end - timedelta(days=1))
+    path.write_text(json.dumps(responses), encoding="utf-8")
+
+
+def _member_state(warehouse: Path, edit: dict) -> dict:
+    """Where the edited member's two answers stand in the warehouse (read-only)."""
+    import duckdb
+
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+
+        def rows(sql: str, *params) -> list[tuple]:
+            return con.execute(sql, list(params)).fetchall()
+
+        state = {
+            "requests": rows("select count(*) from month_revalidation")[0][0],
+            "month_count": rows(
+                "select count(*) from feedback where country = ? and feedback_month = ?",
+                edit["country"],
+                MONTH,
+            )[0][0],
+        }
+        for which in ("early", "later"):
+            rid = edit[which]
+            state[which] = {
+                "feedback": rows(
+                    "select feedback_month, satisfaction from feedback where response_id = ?",
+                    rid,
+                ),
+                "quarantine": rows(
+                    "select rule, stage from quarantine where response_id = ? order by 1", rid
+                ),
+            }
+        return state
+    finally:
+        con.close()
+
+
 @pytest.fixture(scope="module")
 def month_run(tmp_path_factory, migrated_airflow_home, runner_command):
     tmp = tmp_path_factory.mktemp("e2e")
     outbox = tmp / "outbox"
-    emulator = start_emulator(SAMPLE_DIR)
+    # The emulator serves a copy: the member's second answer and later edit go there.
+    served = tmp / "emulator"
+    shutil.copytree(SAMPLE_DIR, served)
+    edit = _answer_twice(served, _edited_country())
+    emulator = start_emulator(served)
     sink = start_sink(outbox)
     env = {
         **os.environ,
@@ -124,16 +226,24 @@ def month_run(tmp_path_factory, migrated_airflow_home, runner_command):
             {"type": "file", "log_file_path": str(tmp / "openlineage.jsonl"), "append": True}
         ),
     }
-    # The month, the same month again (a re-run), then the next month (a small backfill),
-    # in one process as `make backfill` runs them.
-    months = [f"{MONTH:%Y-%m}", f"{MONTH:%Y-%m}", f"{NEXT:%Y-%m}"]
-    cmd = list(runner_command)
-    for month in months:
-        cmd += ["--month", month]
+    # The month and the same month again (a re-run) in one process, as `make backfill`
+    # runs them; then the member's edit; then the next month, in a process of its own.
+    month, nxt = f"{MONTH:%Y-%m}", f"{NEXT:%Y-%m}"
     try:
-        runs = run_months(cmd, env, sink, timeout=1200)
+        runs = run_months(
+            [*runner_command, "--month", month, "--month", month], env, sink, timeout=1200
+        )
+        later = {"results": [], "sent": [], "output": ""}
+        if len(runs["results"]) == 2:  # else _results() fails every test with the output
+            edit["before"] = _member_state(tmp / "warehouse.duckdb", edit)
+            _edit_into_next_month(served, edit)
+            later = run_months([*runner_command, "--month", nxt], env, sink, timeout=900)
+            edit["after"] = _member_state(tmp / "warehouse.duckdb", edit)
         yield {
-            **runs,
+            "results": runs["results"] + later["results"],
+            "sent": runs["sent"] + later["sent"],
+            "output": runs["output"] + "\n" + later["output"],
+            "edit": edit,
             "messages": list(sink.messages),
             "outbox": outbox,
             "warehouse": tmp / "warehouse.duckdb",
@@ -174,9 +284,9 @@ def test_run_succeeds_with_every_task_green_and_countries_named(month_run):
 
 
 def test_no_task_of_any_run_needed_a_retry(month_run):
-    # Every task of the three runs in one process, the collector off: a task that failed on
-    # what an earlier one left behind (a warehouse instance holding the file) and passed on
-    # its retry would show here, not in the run's state.
+    # Every task of the three runs (the first two in one process), the collector off: a
+    # task that failed on what an earlier one left behind (a warehouse instance holding the
+    # file) and passed on its retry would show here, not in the run's state.
     assert [r["retried"] for r in _results(month_run)] == [{}, {}, {}]
 
 
@@ -323,3 +433,51 @@ def test_openlineage_events_name_what_each_task_reads_and_writes(month_run):
     assert {"indicator_value"} <= names("signals", 0)
     assert {"adaptation_signal"} <= names("signals", 1)
     assert {"indicators_monthly"} <= names("send_report", 0)
+
+
+def test_an_answer_edited_into_the_next_month_moves_there_and_the_earlier_one_counts_again(
+    month_run,
+):
+    """Through Airflow's task processes, with nobody re-running the month: the next month's
+    extract lands the edit, that month's harmonise task harmonises the month the answer
+    left again, and its validate task validates that month again, so the member's earlier
+    answer counts there (the pipeline's functions on both backends, with more cases:
+    tests/integration/test_edit_across_months.py)."""
+    edit = month_run["edit"]
+    assert _results(month_run)[2]["state"] == "success"
+    before, after = edit["before"], edit["after"]
+    # Before the edit: the later answer counted, the earlier one was its duplicate.
+    assert [month for month, _ in before["later"]["feedback"]] == [MONTH]
+    assert before["early"] == {
+        "feedback": [],
+        "quarantine": [("duplicate_submission", "harmonise")],
+    }
+    # After: the edit counts in the next month, with its new answer ...
+    assert after["later"] == {"feedback": [(NEXT, edit["satisfaction"])], "quarantine": []}
+    # ... and the earlier answer counts in the month again, no longer called a duplicate.
+    assert [month for month, _ in after["early"]["feedback"]] == [MONTH]
+    assert after["early"]["quarantine"] == []
+    assert after["month_count"] == before["month_count"] > 0
+    assert before["requests"] == after["requests"] == 0  # requested, then done
+    # The tasks that did it say so in their Airflow logs.
+    logs = month_run["airflow_home"] / "logs" / "dag_id=bsin_monthly_feedback"
+    run_logs = logs / f"run_id={month_run_id(NEXT)}"
+    harmonised = [
+        p.read_text(encoding="utf-8")
+        for p in sorted((run_logs / "task_id=country.harmonise").glob("*/attempt=1.log"))
+    ]
+    said = f"{edit['country']}: an edit moved a response out of {MONTH.isoformat()}"
+    assert sum(said in text for text in harmonised) == 1, said
+    validated = [
+        json.loads(line)["event"]
+        for line in (run_logs / "task_id=validate" / "attempt=1.log")
+        .read_text(encoding="utf-8")
+        .splitlines()
+    ]
+    assert [e.split(":")[0] for e in validated if e.startswith("validated ")] == [
+        f"validated {NEXT:%Y-%m}",
+        f"validated {MONTH:%Y-%m}",
+    ]
+    # The month's Data Docs of that validation sit beside the next month's site.
+    again = month_run["data"] / "gx" / "data_docs" / "revalidated" / f"{MONTH:%Y-%m}"
+    assert f"{MONTH:%Y-%m}" in (again / "index.html").read_text(encoding="utf-8")
