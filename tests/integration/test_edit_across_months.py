@@ -27,6 +27,10 @@ from tests.conftest import BACKENDS
 from tests.support.nordic_network import NEW_PARTNERS, build_nordic_network
 from tests.support.pipeline_harness import harness
 
+# Each case runs a few pipeline months (about 4 minutes of CPU for the module): sent out
+# with the long modules, not left for the end of `make test` (tests/conftest.py).
+pytestmark = pytest.mark.slow
+
 PARTNERS = ["first configured", "asks the month", "invented"]
 
 
