@@ -144,11 +144,14 @@ def fast_retries(monkeypatch):
 def _rank(item: pytest.Item) -> int:
     if item.get_closest_marker("airflow"):
         return 0
-    return 1 if item.get_closest_marker("slow") else 2
+    # A module that calls dbt (imports build_marts) is long whatever its markers say: two
+    # of them take 2 minutes of CPU each, and left to the end one ran alone for minutes.
+    long = item.get_closest_marker("slow") or hasattr(item.module, "build_marts")
+    return 1 if long else 2
 
 
 def pytest_collection_modifyitems(config, items):
-    """Modules that run Airflow first, then those with slow tests, then the rest.
+    """Modules that run Airflow first, then those with slow tests or dbt builds, then the rest.
 
     ``make test`` hands whole modules to two pytest-xdist workers in this order
     (``--dist loadscope --no-loadscope-reorder``): started first, the few long modules run
