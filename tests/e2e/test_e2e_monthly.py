@@ -29,7 +29,7 @@ from bsin_dev.localenv import duckdb_uri, local_environment
 from bsin_dev.smtp_sink import start_sink
 
 from bsin.core.config import load_partners, load_programme
-from bsin.core.months import format_rfc3339, month_run_id, month_window
+from bsin.core.months import format_rfc3339, month_run_id, month_window, parse_rfc3339
 from bsin.core.paths import SAMPLE_DIR, config_dir
 from bsin.reporting.report_i18n import Translator
 from bsin.transform.mapping import load_mapping
@@ -137,11 +137,8 @@ def _answer_twice(data: Path, country: str) -> dict:
     path = _responses_file(data, country)
     responses = json.loads(path.read_text(encoding="utf-8"))
     start, end = _window(MONTH, country)
-
-    def submitted(r: dict) -> datetime:
-        return datetime.fromisoformat(r["lastSubmittedTime"].replace("Z", "+00:00"))
-
-    later = max((r for r in responses if start <= submitted(r) < end), key=submitted)
+    in_month = [r for r in responses if start <= parse_rfc3339(r["lastSubmittedTime"]) < end]
+    later = max(in_month, key=lambda r: parse_rfc3339(r["lastSubmittedTime"]))
     early = {**later, "responseId": later["responseId"] + "early"}
     early["createTime"] = early["lastSubmittedTime"] = format_rfc3339(start + timedelta(seconds=1))
     path.write_text(json.dumps([*responses, early]), encoding="utf-8")
