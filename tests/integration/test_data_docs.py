@@ -26,6 +26,7 @@ from bsin.quality.validation import (
     validate_self_assessment,
 )
 from tests.support import fixtures_forms as forms
+from tests.support.pipeline_harness import harness
 from tests.support.services import require_chromium
 
 PARTNERS = load_partners()
@@ -62,11 +63,11 @@ def test_make_offline_writes_index_rows_and_drops_remote_assets(tmp_path: Path) 
     (tmp_path / "static" / "images" / "logo-long.png").write_bytes(b"png")
     (tmp_path / "validations" / "old" / "empty").mkdir(parents=True)
     (tmp_path / "index.html").write_text(GX_INDEX, encoding="utf-8")
-    make_offline(tmp_path, "2023-03", ["SE", "EE"])
+    make_offline(tmp_path, "2023-03", ["XB", "XA"])
     text = (tmp_path / "index.html").read_text(encoding="utf-8")
     assert not REMOTE.search(text)
     assert "<script" not in text
-    assert "<title>Data quality 2023-03 · EE, SE</title>" in text
+    assert "<title>Data quality 2023-03 · XA, XB</title>" in text
     assert "static/images/logo-long.png" in text
     assert (tmp_path / "static" / "styles" / "bsin_offline.css").is_file()
     rows = re.findall(r"<tr>(.*?)</tr>", text.split("<tbody>")[1])
@@ -173,3 +174,25 @@ def test_site_lists_both_suites_of_the_month_and_renders_offline(tmp_path: Path)
     text = " ".join(re.sub(r"<[^>]+>", " ", dom).split())
     assert "Unsuccessful Expectations 1 " in text, text[:2000]
     assert "satisfaction" in text and "month__2023-03" in text
+
+
+def test_a_month_validated_without_data_docs_loads_the_same_and_writes_no_site(
+    tmp_path: Path,
+) -> None:
+    from bsin import pipeline
+
+    with harness(tmp_path) as h:
+        h.ingest(*h.partners.countries)
+        without = pipeline.validate_month(h.month, h.ctx, docs=tmp_path / "off", data_docs=False)
+        assert without["data_docs"] is None
+        assert not (tmp_path / "off").exists()
+        assert without["loaded"] > 0
+        tables = h.dump()
+        # The same month again with its site: the site is the only difference.
+        again = pipeline.validate_month(h.month, h.ctx, docs=tmp_path / "docs")
+        assert again["data_docs"] == str(tmp_path / "docs" / "index.html")
+        assert (tmp_path / "docs" / "index.html").is_file()
+        assert {k: v for k, v in again.items() if k != "data_docs"} == {
+            k: v for k, v in without.items() if k != "data_docs"
+        }
+        assert h.dump() == tables

@@ -26,6 +26,7 @@ def validate_month(
     *,
     earlier: bool = True,
     docs: Path | None = None,
+    data_docs: bool = True,
 ) -> dict:
     """Run the GX suites over the merged month; load valid rows, quarantine the rest.
 
@@ -34,6 +35,8 @@ def validate_month(
     month loads, the earlier months its harmonise tasks harmonised again are validated
     again (``month_revalidation``; ``earlier=False`` leaves them), their Data Docs in a
     folder of their own under the month's (``docs``, default ``data/gx/data_docs``).
+    ``data_docs=False`` validates, quarantines and loads alike without writing a site
+    (a build costs about a second; for callers that never open it).
     """
     import pandas as pd
 
@@ -107,7 +110,8 @@ def validate_month(
         sa_outcome = validate_self_assessment(self_assessments, ctx.partners, month, site)
     except ValidationFailed as exc:
         failure, sa_outcome = failure or exc, exc.outcome
-    site.build()
+    if data_docs:
+        site.build()
     quarantine = pd.concat(
         [q for q in (outcome.quarantine_df, sa_outcome.quarantine_df) if len(q)]
         or [pd.DataFrame(columns=QUARANTINE_COLUMNS)],
@@ -150,24 +154,25 @@ def validate_month(
         else 0,
         "self_assessment_quarantined": len(sa_outcome.quarantine_df),
         "held_back": {c: [status for status, _ in p] for c, p in problems.items()},
-        "data_docs": str(docs / "index.html"),
+        "data_docs": str(docs / "index.html") if data_docs else None,
     }
     log.info("validated %s: %s", f"{month:%Y-%m}", summary)
     if failure is not None:
         raise PipelineError(
             f"validation of {month:%Y-%m} failed, nothing of the month was loaded: "
             + "; ".join(map(str, failure.failures))
-            + f". Quarantine rows are in the warehouse; Data Docs: {docs / 'index.html'}"
+            + ". Quarantine rows are in the warehouse"
+            + (f"; Data Docs: {docs / 'index.html'}" if data_docs else "")
         )
     if earlier:
         summary["revalidated"], summary["revalidation_failed"] = _validate_earlier(
-            wh, month, ctx, docs
+            wh, month, ctx, docs, data_docs
         )
     return summary
 
 
 def _validate_earlier(
-    wh, month: date, ctx: Context, docs: Path
+    wh, month: date, ctx: Context, docs: Path, data_docs: bool = True
 ) -> tuple[list[str], dict[str, str]]:
     """Validate again the earlier months harmonised again in this run; clear their requests.
 
@@ -181,7 +186,11 @@ def _validate_earlier(
     for (earlier,) in wh.query(query_text("months_to_validate_again"), {"month": month}):
         try:
             validate_month(
-                earlier, ctx, earlier=False, docs=docs / "revalidated" / f"{earlier:%Y-%m}"
+                earlier,
+                ctx,
+                earlier=False,
+                docs=docs / "revalidated" / f"{earlier:%Y-%m}",
+                data_docs=data_docs,
             )
         except PipelineError as exc:
             log.warning("validating %s again failed; it stays requested: %s", earlier, exc)
