@@ -88,10 +88,9 @@ COUNTRY = {name: f"X{chr(ord('A') + i)}" for i, name in enumerate(CASES)}
 
 
 def canonical(cases: dict[str, Case], topics: dict[date, list[str]]) -> wd.Canonical:
-    """The canonical rows of ``cases``, each under its own country."""
+    """The canonical rows of ``cases`` (country code -> its case)."""
     data = wd.Canonical()
-    for name, case in cases.items():
-        country = COUNTRY[name]
+    for country, case in cases.items():
         data.roster.update({(country, m): case.roster for m in case.per_month})
         for m, answers in case.per_month.items():
             for i, a in enumerate(answers):
@@ -125,7 +124,7 @@ def world(request, tmp_path_factory):
     """Every case in one warehouse per backend, marts built and each month's signals
     evaluated once."""
     with open_warehouse(request.param, tmp_path_factory.mktemp("signals")) as wh:
-        wd.load(wh, canonical(CASES, TOPICS))
+        wd.load(wh, canonical({COUNTRY[name]: case for name, case in CASES.items()}, TOPICS))
         build_marts(wh)
         yield World(wh, {m: evaluate_signals(wh, m) for m in MONTHS})
 
@@ -214,7 +213,7 @@ def test_uncovered_need_fires_until_a_topic_covers_it(world):
 def test_network_scope_and_new_rule_need_only_yaml(warehouse, tmp_path):
     # A warehouse of its own: a network-scope rule reads every country's answers.
     case = Case({M1: [{"new_skill": "no"}, {"new_skill": "partly"}]})
-    wd.load(warehouse, canonical({"one-of-five": case}, {}))
+    wd.load(warehouse, canonical({"XA": case}, {}))
     build_marts(warehouse)
     config = write_rules(
         tmp_path,

@@ -172,7 +172,7 @@ def validate_month(
 
 
 def _validate_earlier(
-    wh, month: date, ctx: Context, docs: Path, data_docs: bool = True
+    wh, month: date, ctx: Context, docs: Path, data_docs: bool
 ) -> tuple[list[str], dict[str, str]]:
     """Validate again the earlier months harmonised again in this run; clear their requests.
 
