@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
@@ -9,7 +10,7 @@ import pandas as pd
 import pytest
 
 from bsin.core.config import ConfigError, load_partners
-from bsin.core.months import month_range
+from bsin.core.months import add_months, month_range
 from bsin.warehouse.dbt_project import DBT_PROJECT_DIR, DbtBuildError, build_marts
 from bsin.warehouse.marts import INDICATORS, load_reference_data, load_topics
 from tests.conftest import BACKENDS, open_warehouse
@@ -95,28 +96,30 @@ def test_indicator_value_trends_equal_reference(built_once):
 
 def test_gap_month_breaks_prev_value_but_not_running_mean(built_once):
     wh, data = built_once
-    # EE has no feedback in March: April's previous month is missing, the 3-month mean
-    # uses January and February only.
+    # The generated data leaves one country without feedback in March: April's previous
+    # month is missing, the 3-month mean uses January and February only.
+    jan, feb, mar, apr = wd.MONTHS[:4]
+    answered = {(r["country"], r["feedback_month"]) for r in data.feedback}
+    (gap,) = {c for c, _ in answered if (c, mar) not in answered}
     april = rows(
         wh,
-        "select * from indicator_value where scope_country = 'EE' and month = :m "
+        "select * from indicator_value where scope_country = :c and month = :m "
         "and indicator = 'response_rate'",
-        {"m": date(2023, 4, 1)},
+        {"c": gap, "m": apr},
     )[0]
     assert april["prev_value"] is None and april["delta"] is None
-    ee = {
+    rates = {
         r["month"]: r["value"]
         for r in rows(
             wh,
             "select month, value from indicator_value "
-            "where scope_country = 'EE' and indicator = 'response_rate'",
+            "where scope_country = :c and indicator = 'response_rate'",
+            {"c": gap},
         )
     }
-    assert date(2023, 3, 1) not in ee
-    assert wd.close(april["mean_3m"], (ee[date(2023, 1, 1)] + ee[date(2023, 2, 1)]) / 2)
-    assert wd.close(
-        april["running_mean"], sum(v for m, v in ee.items() if m <= date(2023, 4, 1)) / 3
-    )
+    assert mar not in rates
+    assert wd.close(april["mean_3m"], (rates[jan] + rates[feb]) / 2)
+    assert wd.close(april["running_mean"], sum(v for m, v in rates.items() if m <= apr) / 3)
 
 
 def test_stakeholder_access_monthly_equals_reference(built_once):
@@ -161,8 +164,8 @@ def test_capability_growth_equals_reference(built_once):
             assert wd.close(r[col], ref[col]), (r["scope_country"], r["area"], col)
 
 
-def test_build_marts_twice_gives_identical_tables(built):
-    wh, _ = built
+def test_build_marts_twice_gives_identical_tables(built_once):
+    wh, _ = built_once
     before = {t: snapshot(wh, t) for t in MART_TABLES}
     build_marts(wh)
     assert {t: snapshot(wh, t) for t in MART_TABLES} == before
@@ -192,132 +195,320 @@ def test_dbt_lets_go_of_the_duckdb_file_after_a_build(tmp_path):
         assert wh.query("select count(*) from indicator_value")[0][0] == int(done.stdout)
 
 
-def test_only_months_with_data(warehouse):
-    data = wd.Canonical()
-    data.roster = {("SE", m): 4 for m in wd.MONTHS}  # roster for five months
-    data.add_feedback("SE", date(2023, 2, 1), "a", satisfaction=4)
-    wd.load(warehouse, data)
-    build_marts(warehouse)
-    months = rows(warehouse, "select distinct month from indicators_monthly")
-    assert [r["month"] for r in months] == [date(2023, 2, 1)]
-    # 4 stakeholder types x (SE, NETWORK), for February only
-    assert rows(warehouse, "select count(*) as k from stakeholder_access_monthly")[0]["k"] == 8
+# --------------------------------------------------------------------------------------
+# Small worked cases, one warehouse. Each case below is an invented country (ISO 3166's
+# user-assigned X range) with months of its own and an empty month after them, so one dbt
+# build per backend serves them all (a build per case and backend cost some 20 builds), and
+# a NETWORK row of a case's month pools that case alone.
+
+NPS_CASES = [
+    ([9, 10, 10], 100.0),
+    ([0, 3, 6], -100.0),
+    ([7, 8, 7, 8], 0.0),
+    ([6, 7, 9], 0.0),  # the boundaries: 6 detractor, 7-8 passive, 9 promoter
+    ([10, 8, 0, 9], 25.0),
+    ([10, None, 2], 0.0),  # an unanswered recommend question is not a passive
+]
 
 
-@pytest.mark.parametrize(
-    ("scores", "expected"),
-    [
-        ([9, 10, 10], 100.0),
-        ([0, 3, 6], -100.0),
-        ([7, 8, 7, 8], 0.0),
-        ([6, 7, 9], 0.0),  # the boundaries: 6 detractor, 7-8 passive, 9 promoter
-        ([10, 8, 0, 9], 25.0),
-        ([10, None, 2], 0.0),  # an unanswered recommend question is not a passive
-    ],
-)
-def test_nps_edge_cases(warehouse, scores, expected):
-    data = wd.Canonical()
-    data.roster = {("SE", date(2023, 1, 1)): 5}
-    for i, s in enumerate(scores):
-        data.add_feedback("SE", date(2023, 1, 1), f"m{i}", recommend=s)
-    wd.load(warehouse, data)
-    build_marts(warehouse)
-    got = rows(
-        warehouse, "select scope_country, nps from indicators_monthly order by scope_country"
+@dataclass(frozen=True)
+class Place:
+    """Where a case lives in the shared warehouse: its countries and its months."""
+
+    countries: tuple[str, ...]
+    months: tuple[date, ...]
+
+    @property
+    def country(self) -> str:
+        return self.countries[0]
+
+
+class Cases:
+    """Gives each case countries and months no other case uses."""
+
+    def __init__(self) -> None:
+        self.data = wd.Canonical()
+        self.places: dict[str, Place] = {}
+        self._codes = iter(f"X{chr(c)}" for c in range(ord("A"), ord("Z") + 1))
+        self._next_month = date(2023, 1, 1)
+
+    def place(self, name: str, countries: int = 1, months: int = 1) -> Place:
+        first = self._next_month
+        self._next_month = add_months(first, months + 1)
+        place = Place(
+            tuple(next(self._codes) for _ in range(countries)),
+            tuple(add_months(first, i) for i in range(months)),
+        )
+        self.places[name] = place
+        return place
+
+
+def _only_months_with_data(cases: Cases) -> None:
+    p = cases.place("only-months", months=5)
+    cases.data.roster.update({(p.country, m): 4 for m in p.months})  # roster for five months
+    cases.data.add_feedback(p.country, p.months[1], "a", satisfaction=4)
+
+
+def _nps(cases: Cases, i: int, scores: list[int | None]) -> None:
+    p = cases.place(f"nps-{i}")
+    cases.data.roster[(p.country, p.months[0])] = 5
+    for k, s in enumerate(scores):
+        cases.data.add_feedback(p.country, p.months[0], f"m{k}", recommend=s)
+
+
+def _unanswered(cases: Cases) -> None:
+    p = cases.place("unanswered")
+    cases.data.roster[(p.country, p.months[0])] = 5
+    # nothing else answered
+    cases.data.add_feedback(p.country, p.months[0], "a", satisfaction=4)
+
+
+def _skill_gain(cases: Cases) -> None:
+    p = cases.place("skill-gain")
+    cases.data.roster[(p.country, p.months[0])] = 4
+    for k, s in enumerate(["yes", "partly", "no", "partly"]):
+        cases.data.add_feedback(p.country, p.months[0], f"m{k}", new_skill=s)
+
+
+def _network_pools(cases: Cases) -> None:
+    p = cases.place("network-pools", countries=2)
+    (small, large), m = p.countries, p.months[0]
+    cases.data.roster.update({(small, m): 2, (large, m): 8})
+    cases.data.add_feedback(small, m, "a", satisfaction=5, new_connections_abroad=3)
+    cases.data.add_feedback(large, m, "b", satisfaction=1, new_connections_abroad=1)
+    cases.data.add_feedback(large, m, "c", satisfaction=3, new_connections_abroad=0)
+
+
+def _cumulative(cases: Cases) -> None:
+    p = cases.place("cumulative", months=3)
+    data, c = cases.data, p.country
+    data.roster.update({(c, m): 3 for m in p.months})
+    for m, k in zip(p.months, [2, 0, 5], strict=True):
+        data.add_feedback(c, m, "a", new_connections_abroad=k)
+    data.add_self_assessment(c, "baseline", "a", ["scaling"], {})
+    data.add_self_assessment(c, "baseline", "b", ["visibility", "scaling"], {})
+    data.add_self_assessment(c, "baseline", "c", [], {})
+    data.topics.update({p.months[0]: ["visibility"], p.months[2]: ["scaling", "funding_access"]})
+
+
+def _both_waves(cases: Cases) -> None:
+    c = cases.place("both-waves", months=0).country
+    cases.data.add_self_assessment(c, "baseline", "a", [], {"scaling": 2, "visibility": 3})
+    cases.data.add_self_assessment(c, "endline", "a", [], {"scaling": 4, "visibility": None})
+    cases.data.add_self_assessment(c, "baseline", "b", [], {"scaling": 1})  # no end-line
+    cases.data.add_self_assessment(c, "baseline", "c", [], {"scaling": 3})
+    cases.data.add_self_assessment(c, "endline", "c", [], {"scaling": 3})
+
+
+def _worked_example(cases: Cases) -> None:
+    """The numbers of the worked example in docs/indicators.md."""
+    p = cases.place("worked-example", months=3)
+    data, c = cases.data, p.country
+    jan, feb, mar = p.months
+    data.roster.update({(c, m): 8 for m in p.months})
+    for i, s in enumerate([4, 4]):
+        data.add_feedback(c, jan, f"j{i}", satisfaction=s, new_connections_abroad=2)
+    for i, s in enumerate([5, 4, 4, 4, 4]):
+        data.add_feedback(c, feb, f"f{i}", satisfaction=s, new_connections_abroad=1)
+    march = [
+        ("A", True, True, 5, 4, 10, "yes", 3, ["public_sector", "corporate"]),
+        ("B", True, False, 4, 4, 9, "partly", 1, ["none"]),
+        ("C", False, False, 2, 3, 6, "no", 0, ["corporate"]),
+        ("D", True, True, 4, 5, 8, "yes", 2, None),
+        ("E", True, None, 1, 2, 3, "partly", 0, ["none"]),
+    ]
+    for m, peer, work, sat, rel, rec, skill, conn, access in march:
+        data.add_feedback(
+            c,
+            mar,
+            m,
+            attended_peer_session=peer,
+            attended_workshop=work,
+            satisfaction=sat,
+            relevance=rel,
+            recommend=rec,
+            new_skill=skill,
+            new_connections_abroad=conn,
+            stakeholder_access=access,
+        )
+    for m, needs in [
+        ("A", ["public_procurement", "scaling"]),
+        ("B", ["scaling"]),
+        ("C", ["public_procurement"]),
+        ("D", ["visibility"]),
+        ("F", ["funding_access"]),
+        ("G", []),
+    ]:
+        data.add_self_assessment(c, "baseline", m, needs, {})
+    data.topics[mar] = ["public_procurement"]
+
+
+def all_cases() -> Cases:
+    """Every small case of this module, placed."""
+    cases = Cases()
+    _only_months_with_data(cases)
+    for i, (scores, _) in enumerate(NPS_CASES):
+        _nps(cases, i, scores)
+    _unanswered(cases)
+    _skill_gain(cases)
+    _network_pools(cases)
+    _cumulative(cases)
+    _both_waves(cases)
+    _worked_example(cases)
+    return cases
+
+
+@dataclass
+class World:
+    """The shared warehouse, marts built, and where each case lives in it."""
+
+    wh: object
+    places: dict[str, Place]
+
+    def rows(self, sql: str, params=None) -> list[dict]:
+        return rows(self.wh, sql, params)
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def world(request, tmp_path_factory):
+    cases = all_cases()
+    with open_warehouse(request.param, tmp_path_factory.mktemp("cases")) as wh:
+        wd.load(wh, cases.data)
+        build_marts(wh)
+        yield World(wh, cases.places)
+
+
+def test_every_case_has_countries_and_months_of_its_own():
+    places = all_cases().places.values()
+    countries = [c for p in places for c in p.countries]
+    months = [m for p in places for m in p.months]
+    assert len(set(countries)) == len(countries) and len(set(months)) == len(months)
+    assert all(c.startswith("X") and len(c) == 2 for c in countries)
+
+
+def test_only_months_with_data(world):
+    p = world.places["only-months"]
+    got = world.rows(
+        "select scope_country, month from stakeholder_access_monthly where month between :a and :b",
+        {"a": p.months[0], "b": p.months[-1]},
+    )
+    # 4 stakeholder types x (the country, NETWORK), for the one month with feedback only,
+    # although the roster lists five
+    assert sorted({(r["scope_country"], r["month"]) for r in got}) == [
+        (wd.NETWORK, p.months[1]),
+        (p.country, p.months[1]),
+    ]
+    assert len(got) == 8
+    months = world.rows(
+        "select distinct month from indicators_monthly where scope_country = :c", {"c": p.country}
+    )
+    assert [r["month"] for r in months] == [p.months[1]]
+
+
+@pytest.mark.parametrize(("i", "scores", "expected"), [(i, *c) for i, c in enumerate(NPS_CASES)])
+def test_nps_edge_cases(world, i, scores, expected):
+    p = world.places[f"nps-{i}"]
+    got = world.rows(
+        "select scope_country, nps from indicators_monthly where month = :m order by scope_country",
+        {"m": p.months[0]},
     )
     assert [(r["scope_country"], r["nps"]) for r in got] == [
-        ("NETWORK", expected),
-        ("SE", expected),
+        (wd.NETWORK, expected),
+        (p.country, expected),
     ]
-    n = rows(
-        warehouse, "select n from indicator_value where indicator = 'nps' and scope_country = 'SE'"
+    n = world.rows(
+        "select n from indicator_value where indicator = 'nps' and scope_country = :c",
+        {"c": p.country},
     )
-    assert n[0]["n"] == sum(s is not None for s in scores)
+    assert [r["n"] for r in n] == [sum(s is not None for s in scores)]
 
 
-def test_unanswered_question_gives_null_and_no_long_row(warehouse):
-    data = wd.Canonical()
-    data.roster = {("SE", date(2023, 1, 1)): 5}
-    data.add_feedback("SE", date(2023, 1, 1), "a", satisfaction=4)  # nothing else answered
-    wd.load(warehouse, data)
-    build_marts(warehouse)
-    wide = rows(warehouse, "select * from indicators_monthly where scope_country = 'SE'")[0]
+def test_unanswered_question_gives_null_and_no_long_row(world):
+    c = world.places["unanswered"].country
+    wide = world.rows("select * from indicators_monthly where scope_country = :c", {"c": c})[0]
     assert (
         wide["nps"] is None and wide["skill_gain_rate"] is None and wide["connections_sum"] is None
     )
     assert wide["satisfaction_mean"] == 4.0 and wide["response_rate"] == 0.2
     names = {
         r["indicator"]
-        for r in rows(warehouse, "select indicator from indicator_value where scope_country = 'SE'")
+        for r in world.rows(
+            "select indicator from indicator_value where scope_country = :c", {"c": c}
+        )
     }
     assert "nps" not in names and {"satisfaction_mean", "response_rate"} <= names
 
 
-def test_skill_gain_counts_partly_half(warehouse):
-    data = wd.Canonical()
-    data.roster = {("EE", date(2023, 1, 1)): 4}
-    for i, s in enumerate(["yes", "partly", "no", "partly"]):
-        data.add_feedback("EE", date(2023, 1, 1), f"m{i}", new_skill=s)
-    wd.load(warehouse, data)
-    build_marts(warehouse)
-    got = rows(
-        warehouse, "select skill_gain_rate from indicators_monthly where scope_country = 'EE'"
+def test_skill_gain_counts_partly_half(world):
+    c = world.places["skill-gain"].country
+    got = world.rows(
+        "select skill_gain_rate from indicators_monthly where scope_country = :c", {"c": c}
     )
-    assert got[0]["skill_gain_rate"] == 0.5  # (1 + 0.5 + 0 + 0.5) / 4
+    assert [r["skill_gain_rate"] for r in got] == [0.5]  # (1 + 0.5 + 0 + 0.5) / 4
 
 
-def test_network_pools_members_not_country_means(warehouse):
-    data = wd.Canonical()
-    m = date(2023, 1, 1)
-    data.roster = {("SE", m): 2, ("EE", m): 8}
-    data.add_feedback("SE", m, "a", satisfaction=5, new_connections_abroad=3)
-    data.add_feedback("EE", m, "b", satisfaction=1, new_connections_abroad=1)
-    data.add_feedback("EE", m, "c", satisfaction=3, new_connections_abroad=0)
-    wd.load(warehouse, data)
-    build_marts(warehouse)
-    net = rows(warehouse, "select * from indicators_monthly where scope_country = 'NETWORK'")[0]
+def test_network_pools_members_not_country_means(world):
+    p = world.places["network-pools"]
+    net = world.rows(
+        "select * from indicators_monthly where scope_country = :n and month = :m",
+        {"n": wd.NETWORK, "m": p.months[0]},
+    )[0]
     assert net["active_members"] == 10 and net["respondents"] == 3
     assert net["response_rate"] == 0.3
     assert net["satisfaction_mean"] == 3.0  # (5+1+3)/3, not mean(5, 2)
     assert net["connections_sum"] == 4 and wd.close(net["connections_mean"], 4 / 3)
 
 
-def test_cumulative_connections_and_needs_coverage(warehouse):
-    data = wd.Canonical()
-    months = [date(2023, 1, 1), date(2023, 2, 1), date(2023, 3, 1)]
-    data.roster = {("LV", m): 3 for m in months}
-    for m, k in zip(months, [2, 0, 5], strict=True):
-        data.add_feedback("LV", m, "a", new_connections_abroad=k)
-    data.add_self_assessment("LV", "baseline", "a", ["scaling"], {})
-    data.add_self_assessment("LV", "baseline", "b", ["visibility", "scaling"], {})
-    data.add_self_assessment("LV", "baseline", "c", [], {})
-    data.topics = {months[0]: ["visibility"], months[2]: ["scaling", "funding_access"]}
-    wd.load(warehouse, data)
-    build_marts(warehouse)
-    got = rows(
-        warehouse,
+def test_cumulative_connections_and_needs_coverage(world):
+    c = world.places["cumulative"].country
+    got = world.rows(
         "select month, connections_cumulative, needs_coverage from indicators_monthly "
-        "where scope_country = 'LV' order by month",
+        "where scope_country = :c order by month",
+        {"c": c},
     )
     assert [r["connections_cumulative"] for r in got] == [2, 2, 7]
-    # Jan: b (visibility) of 3 baseline members; Feb: no topic; Mar: a and b (scaling)
+    # first month: b (visibility) of 3 baseline members; second: no topic; third: a and b
+    # (scaling)
     assert [r["needs_coverage"] for r in got] == pytest.approx([1 / 3, 0.0, 2 / 3])
 
 
-def test_capability_growth_needs_both_waves(warehouse):
-    data = wd.Canonical()
-    data.add_self_assessment("LT", "baseline", "a", [], {"scaling": 2, "visibility": 3})
-    data.add_self_assessment("LT", "endline", "a", [], {"scaling": 4, "visibility": None})
-    data.add_self_assessment("LT", "baseline", "b", [], {"scaling": 1})  # no end-line
-    data.add_self_assessment("LT", "baseline", "c", [], {"scaling": 3})
-    data.add_self_assessment("LT", "endline", "c", [], {"scaling": 3})
-    wd.load(warehouse, data)
-    build_marts(warehouse)
-    got = rows(warehouse, "select * from capability_growth where scope_country = 'LT'")
+def test_capability_growth_needs_both_waves(world):
+    c = world.places["both-waves"].country
+    got = world.rows("select * from capability_growth where scope_country = :c", {"c": c})
     assert [
         (r["area"], r["members"], r["baseline_mean"], r["endline_mean"], r["growth_mean"])
         for r in got
     ] == [("scaling", 2, 2.5, 3.5, 1.0)]
+
+
+def test_worked_example_of_docs_indicators_md(world):
+    """The numbers of the worked example in docs/indicators.md."""
+    p = world.places["worked-example"]
+    params = {"c": p.country, "m": p.months[2]}
+    got = world.rows(
+        "select * from indicators_monthly where scope_country = :c and month = :m", params
+    )[0]
+    assert got["response_rate"] == 0.625
+    assert got["peer_session_rate"] == 0.8 and got["workshop_rate"] == 0.5
+    assert got["satisfaction_mean"] == pytest.approx(3.2)
+    assert got["satisfaction_low_share"] == 0.4 and got["relevance_mean"] == pytest.approx(3.6)
+    assert got["nps"] == 0.0 and got["skill_gain_rate"] == pytest.approx(0.6)
+    assert (got["connections_sum"], got["connections_mean"], got["connections_cumulative"]) == (
+        6,
+        1.2,
+        15,
+    )
+    assert (got["access_public_sector_rate"], got["access_corporate_rate"]) == (0.25, 0.5)
+    assert (got["access_impact_investor_rate"], got["access_any_rate"]) == (0.0, 0.5)
+    assert got["needs_coverage"] == pytest.approx(2 / 6)
+    trend = world.rows(
+        "select * from indicator_value where scope_country = :c and month = :m "
+        "and indicator = 'satisfaction_mean'",
+        params,
+    )[0]
+    assert trend["prev_value"] == pytest.approx(4.2) and trend["delta"] == pytest.approx(-1.0)
+    assert trend["mean_3m"] == pytest.approx(4.1) and trend["running_mean"] == pytest.approx(3.8)
+    assert trend["n"] == 5
 
 
 def test_failed_dbt_test_names_test_and_rows_and_stops_downstream(built):
@@ -326,13 +517,15 @@ def test_failed_dbt_test_names_test_and_rows_and_stops_downstream(built):
     their previous contents."""
     wh, _ = built
     before = snapshot(wh, "need_coverage_status")
+    assert before
     member = wh.query("select country, member_id from self_assessment where wave = 'baseline'")[0]
     wh.execute(
         "insert into self_assessment_need (country, wave, member_id, need) "
         "values (:c, 'baseline', :m, 'fundraising')",
         {"c": member[0], "m": member[1]},
     )
-    wh.execute("delete from feedback where country = 'SE'")
+    # Without feedback a rebuilt need_coverage_status would be empty: it must not be rebuilt.
+    wh.execute("delete from feedback")
     with pytest.raises(DbtBuildError) as err:
         build_marts(wh)
     msg = str(err.value)
@@ -352,12 +545,12 @@ def test_failed_dbt_test_names_test_and_rows_and_stops_downstream(built):
         handle_exception_if_needed(err.value.result)
 
 
-def test_broken_model_is_an_error_naming_the_model(built, tmp_path, monkeypatch):
+def test_broken_model_is_an_error_naming_the_model(warehouse, tmp_path, monkeypatch):
     import shutil
 
     from bsin.warehouse import dbt_project
 
-    wh, _ = built
+    wh = warehouse
     project = tmp_path / "dbt"
     shutil.copytree(DBT_PROJECT_DIR, project, ignore=shutil.ignore_patterns("target", "logs"))
     (project / "models" / "marts" / "zz_broken.sql").write_text(
@@ -483,74 +676,3 @@ def test_marts_frame_types_are_plain_python(built_once):
     df = wh.query_df("select month, respondents, nps from indicators_monthly")
     assert isinstance(df.loc[0, "month"], date)
     assert not any(isinstance(v, pd.Timestamp) for v in df["month"])
-
-
-def test_worked_example_of_docs_indicators_md(warehouse):
-    """The numbers of the worked example in docs/indicators.md."""
-    jan, feb, mar = date(2023, 1, 1), date(2023, 2, 1), date(2023, 3, 1)
-    data = wd.Canonical()
-    data.roster = {("SE", m): 8 for m in (jan, feb, mar)}
-    for i, s in enumerate([4, 4]):
-        data.add_feedback("SE", jan, f"j{i}", satisfaction=s, new_connections_abroad=2)
-    for i, s in enumerate([5, 4, 4, 4, 4]):
-        data.add_feedback("SE", feb, f"f{i}", satisfaction=s, new_connections_abroad=1)
-    march = [
-        ("A", True, True, 5, 4, 10, "yes", 3, ["public_sector", "corporate"]),
-        ("B", True, False, 4, 4, 9, "partly", 1, ["none"]),
-        ("C", False, False, 2, 3, 6, "no", 0, ["corporate"]),
-        ("D", True, True, 4, 5, 8, "yes", 2, None),
-        ("E", True, None, 1, 2, 3, "partly", 0, ["none"]),
-    ]
-    for m, peer, work, sat, rel, rec, skill, conn, access in march:
-        data.add_feedback(
-            "SE",
-            mar,
-            m,
-            attended_peer_session=peer,
-            attended_workshop=work,
-            satisfaction=sat,
-            relevance=rel,
-            recommend=rec,
-            new_skill=skill,
-            new_connections_abroad=conn,
-            stakeholder_access=access,
-        )
-    for m, needs in [
-        ("A", ["public_procurement", "scaling"]),
-        ("B", ["scaling"]),
-        ("C", ["public_procurement"]),
-        ("D", ["visibility"]),
-        ("F", ["funding_access"]),
-        ("G", []),
-    ]:
-        data.add_self_assessment("SE", "baseline", m, needs, {})
-    data.topics = {mar: ["public_procurement"]}
-    wd.load(warehouse, data)
-    build_marts(warehouse)
-    got = rows(
-        warehouse,
-        "select * from indicators_monthly where scope_country = 'SE' and month = :m",
-        {"m": mar},
-    )[0]
-    assert got["response_rate"] == 0.625
-    assert got["peer_session_rate"] == 0.8 and got["workshop_rate"] == 0.5
-    assert got["satisfaction_mean"] == pytest.approx(3.2)
-    assert got["satisfaction_low_share"] == 0.4 and got["relevance_mean"] == pytest.approx(3.6)
-    assert got["nps"] == 0.0 and got["skill_gain_rate"] == pytest.approx(0.6)
-    assert (got["connections_sum"], got["connections_mean"], got["connections_cumulative"]) == (
-        6,
-        1.2,
-        15,
-    )
-    assert (got["access_public_sector_rate"], got["access_corporate_rate"]) == (0.25, 0.5)
-    assert (got["access_impact_investor_rate"], got["access_any_rate"]) == (0.0, 0.5)
-    assert got["needs_coverage"] == pytest.approx(2 / 6)
-    trend = rows(
-        warehouse,
-        "select * from indicator_value where scope_country = 'SE' and month = :m "
-        "and indicator = 'satisfaction_mean'",
-        {"m": mar},
-    )[0]
-    assert trend["prev_value"] == pytest.approx(4.2) and trend["delta"] == pytest.approx(-1.0)
-    assert trend["mean_3m"] == pytest.approx(4.1) and trend["running_mean"] == pytest.approx(3.8)
-    assert trend["n"] == 5
