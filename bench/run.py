@@ -504,8 +504,9 @@ def task_process_peaks(
     wh, month: date, country: str, endpoint: str, env: dict[str, str]
 ) -> dict[str, dict[str, Any]]:
     """Each stage's task of ``month`` run again in a process of its own (bench.task_process):
-    ``{task: {"seconds", "peak_rss_mb", ...}}``. The warehouse connection of this process
-    is closed first (a DuckDB file has one writing process) and reopens on its next use.
+    ``{task: {"seconds", "cpu_seconds", "peak_rss_mb", ...}}``, and the report task once
+    more as ``report_preloaded``. The warehouse connection of this process is closed first
+    (a DuckDB file has one writing process) and reopens on its next use.
     """
     from bench.task_process import COUNTRY_TASKS, TASKS
 
@@ -519,6 +520,12 @@ def task_process_peaks(
         if task == "extract":
             args += ["--endpoint", endpoint]
         out[task] = _subprocess_json(args, env, f"task process {task}")
+        if task == "report":
+            # As docker-compose.yaml's Celery workers run it: forked from a worker that
+            # imported and froze bsin.orchestration.preload's modules.
+            out["report_preloaded"] = _subprocess_json(
+                [*args, "--preloaded"], env, "task process report --preloaded"
+            )
     return out
 
 
@@ -586,6 +593,15 @@ def goal_records(
             "seconds": None,
             "peak_rss_mb_by_task_process": by_task,
             "seconds_by_task_process": {t: r.get("seconds") for t, r in (task_peaks or {}).items()},
+            "cpu_seconds_by_task_process": {
+                t: r.get("cpu_seconds") for t, r in (task_peaks or {}).items()
+            },
+            "matplotlib_modules_imported_by_task_process": {
+                t: r.get("matplotlib_modules_imported") for t, r in (task_peaks or {}).items()
+            },
+            "gc_frozen_objects_by_task_process": {
+                t: r.get("gc_frozen_objects") for t, r in (task_peaks or {}).items()
+            },
             "peak_rss_mb_by_stage": peaks,
             "single_process_peak_mb": single_mb,
             "figure": worst_mb,

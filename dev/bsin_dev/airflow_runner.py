@@ -56,7 +56,7 @@ def _dag():
     return _DAG_CACHE[DAG_ID]
 
 
-# Modules the run's tasks import, besides those of bsin_dev.preload: validate's GX.
+# Modules the run's tasks import, besides those of bsin.orchestration.preload: validate's GX.
 _RUNNER_PRELOAD = ("great_expectations",)
 
 
@@ -70,16 +70,10 @@ def _warm_up() -> None:
     ``gc.freeze()`` moves them out of the collector's sight; what the tasks create later is
     collected as before.
     """
-    import gc
-    import importlib
-
-    from bsin_dev.preload import TASK_PRELOAD
+    from bsin.orchestration.preload import preload
 
     _dag()
-    for name in (*TASK_PRELOAD, *_RUNNER_PRELOAD):
-        importlib.import_module(name)
-    gc.collect()
-    gc.freeze()
+    preload(*_RUNNER_PRELOAD)
 
 
 def _month_start(month: date) -> pendulum.DateTime:

@@ -154,6 +154,17 @@ def test_celery_postgres_redis_wiring(compose):
     assert worker["depends_on"]["airflow-apiserver"]["condition"] == "service_healthy"
 
 
+def test_celery_workers_preload_what_task_processes_import(compose):
+    """Each worker imports and freezes dbt, Cosmos, pandas and matplotlib once, before it
+    forks (bsin.orchestration.preload), with the setting the Celery end-to-end test runs
+    with (tests/e2e/test_celery_e2e.py)."""
+    from tests.support.airflow_harness import CELERY_CONFIG_OPTIONS
+
+    env = compose["x-airflow-common"]["environment"]
+    assert env["AIRFLOW__CELERY__CELERY_CONFIG_OPTIONS"] == CELERY_CONFIG_OPTIONS
+    assert CELERY_CONFIG_OPTIONS.startswith("bsin.")  # the runtime package, in the image
+
+
 def test_postgres_creates_the_warehouse_database(compose):
     postgres = compose["services"]["postgres"]
     init_mount = next(v for v in postgres["volumes"] if "docker-entrypoint-initdb.d" in v)

@@ -12,7 +12,8 @@ processes, task supervisors, Celery pool processes) and drops the database.
 The REST API v2 helpers (``token``, ``trigger_run``, ``wait_for_run``, ...) drive the
 running instance the way data staff and their scripts do.
 
-Only the standard library, httpx, psycopg and bsin_dev.preload are imported at module level.
+Only the standard library, httpx, psycopg and bsin.orchestration.preload are imported at module
+level.
 """
 
 from __future__ import annotations
@@ -34,7 +35,11 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
-from bsin_dev.preload import local_executor_preload_environment
+
+from bsin.orchestration.preload import local_executor_preload_environment
+
+#: What docker-compose.yaml's workers are given too (tests/e2e/test_compose.py).
+CELERY_CONFIG_OPTIONS = "bsin.orchestration.celery_config.CELERY_CONFIG"
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
@@ -255,12 +260,13 @@ class AirflowHarness:
                 "NO_COLOR": "1",
             }
         )
-        # Task processes start with dbt, Cosmos and pandas already imported (bsin_dev.preload):
+        # Task processes start with dbt, Cosmos, pandas and matplotlib already imported
+        # (bsin.orchestration.preload, as docker-compose.yaml's workers do):
         # each of the thirteen dbt model tasks imported them itself, about half its time.
         if self.executor == "LocalExecutor":
             env.update(local_executor_preload_environment())
         elif self.executor == "CeleryExecutor":
-            env["AIRFLOW__CELERY__CELERY_CONFIG_OPTIONS"] = "bsin_dev.celery_config.CELERY_CONFIG"
+            env["AIRFLOW__CELERY__CELERY_CONFIG_OPTIONS"] = CELERY_CONFIG_OPTIONS
         env.update(self.extra_env)
         if overrides:
             env.update(overrides)
