@@ -1,8 +1,10 @@
 """Render partner reports to files without sending anything, optionally with screenshots.
 
     python scripts/preview_report.py --month 2023-03                  # every partner
-    python scripts/preview_report.py --country LV --month 2023-03 --out data/preview
-    python scripts/preview_report.py --country SE --month 2023-03 --language en --eml
+    python scripts/preview_report.py --country CC --month 2023-03 --out data/preview
+    python scripts/preview_report.py --country CC --month 2023-03 --language en --eml
+
+(``CC``: a partner's country code, as in partners.yaml.)
     python scripts/preview_report.py --month 2023-03 --shots           # + phone/desktop PNGs
 
 Writes into ``<out>/<cc>_<YYYY-MM>[_<lang>]/``: ``report.html`` (charts referenced as local
@@ -13,7 +15,8 @@ with ``--eml``, the complete message as ``report.eml`` (open it in a mail client
 ``--shots`` also renders the programme report (interim if the programme is not over) into
 ``<out>/programme_report/`` and writes screenshots of every email and of the programme
 report, in each language it exists in, at 375 px (a phone) and 600 px into
-``<out>/shots/`` for a person to look at (headless Chromium, ``bsin_dev.report_shots``).
+``<out>/shots/`` for a person to look at (headless Chromium, ``bsin_dev.report_shots``: two
+launches a page, whatever the number of widths).
 
 ``--language`` accepts any language with a catalogue in include/templates/i18n/.
 The warehouse is the ``warehouse_default`` connection (``AIRFLOW_CONN_WAREHOUSE_DEFAULT``),
@@ -109,7 +112,7 @@ def preview(
 
 def shots(folders: list[Path], out: Path, wh) -> list[Path]:
     """Screenshots of each email folder and of the programme report, at every check width."""
-    from bsin_dev.report_shots import WIDTHS, screenshot
+    from bsin_dev.report_shots import WIDTHS, screenshots
 
     from bsin.reporting.programme_report import produce_programme_report
 
@@ -122,14 +125,16 @@ def shots(folders: list[Path], out: Path, wh) -> list[Path]:
         pages += [(f"programme_report_{lang}", h) for lang, (h, _) in result.translations.items()]
     written = []
     for name, page in pages:
-        for width in WIDTHS:
-            written.append(screenshot(page, out / "shots" / f"{name}_{width}px.png", width))
+        pngs = {width: out / "shots" / f"{name}_{width}px.png" for width in WIDTHS}
+        written += screenshots(page, pngs)
     return written
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Render partner reports to files (no email).")
-    parser.add_argument("--country", help="partner country code, e.g. LV (default: every partner)")
+    parser.add_argument(
+        "--country", help="a partner's country code, as in partners.yaml (default: every partner)"
+    )
     parser.add_argument("--month", required=True, help="report month, YYYY-MM")
     parser.add_argument("--out", type=Path, default=data_dir() / "preview")
     parser.add_argument(

@@ -12,6 +12,10 @@ check needs, measured by a small script in the page (read back with ``--dump-dom
 page's scroll width, every image's natural and displayed width, table cells whose content
 is wider than the cell (headers running into each other), and the smallest computed font
 size of any element holding text.
+
+Several widths of one page share a Chromium launch (about a second of CPU each): the frames
+stand one above the other in one window, so ``probes`` measures them all in one launch and
+``screenshots`` photographs them all in one more, then cuts the image apart.
 """
 
 from __future__ import annotations
@@ -42,7 +46,7 @@ window.addEventListener("load", function () {
       if (c.nodeType === 3) { own += c.nodeValue; }
     }
     own = own.trim();
-    if (!own || el.id === "bsin-probe") { continue; }
+    if (!own) { continue; }
     var style = window.getComputedStyle(el);
     if (style.display === "none" || style.visibility === "hidden") { continue; }
     var size = parseFloat(style.fontSize);
@@ -73,7 +77,7 @@ window.addEventListener("load", function () {
   out.height = document.documentElement.scrollHeight;
   var host = window.parent.document;
   var pre = host.createElement("pre");
-  pre.id = "bsin-probe";
+  pre.id = "bsin-probe-%(frame)s";
   pre.textContent = JSON.stringify(out);
   host.body.appendChild(pre);
 });
@@ -95,18 +99,24 @@ def chromium_binary() -> str:
     return path
 
 
-def _framed(page: Path, width: int, height: int, extra: str = "") -> Path:
-    """A page next to ``page`` showing it in a frame ``width`` x ``height`` CSS pixels."""
+def _framed(page: Path, frames: list[tuple[int, int]], probe: bool = False) -> Path:
+    """A page next to ``page`` showing it in frames of ``(width, height)`` CSS pixels, one
+    above the other (with the layout probe in each when ``probe``)."""
     text = page.read_text(encoding="utf-8")
-    if extra:
-        text = text.replace("</body>", extra + "</body>", 1)
+    iframes = []
+    for i, (width, height) in enumerate(frames):
+        shown = text
+        if probe:
+            shown = text.replace("</body>", _PROBE.replace("%(frame)s", str(i)) + "</body>", 1)
+        iframes.append(
+            f'<iframe style="border:0;display:block;width:{width}px;height:{height}px" '
+            f'srcdoc="{html.escape(shown, quote=True)}"></iframe>'
+        )
     doc = (
         '<!DOCTYPE html><html><head><meta charset="utf-8"></head>'
-        '<body style="margin:0;background:#ffffff">'
-        f'<iframe style="border:0;display:block;width:{width}px;height:{height}px" '
-        f'srcdoc="{html.escape(text, quote=True)}"></iframe></body></html>'
+        '<body style="margin:0;background:#ffffff">' + "".join(iframes) + "</body></html>"
     )
-    framed = page.with_name(f".{page.stem}.frame{width}.html")
+    framed = page.with_name(f".{page.stem}.frame{'-'.join(str(w) for w, _ in frames)}.html")
     framed.write_text(doc, encoding="utf-8")
     return framed
 
@@ -140,15 +150,24 @@ def _run(page: Path, width: int, height: int, *args: str) -> subprocess.Complete
 
 def probe(page: Path, width: int) -> dict[str, Any]:
     """Layout measurements of ``page`` (an HTML file) shown ``width`` CSS pixels wide."""
-    framed = _framed(page, width, 1200, _PROBE)
+    return probes(page, [width])[width]
+
+
+def probes(page: Path, widths: list[int]) -> dict[int, dict[str, Any]]:
+    """``probe`` at each of ``widths``, in one Chromium launch."""
+    frames = [(width, 1200) for width in widths]
+    framed = _framed(page, frames, probe=True)
     try:
-        done = _run(framed, width, 1200, "--dump-dom")
+        done = _run(framed, max(widths), 1200 * len(frames), "--dump-dom")
     finally:
         framed.unlink(missing_ok=True)
-    match = re.search(r'<pre id="bsin-probe">(.*?)</pre>', done.stdout, re.S)
-    if not match:
-        raise RuntimeError(f"layout probe missing; chromium stderr:\n{done.stderr[-2000:]}")
-    return json.loads(html.unescape(match.group(1)))
+    found = dict(re.findall(r'<pre id="bsin-probe-(\d+)">(.*?)</pre>', done.stdout, re.S))
+    missing = [w for i, w in enumerate(widths) if str(i) not in found]
+    if missing:
+        raise RuntimeError(
+            f"layout probe missing at {missing} px; chromium stderr:\n{done.stderr[-2000:]}"
+        )
+    return {w: json.loads(html.unescape(found[str(i)])) for i, w in enumerate(widths)}
 
 
 #: Tallest page a screenshot takes (CSS pixels).
@@ -156,33 +175,68 @@ MAX_SHOT_HEIGHT = 16000
 
 
 def screenshot(page: Path, png: Path, width: int) -> Path:
-    """A PNG of the whole of ``page`` laid out ``width`` CSS pixels wide.
+    """A PNG of the whole of ``page`` laid out ``width`` CSS pixels wide."""
+    return screenshots(page, {width: png})[0]
 
-    The page's height at that width is measured first (``probe``): a window much taller
+
+def screenshots(page: Path, pngs: dict[int, Path]) -> list[Path]:
+    """A PNG of the whole of ``page`` at each width (``{width: png}``), from one probe and
+    one screenshot launch while the frames' heights together fit ``MAX_SHOT_HEIGHT``.
+
+    The page's height at each width is measured first (``probes``): a window much taller
     than the page makes Chromium's screenshot several times slower.
     """
-    height = min(int(probe(page, width)["height"]) + 8, MAX_SHOT_HEIGHT)
-    framed = _framed(page, width, height)
-    png.parent.mkdir(parents=True, exist_ok=True)
-    png.unlink(missing_ok=True)
+    heights = {
+        w: min(int(p["height"]) + 8, MAX_SHOT_HEIGHT) for w, p in probes(page, [*pngs]).items()
+    }
+    batches = frame_batches(heights, MAX_SHOT_HEIGHT)
+    for batch in batches:
+        _shoot(page, [(w, heights[w]) for w in batch], [pngs[w] for w in batch])
+    return list(pngs.values())
+
+
+def frame_batches(heights: dict[int, int], limit: int) -> list[list[int]]:
+    """The widths of ``heights`` (width -> frame height) in order, grouped into windows no
+    taller than ``limit``; a frame taller than ``limit`` on its own gets a window of its own."""
+    batches: list[list[int]] = []
+    for width, height in heights.items():
+        if batches and sum(heights[w] for w in batches[-1]) + height <= limit:
+            batches[-1].append(width)
+        else:
+            batches.append([width])
+    return batches
+
+
+def _shoot(page: Path, frames: list[tuple[int, int]], pngs: list[Path]) -> None:
+    """One window of ``frames`` (stacked), cut into one PNG per frame."""
+    framed = _framed(page, frames)
+    whole = framed.with_suffix(".png")
+    whole.unlink(missing_ok=True)
     try:
-        done = _run(framed, width, height, f"--screenshot={png.resolve()}")
+        done = _run(
+            framed, max(w for w, _ in frames), sum(h for _, h in frames), f"--screenshot={whole}"
+        )
+        if not whole.exists():
+            raise RuntimeError(f"no screenshot of {page}; chromium stderr:\n{done.stderr[-2000:]}")
+        _cut(whole, frames, pngs)
     finally:
         framed.unlink(missing_ok=True)
-    if not png.exists():
-        raise RuntimeError(f"no screenshot of {page}; chromium stderr:\n{done.stderr[-2000:]}")
-    _crop(png, width)
-    return png
+        whole.unlink(missing_ok=True)
 
 
-def _crop(png: Path, width: int) -> None:
-    """Cut the window's blank right margin (a frame narrower than the window) and the
-    uniform background below the end of the page."""
+def _cut(whole: Path, frames: list[tuple[int, int]], pngs: list[Path]) -> None:
+    """Each frame's part of the window's image, without the blank right margin (a frame
+    narrower than the window) and the uniform background below the end of the page."""
     import matplotlib.image as mpimg
     import numpy as np
 
-    pixels = mpimg.imread(png)[:, :width]
-    last = pixels[-1]
-    differs = np.flatnonzero(np.any(np.abs(pixels - last) > 1e-3, axis=(1, 2)))
-    end = int(differs[-1]) + 17 if differs.size else pixels.shape[0]
-    mpimg.imsave(png, pixels[: min(end, pixels.shape[0])], format="png")
+    image = mpimg.imread(whole)
+    top = 0
+    for (width, height), png in zip(frames, pngs, strict=True):
+        pixels = image[top : top + height, :width]
+        top += height
+        last = pixels[-1]
+        differs = np.flatnonzero(np.any(np.abs(pixels - last) > 1e-3, axis=(1, 2)))
+        end = int(differs[-1]) + 17 if differs.size else pixels.shape[0]
+        png.parent.mkdir(parents=True, exist_ok=True)
+        mpimg.imsave(png, pixels[: min(end, pixels.shape[0])], format="png")

@@ -8,11 +8,15 @@ import sys
 from pathlib import Path
 
 import pytest
+from babel import Locale
 from bsin_dev.localenv import duckdb_uri
 
+from bsin.core.config import load_partners
 from tests.support.pipeline_harness import MONTH, copy_golden
 
 ROOT = Path(__file__).resolve().parents[2]
+#: The partner previewed on its own: the last configured one.
+PARTNER = load_partners().partners[-1]
 
 
 def run_preview(
@@ -42,16 +46,25 @@ def test_preview_writes_html_text_charts_and_csv(tmp_path):
     out = tmp_path / "preview"
     env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW_CONN_SMTP")}
     proc = run_preview(
-        tmp_path, "--country", "LV", "--month", f"{MONTH:%Y-%m}", "--eml", timeout=300, env=env
+        tmp_path,
+        "--country",
+        PARTNER.country,
+        "--month",
+        f"{MONTH:%Y-%m}",
+        "--eml",
+        timeout=300,
+        env=env,
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     folders = list(out.iterdir())
     assert len(folders) == 1
-    assert folders[0].name.lower().startswith(f"lv_{MONTH:%Y-%m}"), folders[0].name
+    assert folders[0].name.startswith(f"{PARTNER.country}_{MONTH:%Y-%m}"), folders[0].name
     files = {p.suffix for p in folders[0].iterdir()}
     assert {".html", ".txt", ".png", ".csv", ".eml"} <= files
     html = (folders[0] / "report.html").read_text(encoding="utf-8")
-    assert "Latvia" in html or "Latvija" in html
+    # The partner's country, as partners.yaml names it or in the report's language.
+    in_language = Locale.parse(PARTNER.report_language).territories[PARTNER.country]
+    assert PARTNER.name in html or in_language in html
     # Charts are local files in the preview, so a browser shows them.
     for png in folders[0].glob("*.png"):
         assert png.name in html
@@ -61,10 +74,13 @@ def test_preview_writes_html_text_charts_and_csv(tmp_path):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--country", "LV", "--month", "2023-13"], "MONTH '2023-13' is not a month"),
-        (["--country", "LV", "--month", "March"], "MONTH 'March' is not a month"),
+        (["--country", PARTNER.country, "--month", "2023-13"], "MONTH '2023-13' is not a month"),
+        (["--country", PARTNER.country, "--month", "March"], "MONTH 'March' is not a month"),
         (["--country", "XX", "--month", "2023-03"], "unknown COUNTRY 'XX': partners.yaml has"),
-        (["--country", "LV", "--month", "2031-01"], "MONTH 2031-01 is outside the programme"),
+        (
+            ["--country", PARTNER.country, "--month", "2031-01"],
+            "MONTH 2031-01 is outside the programme",
+        ),
     ],
 )
 def test_preview_bad_arguments_are_one_line_errors(tmp_path, args, message):
@@ -98,4 +114,8 @@ def test_preview_shots_of_every_partner_and_the_programme_report(tmp_path):
     got = {p.name for p in (out / "shots").iterdir()}
     assert got == want
     for png in (out / "shots").iterdir():
-        assert png.read_bytes().startswith(b"\x89PNG") and png.stat().st_size > 5_000
+        data = png.read_bytes()
+        assert data.startswith(b"\x89PNG") and len(data) > 5_000
+        # Each width's part of the shared window, cut at that width (IHDR: width, height).
+        width, height = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+        assert png.stem.endswith(f"_{width}px") and height > width, (png.name, width, height)

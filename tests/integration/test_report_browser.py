@@ -15,7 +15,7 @@ import email.policy
 from pathlib import Path
 
 import pytest
-from bsin_dev.report_shots import MIN_TEXT_PX, WIDTHS, probe, screenshot
+from bsin_dev.report_shots import MIN_TEXT_PX, WIDTHS, probes, screenshot
 
 from bsin.reporting.programme_charts import PHONE
 from bsin.reporting.report import build_message, build_report, render_report
@@ -56,10 +56,16 @@ def pages(tmp_path_factory):
     return out
 
 
+@pytest.fixture(scope="module")
+def measured(pages):
+    """country -> width -> the layout probe of its report (one Chromium launch a country)."""
+    return {country: probes(page, list(WIDTHS)) for country, page in pages.items()}
+
+
 @pytest.mark.parametrize("width", WIDTHS)
 @pytest.mark.parametrize("country", COUNTRIES)
-def test_readable_without_scrolling(pages, country, width):
-    got = probe(pages[country], width)
+def test_readable_without_scrolling(measured, country, width):
+    got = measured[country][width]
     assert got["innerWidth"] == width
     assert got["scrollWidth"] <= width, got
     assert got["bodyScrollWidth"] <= width, got
@@ -105,9 +111,15 @@ def programme_page(tmp_path_factory):
     return path
 
 
+@pytest.fixture(scope="module")
+def programme_measured(programme_page):
+    """width -> the layout probe of the programme report (one Chromium launch)."""
+    return probes(programme_page, list(WIDTHS))
+
+
 @pytest.mark.parametrize("width", WIDTHS)
-def test_programme_report_fits_a_phone(programme_page, width):
-    got = probe(programme_page, width)
+def test_programme_report_fits_a_phone(programme_measured, width):
+    got = programme_measured[width]
     assert got["scrollWidth"] <= width and got["bodyScrollWidth"] <= width, got
     assert got["overflowingCells"] == [], got["overflowingCells"]
     assert got["smallText"] == [], got["smallText"]
@@ -116,10 +128,10 @@ def test_programme_report_fits_a_phone(programme_page, width):
 
 
 @pytest.mark.parametrize("width", WIDTHS)
-def test_programme_charts_legible_on_a_phone(programme_page, width):
+def test_programme_charts_legible_on_a_phone(programme_measured, width):
     """Up to 640 px the page shows the phone rendition of every chart, its smallest text
     at least 12 px at the width it is displayed at (the print rendition's would be 6 px)."""
-    images = probe(programme_page, width)["images"]
+    images = programme_measured[width]["images"]
     assert images
     for image in images:
         assert image["natural"] == round(PHONE.width_in * DPI), image["alt"]
