@@ -55,6 +55,7 @@ import os
 import shlex
 from pathlib import Path
 
+from bsin.orchestration.preload import local_executor_preload_environment
 from bsin_dev.localenv import local_environment
 
 home = os.environ.get("BSIN_AIRFLOW_HOME")
@@ -70,6 +71,10 @@ env = local_environment(
     and os.environ["START_SINK"] == "1"
     and not os.environ.get("AIRFLOW_CONN_WAREHOUSE_DEFAULT"),
 )
+# Task processes start from a LocalExecutor worker that already imported dbt, pandas and
+# matplotlib (bsin.orchestration.preload; bsin itself is not preloaded, so edits to
+# plugins/bsin reach the next task without a restart).
+env.update(local_executor_preload_environment())
 if env.get("BSIN_DEMO") != "1":
     from bsin.ingest.pseudonymise import PseudonymKeyError, check_key
 

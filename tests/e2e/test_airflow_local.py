@@ -109,6 +109,9 @@ def test_local_airflow_environment_and_stand_ins(tmp_path, fake_bin):
     assert env["AIRFLOW__API__PORT"] == ports["AIRFLOW_PORT"]
     assert env["AIRFLOW__API__HOST"] == "127.0.0.1"
     assert env["AIRFLOW_HOME"] == str(tmp_path / "airflow_home")
+    # Task processes fork from workers that imported the preload (bsin.orchestration.preload).
+    assert env["AIRFLOW__SCHEDULER__MP_START_METHOD"] == "forkserver"
+    assert "matplotlib.figure" in env["AIRFLOW__SCHEDULER__MP_FORKSERVER_PRELOAD"].split(",")
     assert len(env["AIRFLOW__API_AUTH__JWT_SECRET"]) >= 64
     forms = json.loads(env["AIRFLOW_CONN_GOOGLE_FORMS_DEFAULT"])
     assert forms["extra"]["endpoint"] == f"http://127.0.0.1:{ports['BSIN_EMULATOR_PORT']}/"

@@ -15,7 +15,8 @@ would copy the shared pages into the task process.
 * CeleryExecutor (docker-compose.yaml): ``[celery] celery_config_options =
   bsin.orchestration.celery_config.CELERY_CONFIG`` (the worker imports and freezes them
   before it forks its pool).
-* LocalExecutor: ``[scheduler] mp_start_method = forkserver`` with
+* LocalExecutor (``make airflow``, the end-to-end tests' instances):
+  ``[scheduler] mp_start_method = forkserver`` with
   ``[scheduler] mp_forkserver_preload`` set to these modules
   (:func:`local_executor_preload_environment`; the workers, and the task processes they
   fork, start from a process that imported them; the forkserver offers no hook to freeze).
