@@ -220,6 +220,7 @@ class Place:
 
     @property
     def country(self) -> str:
+        """The case's (first) country."""
         return self.countries[0]
 
 
@@ -233,6 +234,7 @@ class Cases:
         self._next_month = date(2023, 1, 1)
 
     def place(self, name: str, countries: int = 1, months: int = 1) -> Place:
+        """Reserve ``countries`` new codes and ``months`` consecutive new months for ``name``."""
         first = self._next_month
         self._next_month = add_months(first, months + 1)
         place = Place(
@@ -366,11 +368,13 @@ class World:
     places: dict[str, Place]
 
     def rows(self, sql: str, params=None) -> list[dict]:
+        """``rows`` of the shared warehouse."""
         return rows(self.wh, sql, params)
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
 def world(request, tmp_path_factory):
+    """Every case in one warehouse per backend, marts built once."""
     cases = all_cases()
     with open_warehouse(request.param, tmp_path_factory.mktemp("cases")) as wh:
         wd.load(wh, cases.data)
