@@ -468,6 +468,67 @@ def test_values_round_trip_with_the_same_types(warehouse):
         warehouse.replace("member_roster", {}, roster((HIGH, JAN, 2.5)))
 
 
+def test_typed_columns_load_with_every_missing_value_as_null(warehouse):
+    """Harmonised frames carry pandas' nullable types (Int64, boolean, string), numpy floats
+    with NaN and datetimes: DuckDB scans them as they are, PostgreSQL gets Python objects,
+    and both store the same rows."""
+    cest = timezone(timedelta(hours=2))
+    df = pd.DataFrame(
+        {
+            "country": pd.array([HIGH, HIGH, HIGH], dtype="string"),
+            # midnight timestamps into a DATE column
+            "feedback_month": pd.to_datetime([JAN, JAN, FEB]),
+            "member_id": pd.array(["m_a", "m_b", "m_c"], dtype="string"),
+            "response_id": ["r1", "r2", "r3"],
+            "submitted_at": pd.Series(
+                [
+                    datetime(2023, 2, 3, 12, 0),
+                    datetime(2023, 2, 4, 8, 30),
+                    datetime(2023, 3, 1, 9, 0),
+                ],
+                dtype="datetime64[us]",
+            ).dt.tz_localize(cest),
+            "attended_peer_session": pd.array([True, None, False], dtype="boolean"),
+            "satisfaction": pd.array([4, None, 2], dtype="Int64"),
+            "relevance": [3.0, float("nan"), 5.0],  # floats bound for an integer column
+            "suggestion": pd.array(["Mehr Zeit; ąčęėį", None, "100% useful"], dtype="string"),
+        }
+    )
+    warehouse.replace("feedback", {"country": HIGH}, df)
+    got = warehouse.query(
+        "select member_id, feedback_month, submitted_at, attended_peer_session, satisfaction, "
+        "relevance, suggestion from feedback order by member_id"
+    )
+    assert got == [
+        ("m_a", JAN, datetime(2023, 2, 3, 10, 0), True, 4, 3, "Mehr Zeit; ąčęėį"),
+        ("m_b", JAN, datetime(2023, 2, 4, 6, 30), None, None, None, None),
+        ("m_c", FEB, datetime(2023, 3, 1, 7, 0), False, 2, 5, "100% useful"),
+    ]
+    for bad in (2.5, float("inf")):
+        with pytest.raises(
+            WarehouseError, match=rf"feedback.relevance is an integer column but got {bad}"
+        ):
+            warehouse.replace("feedback", {"country": HIGH}, df.assign(relevance=[1.0, bad, 2.0]))
+    assert len(warehouse.query("select * from feedback")) == 3  # the refused writes left them
+
+
+def test_a_staging_table_takes_its_types_from_typed_columns(warehouse):
+    df = pd.DataFrame(
+        {
+            "n": pd.array([1, None], dtype="Int64"),
+            "flag": pd.array([None, True], dtype="boolean"),
+            "share": [0.5, float("nan")],
+            "seen_at": pd.Series([None, datetime(2023, 1, 2, 3, 4)], dtype="datetime64[us]"),
+            "label": pd.array([None, "x"], dtype="string"),
+        }
+    )
+    assert warehouse.replace_staging("typed_probe", df) == 2
+    assert warehouse.query(
+        "select n + 1, flag and true, share * 2, seen_at + interval '1 day', label || '!' "
+        "from typed_probe order by n nulls last"
+    ) == [(2, None, 1.0, None, None), (None, True, None, datetime(2023, 1, 3, 3, 4), "x!")]
+
+
 def test_query_with_percent_and_params(warehouse):
     rows = warehouse.query("select '50%' as p, :x as x, :x + 1 as y", {"x": 2})
     assert rows == [("50%", 2, 3)]

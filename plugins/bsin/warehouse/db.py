@@ -26,6 +26,7 @@ from contextlib import contextmanager
 from datetime import date, datetime
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from bsin.warehouse.connection import WarehouseConnection, mask_uri
@@ -95,14 +96,7 @@ def _coerce(value: Any, sql_type: str, table: str, col: str) -> Any:
     return value
 
 
-def _prepare_frame(
-    df: pd.DataFrame, table: str, types: Mapping[str, str] | None = None
-) -> pd.DataFrame:
-    """Validate column names and normalise values (missing -> None, aware -> naive UTC).
-
-    With ``types`` (column -> SQL type of the target table) values are also coerced to
-    the target type where pandas changed them (see ``_coerce``).
-    """
+def _check_frame_columns(df: pd.DataFrame, table: str) -> None:
     for col in df.columns:
         if not isinstance(col, str):
             raise WarehouseError(f"{table}: column name {col!r} is not a string")
@@ -110,6 +104,30 @@ def _prepare_frame(
     if df.columns.duplicated().any():
         dupes = sorted(set(df.columns[df.columns.duplicated()]))
         raise WarehouseError(f"{table}: duplicate columns {dupes} in the DataFrame")
+
+
+def _fitted(values: list[Any], table: str, col: str, sql_type: str | None) -> list[Any]:
+    """A column's values ready for a driver (``_py``), fitted to ``sql_type`` (``_coerce``)."""
+    # Most columns hold only values that pass unchanged: one look at their classes spares a
+    # call per value (loads convert millions of them).
+    if not set(map(type, values)) <= _UNCHANGED_CLASSES:
+        values = [_py_fast(v) for v in values]
+    if sql_type and sql_type.lower() in _COERCED_TYPES:
+        if set(map(type, values)) - _UNCHANGED_CLASSES:  # floats, datetimes: see _coerce
+            values = [_coerce(v, sql_type, table, col) for v in values]
+    return values
+
+
+def _prepare_frame(
+    df: pd.DataFrame, table: str, types: Mapping[str, str] | None = None
+) -> pd.DataFrame:
+    """Validate column names and normalise values (missing -> None, aware -> naive UTC) as
+    Python objects, for PostgreSQL's ``COPY``.
+
+    With ``types`` (column -> SQL type of the target table) values are also coerced to
+    the target type where pandas changed them (see ``_coerce``).
+    """
+    _check_frame_columns(df, table)
     out = pd.DataFrame(index=range(len(df)))
     for col in df.columns:
         series = df[col]
@@ -120,19 +138,63 @@ def _prepare_frame(
             values = [None if v is pd.NaT else v for v in series.dt.to_pydatetime()]
         else:
             values = series.tolist()
-            # Most columns hold only values that pass unchanged: one look at their
-            # classes spares a call per value (loads convert millions of them).
-            if not set(map(type, values)) <= _UNCHANGED_CLASSES:
-                values = [_py_fast(v) for v in values]
-        if types and col in types and types[col].lower() in _COERCED_TYPES:
-            if set(map(type, values)) - _UNCHANGED_CLASSES:  # floats, datetimes: see _coerce
-                values = [_coerce(v, types[col], table, col) for v in values]
-        out[col] = pd.Series(values, dtype=object)
+        out[col] = pd.Series(_fitted(values, table, col, (types or {}).get(col)), dtype=object)
+    return out
+
+
+def _typed_frame(
+    df: pd.DataFrame, table: str, types: Mapping[str, str] | None = None
+) -> pd.DataFrame:
+    """``df`` ready for DuckDB to scan: what ``_prepare_frame`` gives, column types kept.
+
+    DuckDB reads numpy and pandas' nullable columns (``Int64``, ``boolean``, ``string``,
+    ``datetime64``) directly, with every missing value (``NaN``, ``NA``, ``NaT``) as NULL,
+    and casts a timestamp to a DATE column as ``_coerce`` does. So only object columns go
+    value by value, aware timestamps become naive UTC, and floats bound for an integer
+    column are checked to be whole: DuckDB would round 2.5 to 2 where ``_coerce`` refuses
+    it. Converting every value to a Python object first, for DuckDB to convert back, was
+    about half of the landing's and the candidates' insert (docs/performance.md).
+    """
+    _check_frame_columns(df, table)
+    out = df.copy(deep=False)
+    for col in df.columns:
+        series, sql_type = df[col], (types or {}).get(col)
+        if pd.api.types.is_object_dtype(series.dtype):
+            out[col] = pd.Series(
+                _fitted(series.tolist(), table, col, sql_type), index=df.index, dtype=object
+            )
+        elif isinstance(series.dtype, pd.DatetimeTZDtype):
+            out[col] = series.dt.tz_convert("UTC").dt.tz_localize(None)
+        elif (
+            sql_type
+            and sql_type.lower() in _INTEGER_TYPES
+            and pd.api.types.is_float_dtype(series.dtype)
+        ):
+            whole = series.dropna()
+            fraction = whole[~np.isfinite(whole) | (whole != whole.round())]
+            if len(fraction):
+                raise WarehouseError(
+                    f"{table}.{col} is an integer column but got {float(fraction.iloc[0])!r}: "
+                    "round or fix the value"
+                )
+            out[col] = series.astype("Int64")
     return out
 
 
 def _infer_sql_type(values: pd.Series) -> str:
-    """Portable SQL type for a prepared (object) column, from its first non-null value."""
+    """Portable SQL type for a prepared column: from its dtype, or for an object column from
+    its first non-null value."""
+    dtype = values.dtype
+    if not pd.api.types.is_object_dtype(dtype):
+        if pd.api.types.is_bool_dtype(dtype):
+            return "boolean"
+        if pd.api.types.is_integer_dtype(dtype):
+            return "bigint"
+        if pd.api.types.is_float_dtype(dtype):
+            return "double precision"
+        if pd.api.types.is_datetime64_any_dtype(dtype):
+            return "timestamp"
+        return "text"
     for v in values:
         if v is None:
             continue
@@ -196,6 +258,13 @@ class Warehouse(SqlSession):
         super().close()
 
     # ---- bulk writes ----------------------------------------------------------------
+
+    def _prepare(
+        self, df: pd.DataFrame, table: str, types: Mapping[str, str] | None
+    ) -> pd.DataFrame:
+        # DuckDB scans typed columns; PostgreSQL's COPY writes Python objects.
+        prepare = _typed_frame if self.backend == "duckdb" else _prepare_frame
+        return prepare(df, table, types)
 
     def _insert_frame(self, table: str, frame: pd.DataFrame) -> None:
         if frame.empty:
@@ -263,7 +332,7 @@ class Warehouse(SqlSession):
         known = self.column_types(base) if base else {}
         if like and not known:
             raise WarehouseError(f"replace_staging({name}): table {like} does not exist")
-        frame = _prepare_frame(df, name, known)
+        frame = self._prepare(df, name, known)
         defs = ", ".join(f"{c} {known.get(c) or _infer_sql_type(frame[c])}" for c in frame.columns)
         if not defs:
             raise WarehouseError(f"replace_staging({name}): the DataFrame has no columns")
@@ -300,7 +369,7 @@ class Warehouse(SqlSession):
         """Append ``df``'s rows to ``table`` (columns by name); return the row count."""
         _check_ident(table, "table")
         types = self.column_types(table)
-        frame = _prepare_frame(df, table, types)
+        frame = self._prepare(df, table, types)
         self._check_columns(table, list(frame.columns), types)
         with self.transaction():
             self._insert_checked(table, frame)
@@ -433,7 +502,7 @@ class Warehouse(SqlSession):
                 "keep one row per key"
             )
         types = self.column_types(table)
-        frame = _prepare_frame(df, table, types)
+        frame = self._prepare(df, table, types)
         cond = " and ".join(f"{k} = :{k}" for k in keys)
         with self.transaction():
             self._check_columns(table, list(frame.columns), types)
