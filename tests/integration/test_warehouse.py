@@ -655,7 +655,7 @@ def test_dbt_leaves_the_warehouse_row_groups_as_they_are(tmp_path):
 
     path = tmp_path / "dbt.duckdb"
     with Warehouse.from_uri(f"duckdb:///{path}") as wh:
-        # Four groups: DuckDB's vacuum merges runs of small groups, not a pair.
+        # 3 full row groups and a partial one: DuckDB's vacuum merges runs of small groups, not a pair.
         _land_rows(wh, 3 * ROW_GROUP_SIZE + 100)
         run_dbt(wh, ["run", "--select", "stg_feedback"])
         assert wh.query("select count(*) from stg_feedback") == [(0,)]
